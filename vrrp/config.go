@@ -1,0 +1,262 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// ErrConfig is wrapped by every configuration error that Validate and
+// NewRouter return.
+var ErrConfig = errors.New("vrrp: invalid configuration")
+
+// Defaults applied by Validate to zero fields of an InstanceConfig.
+const (
+	DefaultVersion        = 3
+	DefaultPriority       = 100
+	DefaultAdvertInterval = time.Second
+)
+
+// Config configures a Router.
+type Config struct {
+	// Instances are the virtual routers, each with a unique Name.
+	Instances []InstanceConfig
+	// Transport opens the VRRP sockets (transport.Linux on a real host,
+	// transport/fake in tests). Required.
+	Transport Transport
+	// Clock is the time source; nil means SystemClock.
+	Clock Clock
+	// Binder adds and removes the virtual addresses; nil leaves them alone.
+	Binder Binder
+	// Announcer sends gratuitous ARP and unsolicited NA at takeover; nil
+	// sends none.
+	Announcer Announcer
+	// Logger receives the Router's logs; nil discards them.
+	Logger *slog.Logger
+	// OnTransition, if set, is called for every state change, in order,
+	// from a goroutine of the Router's, never with a lock held and never
+	// blocking the protocol: a slow callback only delays later callbacks.
+	OnTransition func(Transition)
+	// OnMaster, if set, is called in a goroutine of its own each time an
+	// instance becomes Master. Its context is cancelled as soon as the
+	// instance stops being Master or the Router stops. Run waits for it to
+	// return.
+	OnMaster func(ctx context.Context, instance string)
+}
+
+// InstanceConfig configures one virtual router (keepalived's vrrp_instance).
+type InstanceConfig struct {
+	// Name identifies the instance in callbacks, Status and API calls.
+	Name string
+	// Interface is the network interface the instance runs on.
+	Interface string
+	// VRID is the virtual router identifier, 1 to 255.
+	VRID uint8
+	// Version is 2 (RFC 3768) or 3 (RFC 5798); 0 means 3.
+	Version uint8
+	// Priority is 1 to 254, or 255 for the address owner; 0 means 100.
+	Priority uint8
+	// AdvertInterval is the advertisement interval; 0 means 1 s. VRRPv2
+	// takes whole seconds up to 255 s, VRRPv3 multiples of 10 ms up to
+	// 40.95 s.
+	AdvertInterval time.Duration
+	// NoPreempt keeps a lower priority Master in place (keepalived's
+	// nopreempt).
+	NoPreempt bool
+	// PreemptDelay holds back preemption after startup (keepalived's
+	// preempt_delay).
+	PreemptDelay time.Duration
+	// Accept is Accept_Mode: the Master accepts packets addressed to the
+	// virtual addresses although it does not own them.
+	Accept bool
+	// AuthPass is the VRRPv2 simple password (at most 8 bytes); empty means
+	// no authentication.
+	AuthPass string
+	// VIPs are the virtual addresses, all of one family, which is the
+	// family of the instance. At least one is required.
+	VIPs []VIP
+	// UnicastPeers, when set, replaces multicast: adverts go to each peer
+	// and are accepted only from them.
+	UnicastPeers []netip.Addr
+	// SourceAddr is the source of adverts (keepalived's unicast_src_ip or
+	// mcast_src_ip); the zero Addr means the interface's primary address
+	// (IPv4) or link-local address (IPv6).
+	SourceAddr netip.Addr
+	// Group is the multicast group; the zero Addr means 224.0.0.18 or
+	// ff02::12.
+	Group netip.Addr
+	// MinTTL is the smallest TTL or hop limit accepted; 0 means 255.
+	MinTTL uint8
+	// SkipAddressCheck accepts adverts whose address list differs.
+	SkipAddressCheck bool
+	// NoLowerPrioAdvert stops the immediate advert a Master sends when it
+	// hears a lower priority (keepalived's lower_prio_no_advert).
+	NoLowerPrioAdvert bool
+	// ChecksumNoPseudo sends VRRPv3 IPv4 checksums over the message only,
+	// as RFC 9568 implementations expect, instead of with the pseudo-header
+	// as keepalived and FRRouting do. Receiving accepts both.
+	ChecksumNoPseudo bool
+}
+
+// Family returns the address family of the instance: that of its VIPs.
+func (c *InstanceConfig) Family() Family {
+	if len(c.VIPs) > 0 {
+		return FamilyOf(c.VIPs[0].Prefix.Addr())
+	}
+	return IPv4
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c InstanceConfig) withDefaults() InstanceConfig {
+	if c.Version == 0 {
+		c.Version = DefaultVersion
+	}
+	if c.Priority == 0 {
+		c.Priority = DefaultPriority
+	}
+	if c.AdvertInterval == 0 {
+		c.AdvertInterval = DefaultAdvertInterval
+	}
+	return c
+}
+
+// Validate checks c and returns every problem at once, each naming its
+// field, joined with errors.Join. Every error wraps ErrConfig.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...)))
+	}
+	if c.Transport == nil {
+		add("Transport", "required")
+	}
+	errs = append(errs, validateInstances(c.Instances)...)
+	return errors.Join(errs...)
+}
+
+func validateInstances(insts []InstanceConfig) []error {
+	var errs []error
+	names := map[string]int{}
+	type slot struct {
+		iface string
+		fam   Family
+		vrid  uint8
+	}
+	slots := map[slot]string{}
+	for i := range insts {
+		c := insts[i].withDefaults()
+		field := fmt.Sprintf("Instances[%d]", i)
+		if c.Name != "" {
+			field = fmt.Sprintf("Instances[%d] (%s)", i, c.Name)
+		}
+		add := func(f, format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%w: %s.%s: %s", ErrConfig, field, f, fmt.Sprintf(format, args...)))
+		}
+		if c.Name == "" {
+			add("Name", "required")
+		} else if j, dup := names[c.Name]; dup {
+			add("Name", "duplicate of Instances[%d]", j)
+		} else {
+			names[c.Name] = i
+		}
+		if c.Interface == "" {
+			add("Interface", "required")
+		}
+		if c.VRID == 0 {
+			add("VRID", "must be 1 to 255")
+		}
+		if c.Version != 2 && c.Version != 3 {
+			add("Version", "must be 2 or 3, not %d", c.Version)
+		} else if _, err := IntervalField(c.Version, c.AdvertInterval); err != nil {
+			add("AdvertInterval", "%v", err)
+		}
+		if c.PreemptDelay < 0 {
+			add("PreemptDelay", "must not be negative")
+		}
+		if len(c.VIPs) == 0 {
+			add("VIPs", "at least one virtual address is required")
+		}
+		fam := c.Family()
+		seen := map[netip.Addr]bool{}
+		for j, v := range c.VIPs {
+			a := v.Prefix.Addr()
+			switch {
+			case !v.Prefix.IsValid() || a.Is4In6():
+				add(fmt.Sprintf("VIPs[%d]", j), "invalid prefix %v", v.Prefix)
+			case FamilyOf(a) != fam:
+				add(fmt.Sprintf("VIPs[%d]", j), "%v is not %v like the first address", a, fam)
+			case seen[a]:
+				add(fmt.Sprintf("VIPs[%d]", j), "duplicate address %v", a)
+			}
+			seen[a] = true
+		}
+		if len(c.VIPs) > 255 {
+			add("VIPs", "at most 255 addresses, not %d", len(c.VIPs))
+		}
+		if c.Version == 2 && fam == IPv6 {
+			add("Version", "VRRPv2 carries IPv4 only")
+		}
+		if c.AuthPass != "" && c.Version != 2 {
+			add("AuthPass", "authentication exists in VRRPv2 only")
+		}
+		if len(c.AuthPass) > AuthDataLen {
+			add("AuthPass", "at most %d bytes", AuthDataLen)
+		}
+		for j, p := range c.UnicastPeers {
+			if !p.IsValid() || FamilyOf(p) != fam || p.IsMulticast() {
+				add(fmt.Sprintf("UnicastPeers[%d]", j), "%v is not a unicast %v address", p, fam)
+			}
+		}
+		if c.SourceAddr.IsValid() && (FamilyOf(c.SourceAddr) != fam || c.SourceAddr.IsMulticast()) {
+			add("SourceAddr", "%v is not a unicast %v address", c.SourceAddr, fam)
+		}
+		if c.Group.IsValid() && (FamilyOf(c.Group) != fam || !c.Group.IsMulticast()) {
+			add("Group", "%v is not a %v multicast group", c.Group, fam)
+		}
+		if c.Interface != "" && c.VRID != 0 {
+			s := slot{c.Interface, fam, c.VRID}
+			if other, dup := slots[s]; dup {
+				add("VRID", "VRID %d on %s (%v) is also used by %q", c.VRID, c.Interface, fam, other)
+			} else {
+				slots[s] = c.Name
+			}
+		}
+	}
+	return errs
+}
+
+// machineConfig derives the Machine configuration of a validated instance.
+func (c *InstanceConfig) machineConfig(local netip.Addr) MachineConfig {
+	addrs := make([]netip.Addr, len(c.VIPs))
+	for i, v := range c.VIPs {
+		addrs[i] = v.Prefix.Addr()
+	}
+	mc := MachineConfig{
+		VRID:              c.VRID,
+		Version:           c.Version,
+		Priority:          c.Priority,
+		AdvertInterval:    c.AdvertInterval,
+		NoPreempt:         c.NoPreempt,
+		PreemptDelay:      c.PreemptDelay,
+		Accept:            c.Accept,
+		Addresses:         addrs,
+		LocalAddr:         local,
+		MinTTL:            c.MinTTL,
+		SkipAddressCheck:  c.SkipAddressCheck,
+		NoLowerPrioAdvert: c.NoLowerPrioAdvert,
+	}
+	if c.AuthPass != "" {
+		mc.AuthType, mc.AuthData = AuthPass, PasswordData(c.AuthPass)
+	}
+	return mc
+}
+
+// sameSlot reports whether a and b are the same virtual router on the wire,
+// so that a reload can change b into a in place.
+func sameSlot(a, b *InstanceConfig) bool {
+	return a.Interface == b.Interface && a.VRID == b.VRID && a.Version == b.Version &&
+		a.Family() == b.Family() && a.Group == b.Group
+}

@@ -1,0 +1,143 @@
+package vrrp
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// Clock is the source of time for a Router. *time.Timer satisfies Timer, so
+// a real clock needs no wrapper; tests and simulations substitute a fake.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// NewTimer returns a timer that sends the time on the returned channel
+	// once d has elapsed.
+	NewTimer(d time.Duration) (Timer, <-chan time.Time)
+}
+
+// Timer is the part of *time.Timer that a Router uses.
+type Timer interface {
+	// Stop prevents the timer from firing. It reports whether it stopped
+	// a pending timer.
+	Stop() bool
+	// Reset changes the timer to fire after d. It reports whether the timer
+	// had been active.
+	Reset(d time.Duration) bool
+}
+
+// SystemClock is the real clock: time.Now and time.NewTimer.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// NewTimer returns time.NewTimer(d) and its channel.
+func (SystemClock) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
+	t := time.NewTimer(d)
+	return t, t.C
+}
+
+// Family is an IP address family.
+type Family uint8
+
+// Address families.
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+// String returns "IPv4" or "IPv6".
+func (f Family) String() string {
+	if f == IPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// FamilyOf returns the family of addr.
+func FamilyOf(addr netip.Addr) Family {
+	if addr.Is6() && !addr.Is4In6() {
+		return IPv6
+	}
+	return IPv4
+}
+
+// Well-known multicast groups (RFC 5798 section 5.1.1.2 and 5.1.2.2).
+var (
+	Group4 = netip.AddrFrom4([4]byte{224, 0, 0, 18})
+	Group6 = netip.MustParseAddr("ff02::12")
+)
+
+// Endpoint names the link and family a Transport opens a Conn on.
+type Endpoint struct {
+	// Interface is the network interface name.
+	Interface string
+	// Family is IPv4 or IPv6.
+	Family Family
+	// Group is the multicast group to join; the zero Addr means the VRRP
+	// group of the family (Group4 or Group6).
+	Group netip.Addr
+}
+
+// Transport opens VRRP packet connections. The Router opens one Conn for
+// each interface and family it uses, shared by all virtual routers there.
+type Transport interface {
+	Open(ctx context.Context, ep Endpoint) (Conn, error)
+}
+
+// PacketInfo describes a received or sent VRRP packet at the IP layer.
+type PacketInfo struct {
+	// Src and Dst are the IP source and destination.
+	Src, Dst netip.Addr
+	// TTL is the IPv4 TTL or IPv6 hop limit.
+	TTL uint8
+}
+
+// Conn is a VRRP (IP protocol 112) packet connection on one interface and
+// family.
+type Conn interface {
+	// ReadFrom reads the VRRP message (the IP payload) of the next packet
+	// into b and returns its length and IP-level information. It blocks
+	// until a packet arrives or the Conn is closed.
+	ReadFrom(b []byte) (int, PacketInfo, error)
+	// WriteTo sends the VRRP message b from src to dst with TTL or hop
+	// limit 255. An invalid src lets the Conn choose LocalAddr.
+	WriteTo(b []byte, src, dst netip.Addr) error
+	// LocalAddr is the address adverts are sent from by default: the
+	// primary IPv4 address of the interface, or its IPv6 link-local address.
+	LocalAddr() netip.Addr
+	// Close closes the connection and unblocks ReadFrom.
+	Close() error
+}
+
+// VIP is a virtual address with the attributes keepalived's
+// virtual_ipaddress allows.
+type VIP struct {
+	// Prefix is the address and its prefix length (a /32 or /128 when the
+	// configuration gives none).
+	Prefix netip.Prefix
+	// Device is the interface the address goes on; empty means the
+	// instance's interface.
+	Device string
+	// Label is the IPv4 address label (ip addr ... label).
+	Label string
+	// Scope is the address scope as ip(8) names it ("global", "link",
+	// "host"); empty means global.
+	Scope string
+}
+
+// Binder adds and removes virtual addresses. Both calls are idempotent.
+type Binder interface {
+	// Bind adds vips on iface (or each VIP's Device).
+	Bind(ctx context.Context, iface string, vips []VIP) error
+	// Unbind removes vips from iface (or each VIP's Device).
+	Unbind(ctx context.Context, iface string, vips []VIP) error
+}
+
+// Announcer tells the link that a virtual router moved: gratuitous ARP for
+// IPv4 addresses and unsolicited neighbour advertisements for IPv6.
+type Announcer interface {
+	// Announce sends one round of announcements for addrs on iface.
+	Announce(ctx context.Context, iface string, addrs []netip.Addr) error
+}

@@ -1,0 +1,573 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// State is the state of a virtual router (RFC 5798 section 6.4), plus
+// keepalived's FAULT.
+type State uint8
+
+// States of a Machine.
+const (
+	// Init is the Initialize state: not started, or stopped.
+	Init State = iota
+	// Backup monitors the Master and takes over when it goes silent.
+	Backup
+	// Master forwards for the virtual router and sends advertisements.
+	Master
+	// Fault is keepalived's FAULT: a tracked interface or check failed; the
+	// router neither sends adverts nor holds the addresses.
+	Fault
+)
+
+var stateNames = [...]string{"INIT", "BACKUP", "MASTER", "FAULT"}
+
+// String returns the state in keepalived's spelling: INIT, BACKUP, MASTER
+// or FAULT.
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Reason is the cause of a transition.
+type Reason uint8
+
+// Causes of transitions.
+const (
+	// ReasonNone marks an Effects without a transition.
+	ReasonNone Reason = iota
+	// ReasonStartup is the Startup event of a non-owner (to Backup).
+	ReasonStartup
+	// ReasonOwner is the Startup event of the address owner, priority
+	// 255 (to Master, RFC 5798 section 6.4.1).
+	ReasonOwner
+	// ReasonMasterDown is the expiry of the Master_Down_Timer (to Master,
+	// RFC 5798 section 6.4.2).
+	ReasonMasterDown
+	// ReasonPreempted is an advert from a better Master (to Backup, RFC
+	// 5798 section 6.4.3).
+	ReasonPreempted
+	// ReasonShutdown is the Shutdown event (to Init).
+	ReasonShutdown
+	// ReasonFault is a fault raised (to Fault).
+	ReasonFault
+	// ReasonFaultCleared is the last fault cleared (from Fault).
+	ReasonFaultCleared
+)
+
+var reasonNames = [...]string{"none", "startup", "owner", "master-down", "preempted", "shutdown", "fault", "fault-cleared"}
+
+// String returns a short lower-case name for r.
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// DropReason says why a received advertisement was dropped. The Router
+// counts drops by reason in Status.
+type DropReason uint8
+
+// Reasons for dropping a received advertisement.
+const (
+	// DropNone means the advertisement was not dropped.
+	DropNone DropReason = iota
+	// DropTruncated: shorter than its header and addresses (ErrTruncated).
+	DropTruncated
+	// DropLength: length and address count disagree (ErrLength).
+	DropLength
+	// DropVersion: not the configured version (RFC 5798 section 7.1).
+	DropVersion
+	// DropType: a type other than advertisement (RFC 5798 section 5.2.2).
+	DropType
+	// DropChecksum: no accepted checksum form matched (RFC 5798 section 7.1).
+	DropChecksum
+	// DropFamily: address family does not fit the message.
+	DropFamily
+	// DropUnknownVRID: no virtual router with this VRID on the interface.
+	DropUnknownVRID
+	// DropUnknownPeer: a unicast instance got an advert from an address
+	// that is not one of its peers.
+	DropUnknownPeer
+	// DropTTL: TTL or hop limit below the accepted minimum, 255 by default
+	// (RFC 5798 section 7.1).
+	DropTTL
+	// DropAuthType: VRRPv2 authentication type differs from the local one
+	// (RFC 3768 section 7.1).
+	DropAuthType
+	// DropAuth: VRRPv2 password differs.
+	DropAuth
+	// DropInterval: VRRPv2 advert interval differs from the local one (RFC
+	// 3768 section 7.1), or a zero interval.
+	DropInterval
+	// DropNoAddresses: address count 0 (RFC 9568, erratum 8299).
+	DropNoAddresses
+	// DropAddressList: the addresses differ from the configured ones and
+	// the sender is not the owner (RFC 5798 section 7.1).
+	DropAddressList
+	// DropOwner: the local router owns the addresses (priority 255) (RFC
+	// 5798 section 7.1).
+	DropOwner
+	// DropLowerPriority: discarded by the state machine, a lower priority
+	// advert (RFC 5798 sections 6.4.2 and 6.4.3).
+	DropLowerPriority
+	// DropNotRunning: the virtual router is in Init or Fault.
+	DropNotRunning
+	// NumDropReasons is the number of drop reasons, for arrays of counters.
+	NumDropReasons
+)
+
+var dropNames = [...]string{"none", "truncated", "length", "version", "type", "checksum", "family",
+	"unknown-vrid", "unknown-peer", "ttl", "auth-type", "auth", "interval", "no-addresses",
+	"address-list", "owner", "lower-priority", "not-running"}
+
+// String returns a short lower-case name for d, as used in metrics.
+func (d DropReason) String() string {
+	if int(d) < len(dropNames) {
+		return dropNames[d]
+	}
+	return fmt.Sprintf("DropReason(%d)", uint8(d))
+}
+
+// MachineConfig is what a Machine needs to know of its virtual router.
+type MachineConfig struct {
+	// VRID is the virtual router identifier, 1 to 255.
+	VRID uint8
+	// Version is 2 (RFC 3768) or 3 (RFC 5798).
+	Version uint8
+	// Priority is the configured priority: 255 for the address owner, else
+	// 1 to 254.
+	Priority uint8
+	// AdvertInterval is the advertisement interval: whole seconds for
+	// VRRPv2, a multiple of 10 ms for VRRPv3.
+	AdvertInterval time.Duration
+	// NoPreempt sets Preempt_Mode False: a higher priority Backup does not
+	// take over from a lower priority Master.
+	NoPreempt bool
+	// PreemptDelay delays preemption after startup, or after first seeing a
+	// lower priority Master, as keepalived's preempt_delay.
+	PreemptDelay time.Duration
+	// Accept is Accept_Mode (RFC 5798 section 6.1), carried for the Router.
+	Accept bool
+	// AuthType and AuthData are the VRRPv2 authentication (AuthNone or
+	// AuthPass and the padded password).
+	AuthType uint8
+	AuthData [AuthDataLen]byte
+	// Addresses are the virtual addresses advertised and expected in
+	// received adverts.
+	Addresses []netip.Addr
+	// LocalAddr is the primary address adverts are sent from; it breaks
+	// ties of equal priority (RFC 5798 section 6.4.3).
+	LocalAddr netip.Addr
+	// MinTTL is the smallest TTL or hop limit accepted; 0 means 255 (RFC
+	// 5798 section 7.1). Lower it only for unicast peers behind routers.
+	MinTTL uint8
+	// SkipAddressCheck disables the comparison of the received address list
+	// with Addresses, which RFC 5798 section 7.1 makes optional.
+	SkipAddressCheck bool
+	// NoLowerPrioAdvert turns off the immediate advert a Master sends when
+	// it hears a lower priority (RFC 9568 section 6.4.3; keepalived's
+	// lower_prio_no_advert).
+	NoLowerPrioAdvert bool
+}
+
+// Effects is what a Machine asks its owner to do after an input, in this
+// order: send an advert, unbind or bind the addresses, announce them, and
+// report the transition.
+type Effects struct {
+	// Send asks for an advertisement carrying SendPriority.
+	Send         bool
+	SendPriority uint8
+	// Unbind and Bind ask to remove or add the virtual addresses.
+	Unbind, Bind bool
+	// Announce asks for gratuitous ARP / unsolicited NA for the addresses.
+	Announce bool
+	// From, To and Reason describe a transition; Reason is ReasonNone when
+	// the state did not change.
+	From, To State
+	Reason   Reason
+	// Drop is why a received advert was dropped, DropNone if it was not.
+	Drop DropReason
+}
+
+// Transitioned reports whether e holds a state change.
+func (e Effects) Transitioned() bool { return e.Reason != ReasonNone }
+
+// Machine is the VRRP state machine of one virtual router (RFC 5798 section
+// 6.4, RFC 3768 section 6.4) as a plain value. It has no goroutines, reads no
+// clock and does no I/O: each input takes the current time, and the returned
+// Effects say what to do. Deadline says when Tick must be called next.
+type Machine struct {
+	cfg       MachineConfig
+	state     State
+	prio      uint8
+	fault     bool
+	masterInt time.Duration // Master_Adver_Interval
+	deadline  time.Time
+	preemptAt time.Time
+	master    netip.Addr
+	masterPri uint8
+}
+
+// NewMachine returns a Machine in Init for cfg. It does not validate cfg:
+// the Router's Config.Validate does.
+func NewMachine(cfg MachineConfig) *Machine {
+	m := &Machine{cfg: cfg, prio: cfg.Priority}
+	m.masterInt = cfg.AdvertInterval
+	return m
+}
+
+// Config returns the machine's configuration.
+func (m *Machine) Config() MachineConfig { return m.cfg }
+
+// State returns the current state.
+func (m *Machine) State() State { return m.state }
+
+// Priority returns the effective priority.
+func (m *Machine) Priority() uint8 { return m.prio }
+
+// Deadline returns when Tick must next be called; the zero Time means no
+// timer runs (Init and Fault).
+func (m *Machine) Deadline() time.Time { return m.deadline }
+
+// Master returns the address and priority of the Master last accepted, or
+// the local address in Master state.
+func (m *Machine) Master() (netip.Addr, uint8) {
+	if m.state == Master {
+		return m.cfg.LocalAddr, m.prio
+	}
+	return m.master, m.masterPri
+}
+
+// MasterAdverInterval returns Master_Adver_Interval: for VRRPv3 the interval
+// learned from the Master (RFC 5798 section 6.4.2), else the local one.
+func (m *Machine) MasterAdverInterval() time.Duration { return m.masterInt }
+
+// Faulted reports whether a fault is raised.
+func (m *Machine) Faulted() bool { return m.fault }
+
+// SkewTime returns Skew_Time for the effective priority, in nanoseconds so
+// that it is never rounded to zero: (256-Priority)/256 s for VRRPv2 (RFC
+// 3768 section 6.1), ((256-Priority) * Master_Adver_Interval)/256 for VRRPv3
+// (RFC 5798 section 6.1).
+func (m *Machine) SkewTime() time.Duration {
+	base := m.masterInt
+	if m.cfg.Version == 2 {
+		base = time.Second
+	}
+	return time.Duration(256-int64(m.prio)) * base / 256
+}
+
+// MasterDownInterval returns 3 * Master_Adver_Interval + Skew_Time (RFC 5798
+// section 6.1; RFC 3768 uses the local Advertisement_Interval).
+func (m *Machine) MasterDownInterval() time.Duration {
+	return 3*m.masterInt + m.SkewTime()
+}
+
+// FillAdvert sets a to the advertisement this machine sends with priority
+// prio. It shares the configured address slice, so it does not allocate.
+func (m *Machine) FillAdvert(a *Advertisement, prio uint8) {
+	a.Version = m.cfg.Version
+	a.Type = TypeAdvertisement
+	a.VRID = m.cfg.VRID
+	a.Priority = prio
+	a.Addresses = m.cfg.Addresses
+	a.AuthType, a.AuthData = 0, [AuthDataLen]byte{}
+	if m.cfg.Version == 2 {
+		a.Interval = uint16(m.cfg.AdvertInterval / time.Second)
+		a.AuthType, a.AuthData = m.cfg.AuthType, m.cfg.AuthData
+	} else {
+		a.Interval = uint16(m.cfg.AdvertInterval / (10 * time.Millisecond))
+	}
+}
+
+// Start is the Startup event (RFC 5798 section 6.4.1). The owner goes to
+// Master at once; others go to Backup with the Master_Down_Timer set. A
+// machine with a fault raised goes to Fault instead.
+func (m *Machine) Start(now time.Time) Effects {
+	if m.state != Init {
+		return Effects{}
+	}
+	if m.cfg.PreemptDelay > 0 {
+		m.preemptAt = now.Add(m.cfg.PreemptDelay)
+	}
+	if m.fault {
+		return m.transition(Fault, ReasonFault)
+	}
+	return m.enter(now, ReasonStartup)
+}
+
+// enter leaves Init or Fault for Master (owner) or Backup.
+func (m *Machine) enter(now time.Time, r Reason) Effects {
+	if m.prio == 255 {
+		if r == ReasonStartup {
+			r = ReasonOwner
+		}
+		return m.becomeMaster(now, r)
+	}
+	m.masterInt = m.cfg.AdvertInterval
+	m.master, m.masterPri = netip.Addr{}, 0
+	m.deadline = now.Add(m.MasterDownInterval())
+	return m.transition(Backup, r)
+}
+
+// Stop is the Shutdown event. A Master sends an advert with priority 0
+// (RFC 5798 section 6.4.3) and releases the addresses.
+func (m *Machine) Stop(now time.Time) Effects {
+	var e Effects
+	if m.state == Master {
+		e = Effects{Send: true, SendPriority: 0, Unbind: true}
+	}
+	if m.state == Init {
+		return e
+	}
+	e.merge(m.transition(Init, ReasonShutdown))
+	m.deadline = time.Time{}
+	return e
+}
+
+// SetFault raises (on) or clears a fault. Raised, a Master sends priority 0
+// and releases the addresses, and every running state goes to Fault.
+// Cleared, the machine starts again as at Startup.
+func (m *Machine) SetFault(now time.Time, on bool) Effects {
+	if on == m.fault {
+		return Effects{}
+	}
+	m.fault = on
+	switch {
+	case on && m.state == Master:
+		e := Effects{Send: true, SendPriority: 0, Unbind: true}
+		e.merge(m.transition(Fault, ReasonFault))
+		m.deadline = time.Time{}
+		return e
+	case on && m.state == Backup:
+		m.deadline = time.Time{}
+		return m.transition(Fault, ReasonFault)
+	case !on && m.state == Fault:
+		return m.enter(now, ReasonFaultCleared)
+	}
+	return Effects{}
+}
+
+// SetPriority changes the effective priority. A Master advertises the new
+// priority at once so that Backups see it without waiting an interval.
+func (m *Machine) SetPriority(now time.Time, prio uint8) Effects {
+	if prio == m.prio {
+		return Effects{}
+	}
+	m.prio = prio
+	if m.state == Master {
+		return Effects{Send: true, SendPriority: prio}
+	}
+	return Effects{}
+}
+
+// Reconfigure replaces the configuration of a running machine whose VRID and
+// version stay the same. The priority change takes effect as SetPriority; a
+// new advert interval at the next advert. The caller rebinds changed
+// addresses itself.
+func (m *Machine) Reconfigure(now time.Time, cfg MachineConfig) Effects {
+	old := m.cfg
+	m.cfg = cfg
+	if m.state != Backup || cfg.Version == 2 {
+		// Only a VRRPv3 Backup keeps the interval learned from its Master.
+		m.masterInt = cfg.AdvertInterval
+	}
+	if cfg.Priority != old.Priority {
+		return m.SetPriority(now, cfg.Priority)
+	}
+	return Effects{}
+}
+
+// Tick handles the expiry of the running timer. It does nothing before
+// Deadline.
+func (m *Machine) Tick(now time.Time) Effects {
+	if m.deadline.IsZero() || now.Before(m.deadline) {
+		return Effects{}
+	}
+	switch m.state {
+	case Master:
+		// RFC 5798 section 6.4.3 (680)-(690): send and reset Adver_Timer.
+		next := m.deadline.Add(m.cfg.AdvertInterval)
+		if !next.After(now) {
+			next = now.Add(m.cfg.AdvertInterval)
+		}
+		m.deadline = next
+		return Effects{Send: true, SendPriority: m.prio}
+	case Backup:
+		// RFC 5798 section 6.4.2 (365)-(410).
+		return m.becomeMaster(now, ReasonMasterDown)
+	}
+	m.deadline = time.Time{}
+	return Effects{}
+}
+
+func (m *Machine) becomeMaster(now time.Time, r Reason) Effects {
+	e := Effects{Send: true, SendPriority: m.prio, Bind: true, Announce: true}
+	m.masterInt = m.cfg.AdvertInterval // RFC 5798 section 6.4.2 (405)
+	m.deadline = now.Add(m.cfg.AdvertInterval)
+	m.preemptAt = time.Time{}
+	m.master, m.masterPri = netip.Addr{}, 0
+	e.merge(m.transition(Master, r))
+	return e
+}
+
+func (m *Machine) transition(to State, r Reason) Effects {
+	e := Effects{From: m.state, To: to, Reason: r}
+	m.state = to
+	return e
+}
+
+func (e *Effects) merge(o Effects) {
+	e.Send = e.Send || o.Send
+	if o.Send {
+		e.SendPriority = o.SendPriority
+	}
+	e.Unbind = e.Unbind || o.Unbind
+	e.Bind = e.Bind || o.Bind
+	e.Announce = e.Announce || o.Announce
+	if o.Reason != ReasonNone {
+		e.From, e.To, e.Reason = o.From, o.To, o.Reason
+	}
+	if o.Drop != DropNone {
+		e.Drop = o.Drop
+	}
+}
+
+// Receive handles an advertisement a, already decoded and checksummed,
+// received with IP-level information info. It applies the receive checks of
+// RFC 5798 section 7.1 and RFC 3768 section 7.1 that need the configuration,
+// then the state machine of section 6.4.
+func (m *Machine) Receive(now time.Time, a *Advertisement, info PacketInfo) Effects {
+	if d := m.check(a, info); d != DropNone {
+		return Effects{Drop: d}
+	}
+	switch m.state {
+	case Backup:
+		return m.receiveBackup(now, a, info)
+	case Master:
+		return m.receiveMaster(now, a, info)
+	}
+	return Effects{Drop: DropNotRunning}
+}
+
+func (m *Machine) check(a *Advertisement, info PacketInfo) DropReason {
+	minTTL := m.cfg.MinTTL
+	if minTTL == 0 {
+		minTTL = 255
+	}
+	switch {
+	case m.state != Backup && m.state != Master:
+		return DropNotRunning
+	case info.TTL < minTTL:
+		return DropTTL
+	case a.Version != m.cfg.Version:
+		return DropVersion
+	case a.Type != TypeAdvertisement:
+		return DropType
+	case a.Interval == 0:
+		return DropInterval
+	}
+	if m.cfg.Version == 2 {
+		switch {
+		case a.AuthType != m.cfg.AuthType:
+			return DropAuthType
+		case a.AuthType == AuthPass && a.AuthData != m.cfg.AuthData:
+			return DropAuth
+		case a.IntervalDuration() != m.cfg.AdvertInterval:
+			return DropInterval
+		}
+	}
+	if len(a.Addresses) == 0 {
+		return DropNoAddresses
+	}
+	if !m.cfg.SkipAddressCheck && a.Priority != 255 && !sameAddresses(a.Addresses, m.cfg.Addresses) {
+		return DropAddressList
+	}
+	if m.cfg.Priority == 255 {
+		return DropOwner
+	}
+	return DropNone
+}
+
+// sameAddresses reports whether a and b hold the same addresses in any
+// order, as keepalived compares them.
+func sameAddresses(a, b []netip.Addr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Machine) receiveBackup(now time.Time, a *Advertisement, info PacketInfo) Effects {
+	if a.Priority == 0 {
+		// RFC 5798 section 6.4.2 (425)-(430).
+		m.deadline = now.Add(m.SkewTime())
+		return Effects{}
+	}
+	if m.cfg.NoPreempt || a.Priority >= m.prio || m.preemptDelayed(now) {
+		// (445)-(460): learn the interval (VRRPv3 only), reset the timer.
+		if m.cfg.Version == 3 {
+			m.masterInt = a.IntervalDuration()
+		}
+		m.master, m.masterPri = info.Src, a.Priority
+		m.deadline = now.Add(m.MasterDownInterval())
+		return Effects{}
+	}
+	// (465)-(470): discard; the Master_Down_Timer takes us over.
+	return Effects{Drop: DropLowerPriority}
+}
+
+// preemptDelayed reports whether preempt_delay still holds back preemption
+// of a lower priority Master, starting the delay at the first such advert.
+func (m *Machine) preemptDelayed(now time.Time) bool {
+	if m.cfg.PreemptDelay <= 0 {
+		return false
+	}
+	if m.preemptAt.IsZero() {
+		m.preemptAt = now.Add(m.cfg.PreemptDelay)
+	}
+	return now.Before(m.preemptAt)
+}
+
+func (m *Machine) receiveMaster(now time.Time, a *Advertisement, info PacketInfo) Effects {
+	if a.Priority == 0 {
+		// RFC 5798 section 6.4.3 (705)-(715).
+		m.deadline = now.Add(m.cfg.AdvertInterval)
+		return Effects{Send: true, SendPriority: m.prio}
+	}
+	if a.Priority > m.prio || (a.Priority == m.prio && info.Src.Compare(m.cfg.LocalAddr) > 0) {
+		// (725)-(765).
+		if m.cfg.Version == 3 {
+			m.masterInt = a.IntervalDuration()
+		}
+		m.master, m.masterPri = info.Src, a.Priority
+		m.deadline = now.Add(m.MasterDownInterval())
+		e := Effects{Unbind: true}
+		e.merge(m.transition(Backup, ReasonPreempted))
+		return e
+	}
+	// (770)-(775); RFC 9568 adds an immediate advert to assert mastership.
+	e := Effects{Drop: DropLowerPriority}
+	if !m.cfg.NoLowerPrioAdvert {
+		e.Send, e.SendPriority = true, m.prio
+	}
+	return e
+}

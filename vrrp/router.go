@@ -1,0 +1,1036 @@
+package vrrp
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Errors returned by Router methods.
+var (
+	// ErrRunning is returned by Run when the Router is already running.
+	ErrRunning = errors.New("vrrp: router already running")
+	// ErrUnknownInstance is returned when an API call names no configured
+	// instance.
+	ErrUnknownInstance = errors.New("vrrp: unknown instance")
+	// ErrStopped is returned by Reload when the Router stopped before the
+	// new configuration was applied.
+	ErrStopped = errors.New("vrrp: router stopped")
+	// ErrPriority is returned by SetPriority for a priority outside 1-254.
+	ErrPriority = errors.New("vrrp: priority must be 1 to 254")
+)
+
+// Transition is a state change of one instance, as passed to OnTransition.
+type Transition struct {
+	// Instance is the instance name.
+	Instance string
+	// From and To are the states before and after.
+	From, To State
+	// Reason is the cause.
+	Reason Reason
+	// Time is when the transition happened, by the Router's clock.
+	Time time.Time
+	// Priority is the effective priority at the time.
+	Priority uint8
+	// Master is the address of the Master known after the transition (the
+	// local source address when To is Master).
+	Master netip.Addr
+}
+
+// Stats are the counters of one instance, after the VRRPv3 MIB (RFC 6527).
+type Stats struct {
+	// AdvertsSent and AdvertsReceived count advertisements; received ones
+	// count once decoded and checksummed, before the receive checks.
+	AdvertsSent, AdvertsReceived uint64
+	// BecameMaster counts transitions to Master.
+	BecameMaster uint64
+	// Transitions counts all state changes.
+	Transitions uint64
+	// PriorityZeroSent and PriorityZeroReceived count priority 0 adverts.
+	PriorityZeroSent, PriorityZeroReceived uint64
+	// Drops counts dropped adverts by reason.
+	Drops [NumDropReasons]uint64
+	// Checksums counts received adverts by the checksum form they matched.
+	Checksums [numChecksumForms]uint64
+	// SendErrors, BindErrors and AnnounceErrors count failed operations.
+	SendErrors, BindErrors, AnnounceErrors uint64
+}
+
+// Status is a snapshot of one instance.
+type Status struct {
+	// Name, Interface, VRID, Version and Family identify the instance.
+	Name      string
+	Interface string
+	VRID      uint8
+	Version   uint8
+	Family    Family
+	// State is the current state.
+	State State
+	// Priority is the configured priority; EffectivePriority the one
+	// advertised, after SetPriority.
+	Priority, EffectivePriority uint8
+	// Master and MasterPriority are the current Master's address and
+	// priority, when known.
+	Master         netip.Addr
+	MasterPriority uint8
+	// MasterAdverInterval is the interval learned from the Master (VRRPv3)
+	// or the local one.
+	MasterAdverInterval time.Duration
+	// Faults lists the sources of raised faults, sorted.
+	Faults []string
+	// Since is the time of the last transition.
+	Since time.Time
+	// Stats are the counters.
+	Stats Stats
+}
+
+// CheckumsSeen reports the count of received adverts that matched form.
+func (s *Stats) ChecksumsSeen(form ChecksumForm) uint64 {
+	if int(form) < len(s.Checksums) {
+		return s.Checksums[form]
+	}
+	return 0
+}
+
+// RouterStats counts packets that reached no instance.
+type RouterStats struct {
+	// Received counts every packet read from the Transport.
+	Received uint64
+	// Drops counts packets dropped before any instance, by reason
+	// (unknown VRID, or malformed with no VRID of ours).
+	Drops [NumDropReasons]uint64
+	// ReadErrors counts failed reads.
+	ReadErrors uint64
+}
+
+// Router runs virtual routers: it owns their Machines, sockets, timer and
+// callbacks. NewRouter validates and starts nothing; Run runs it. Its other
+// methods are safe for concurrent use.
+type Router struct {
+	clock Clock
+	log   *slog.Logger
+	cfg   Config
+
+	mu      sync.Mutex
+	running bool
+	names   map[string]bool
+	cmds    []command
+	status  map[string]Status
+	rstats  RouterStats
+	wake    chan struct{}
+
+	// Owned by the Run goroutine.
+	ctx     context.Context
+	insts   map[string]*instance
+	conns   map[connKey]*conn
+	timers  timerHeap
+	in      chan *inbound
+	free    sync.Pool
+	quit    chan struct{}
+	readers sync.WaitGroup
+	masters sync.WaitGroup
+	disp    *dispatcher
+	buf     []byte
+	adv     Advertisement
+}
+
+type connKey struct {
+	iface string
+	fam   Family
+}
+
+type conn struct {
+	key    connKey
+	conn   Conn
+	group  netip.Addr
+	vrids  [256]*instance
+	users  int
+	closed bool
+}
+
+type instance struct {
+	cfg      InstanceConfig
+	m        *Machine
+	c        *conn
+	src      netip.Addr
+	dsts     []netip.Addr
+	override uint8
+	faults   map[string]bool
+	bound    bool
+	cancel   context.CancelFunc
+	hidx     int
+	since    time.Time
+	stats    Stats
+}
+
+type cmdKind uint8
+
+const (
+	cmdPriority cmdKind = iota
+	cmdFault
+	cmdReload
+)
+
+type command struct {
+	kind   cmdKind
+	name   string
+	prio   uint8
+	source string
+	on     bool
+	insts  []InstanceConfig
+	done   chan error
+}
+
+// maxMessage bounds a received VRRP message: 255 IPv6 addresses need 4088
+// bytes; a read that fills the buffer is too long and fails to decode.
+const maxMessage = 4160
+
+type inbound struct {
+	c    *conn
+	info PacketInfo
+	n    int
+	err  error
+	form ChecksumForm
+	adv  Advertisement
+	buf  [maxMessage]byte
+}
+
+// NewRouter validates cfg and returns a Router that has started nothing.
+// It returns every configuration problem at once (see Config.Validate).
+func NewRouter(cfg Config) (*Router, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Instances = cloneInstances(cfg.Instances)
+	r := &Router{
+		cfg:    cfg,
+		clock:  cfg.Clock,
+		log:    cfg.Logger,
+		status: map[string]Status{},
+		wake:   make(chan struct{}, 1),
+	}
+	if r.clock == nil {
+		r.clock = SystemClock{}
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.free.New = func() any { return new(inbound) }
+	r.setNames(cfg.Instances)
+	for i := range cfg.Instances {
+		c := cfg.Instances[i]
+		r.status[c.Name] = initialStatus(&c)
+	}
+	return r, nil
+}
+
+func cloneInstances(in []InstanceConfig) []InstanceConfig {
+	out := make([]InstanceConfig, len(in))
+	for i, c := range in {
+		c = c.withDefaults()
+		c.VIPs = slices.Clone(c.VIPs)
+		c.UnicastPeers = slices.Clone(c.UnicastPeers)
+		out[i] = c
+	}
+	return out
+}
+
+func initialStatus(c *InstanceConfig) Status {
+	return Status{
+		Name: c.Name, Interface: c.Interface, VRID: c.VRID, Version: c.Version, Family: c.Family(),
+		Priority: c.Priority, EffectivePriority: c.Priority, MasterAdverInterval: c.AdvertInterval,
+	}
+}
+
+func (r *Router) setNames(insts []InstanceConfig) {
+	r.names = make(map[string]bool, len(insts))
+	for _, c := range insts {
+		r.names[c.Name] = true
+	}
+}
+
+// Status returns a snapshot of every instance, sorted by name.
+func (r *Router) Status() []Status {
+	r.mu.Lock()
+	out := make([]Status, 0, len(r.status))
+	for _, s := range r.status {
+		s.Faults = slices.Clone(s.Faults)
+		out = append(out, s)
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// InstanceStatus returns the snapshot of one instance.
+func (r *Router) InstanceStatus(name string) (Status, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.status[name]
+	s.Faults = slices.Clone(s.Faults)
+	return s, ok
+}
+
+// Stats returns the counters of packets that reached no instance.
+func (r *Router) Stats() RouterStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rstats
+}
+
+// SetPriority sets the effective priority of an instance, 1 to 254, in place
+// of the configured one. An address owner (priority 255) keeps 255.
+func (r *Router) SetPriority(name string, prio uint8) error {
+	if prio == 0 || prio == 255 {
+		return fmt.Errorf("%w: %d", ErrPriority, prio)
+	}
+	return r.post(command{kind: cmdPriority, name: name, prio: prio})
+}
+
+// ResetPriority returns an instance to its configured priority.
+func (r *Router) ResetPriority(name string) error {
+	return r.post(command{kind: cmdPriority, name: name})
+}
+
+// SetFault raises (faulted true) or clears the fault named source on an
+// instance. While any source is faulted the instance is in FAULT: it sends
+// no adverts and holds no addresses.
+func (r *Router) SetFault(name, source string, faulted bool) error {
+	return r.post(command{kind: cmdFault, name: name, source: source, on: faulted})
+}
+
+func (r *Router) post(c command) error {
+	r.mu.Lock()
+	if !r.names[c.name] {
+		r.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownInstance, c.name)
+	}
+	r.cmds = append(r.cmds, c)
+	r.mu.Unlock()
+	r.signal()
+	return nil
+}
+
+func (r *Router) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Reload replaces the set of instances. It validates first and, on error,
+// changes nothing. Instances whose name, interface, VRID, version, family
+// and group are unchanged keep their state: other changes apply in place
+// (priority, interval, addresses, peers...) without a failover. Removed
+// instances stop as at shutdown; added ones start. When the Router runs,
+// Reload returns once the change is applied.
+func (r *Router) Reload(ctx context.Context, instances []InstanceConfig) error {
+	if errs := validateInstances(instances); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	insts := cloneInstances(instances)
+	c := command{kind: cmdReload, insts: insts, done: make(chan error, 1)}
+	r.mu.Lock()
+	r.setNames(insts)
+	if !r.running {
+		r.cfg.Instances = insts
+		r.status = map[string]Status{}
+		for i := range insts {
+			r.status[insts[i].Name] = initialStatus(&insts[i])
+		}
+		r.mu.Unlock()
+		return nil
+	}
+	r.cmds = append(r.cmds, c)
+	r.mu.Unlock()
+	r.signal()
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run runs the virtual routers until ctx is cancelled, then stops them
+// gracefully: a Master sends priority 0 and every instance releases its
+// addresses. It returns only when every goroutine it started has ended,
+// with nil after a graceful stop, or an error if it could not start.
+func (r *Router) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.running {
+		r.mu.Unlock()
+		return ErrRunning
+	}
+	r.running = true
+	insts := r.cfg.Instances
+	r.mu.Unlock()
+
+	r.ctx = ctx
+	r.insts = map[string]*instance{}
+	r.conns = map[connKey]*conn{}
+	r.timers = nil
+	r.in = make(chan *inbound, 256)
+	r.quit = make(chan struct{})
+	r.disp = newDispatcher(r.cfg.OnTransition)
+	go r.disp.run()
+
+	now := r.clock.Now()
+	var startErr error
+	for i := range insts {
+		if err := r.addInstance(insts[i], now); err != nil {
+			startErr = errors.Join(startErr, err)
+		}
+	}
+	if startErr == nil {
+		r.loop(ctx)
+	}
+	r.shutdown()
+	return startErr
+}
+
+func (r *Router) loop(ctx context.Context) {
+	var (
+		timer  Timer
+		timerC <-chan time.Time
+		armed  time.Time
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if next := r.timers.next(); !next.Equal(armed) {
+			armed = next
+			if next.IsZero() {
+				if timer != nil {
+					timer.Stop()
+				}
+			} else {
+				d := max(next.Sub(r.clock.Now()), 0)
+				if timer == nil {
+					timer, timerC = r.clock.NewTimer(d)
+				} else {
+					timer.Stop()
+					timer.Reset(d)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-r.in:
+			r.receive(p)
+			r.free.Put(p)
+		case <-timerC:
+			armed = time.Time{}
+			r.tick(r.clock.Now())
+		case <-r.wake:
+			r.commands()
+		}
+	}
+}
+
+// shutdown stops every instance gracefully and waits for the goroutines.
+func (r *Router) shutdown() {
+	now := r.clock.Now()
+	for _, name := range sortedKeys(r.insts) {
+		r.removeInstance(r.insts[name], now)
+	}
+	for _, c := range r.conns {
+		r.closeConn(c)
+	}
+	close(r.quit)
+	r.readers.Wait()
+	r.disp.close()
+	r.masters.Wait()
+	r.mu.Lock()
+	r.running = false
+	cmds := r.cmds
+	r.cmds = nil
+	r.mu.Unlock()
+	for _, c := range cmds {
+		if c.done != nil {
+			c.done <- ErrStopped
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// opCtx is the context for binder and announcer calls: it outlives the
+// cancellation of Run's context so that shutdown can release addresses.
+func (r *Router) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
+}
+
+func (r *Router) addInstance(c InstanceConfig, now time.Time) error {
+	key := connKey{c.Interface, c.Family()}
+	cn := r.conns[key]
+	if cn == nil {
+		group := c.Group
+		if !group.IsValid() {
+			group = Group4
+			if key.fam == IPv6 {
+				group = Group6
+			}
+		}
+		conn0, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: c.Interface, Family: key.fam, Group: group})
+		if err != nil {
+			r.log.Error("cannot open VRRP socket", "instance", c.Name, "interface", c.Interface, "family", key.fam, "err", err)
+			return fmt.Errorf("vrrp: instance %s: open %s %v: %w", c.Name, c.Interface, key.fam, err)
+		}
+		cn = &conn{key: key, conn: conn0, group: group}
+		r.conns[key] = cn
+		r.readers.Add(1)
+		go r.read(cn)
+	}
+	inst := &instance{cfg: c, c: cn, faults: map[string]bool{}, hidx: -1}
+	cn.users++
+	cn.vrids[c.VRID] = inst
+	r.insts[c.Name] = inst
+	r.setAddressing(inst)
+	inst.m = NewMachine(c.machineConfig(inst.src))
+	r.publish(inst)
+	r.apply(inst, inst.m.Start(now), now)
+	return nil
+}
+
+func (r *Router) setAddressing(inst *instance) {
+	inst.src = inst.cfg.SourceAddr
+	if !inst.src.IsValid() {
+		inst.src = inst.c.conn.LocalAddr()
+	}
+	if len(inst.cfg.UnicastPeers) > 0 {
+		inst.dsts = inst.cfg.UnicastPeers
+	} else {
+		inst.dsts = []netip.Addr{inst.c.group}
+	}
+}
+
+func (r *Router) removeInstance(inst *instance, now time.Time) {
+	r.apply(inst, inst.m.Stop(now), now)
+	if inst.bound {
+		r.unbind(inst, inst.cfg.VIPs)
+	}
+	r.timers.remove(inst)
+	cn := inst.c
+	cn.vrids[inst.cfg.VRID] = nil
+	cn.users--
+	delete(r.insts, inst.cfg.Name)
+	if cn.users == 0 {
+		r.closeConn(cn)
+		delete(r.conns, cn.key)
+	}
+}
+
+func (r *Router) closeConn(c *conn) {
+	if !c.closed {
+		c.closed = true
+		if err := c.conn.Close(); err != nil {
+			r.log.Warn("closing VRRP socket", "interface", c.key.iface, "err", err)
+		}
+	}
+}
+
+// read is the reader goroutine of one Conn: it decodes and checksums each
+// packet and hands it to the owner loop.
+func (r *Router) read(c *conn) {
+	defer r.readers.Done()
+	for {
+		p := r.free.Get().(*inbound)
+		n, info, err := c.conn.ReadFrom(p.buf[:])
+		if err != nil {
+			r.free.Put(p)
+			if errors.Is(err, net.ErrClosed) || c.closedNow(r) {
+				return
+			}
+			r.mu.Lock()
+			r.rstats.ReadErrors++
+			r.mu.Unlock()
+			r.log.Warn("reading VRRP socket", "interface", c.key.iface, "err", err)
+			if !r.pause(100 * time.Millisecond) {
+				return
+			}
+			continue
+		}
+		p.c, p.info, p.n = c, info, n
+		msg := p.buf[:n]
+		p.err = nil
+		p.form = ChecksumBad
+		if n == len(p.buf) {
+			p.err = fmt.Errorf("%w: message of %d bytes or more", ErrLength, n)
+		} else if p.err = p.adv.Unmarshal(msg, c.key.fam == IPv6); p.err == nil {
+			p.form = VerifyChecksum(msg, info.Src, info.Dst, c.group)
+		}
+		select {
+		case r.in <- p:
+		case <-r.quit:
+			return
+		}
+	}
+}
+
+// closedNow reports whether the loop is quitting, for read errors that do
+// not wrap net.ErrClosed.
+func (c *conn) closedNow(r *Router) bool {
+	select {
+	case <-r.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// pause waits d on the Router's clock; it returns false if the Router quits.
+func (r *Router) pause(d time.Duration) bool {
+	t, ch := r.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-r.quit:
+		return false
+	}
+}
+
+func dropFor(err error) DropReason {
+	switch {
+	case errors.Is(err, ErrTruncated):
+		return DropTruncated
+	case errors.Is(err, ErrLength):
+		return DropLength
+	case errors.Is(err, ErrVersion):
+		return DropVersion
+	case errors.Is(err, ErrType):
+		return DropType
+	case errors.Is(err, ErrInterval):
+		return DropInterval
+	case errors.Is(err, ErrFamily):
+		return DropFamily
+	case errors.Is(err, ErrVRID):
+		return DropUnknownVRID
+	}
+	return DropLength
+}
+
+func (r *Router) receive(p *inbound) {
+	var inst *instance
+	if p.n >= 2 {
+		inst = p.c.vrids[p.buf[1]]
+	}
+	r.mu.Lock()
+	r.rstats.Received++
+	if inst == nil || p.c.closed {
+		d := DropUnknownVRID
+		if p.err != nil {
+			d = dropFor(p.err)
+		}
+		r.rstats.Drops[d]++
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	now := r.clock.Now()
+	switch {
+	case p.err != nil:
+		r.apply(inst, Effects{Drop: dropFor(p.err)}, now)
+		return
+	case p.form == ChecksumBad:
+		r.apply(inst, Effects{Drop: DropChecksum}, now)
+		return
+	case len(inst.cfg.UnicastPeers) > 0 && !slices.Contains(inst.cfg.UnicastPeers, p.info.Src):
+		r.apply(inst, Effects{Drop: DropUnknownPeer}, now)
+		return
+	}
+	inst.stats.AdvertsReceived++
+	inst.stats.Checksums[p.form]++
+	if p.adv.Priority == 0 {
+		inst.stats.PriorityZeroReceived++
+	}
+	r.apply(inst, inst.m.Receive(now, &p.adv, p.info), now)
+}
+
+func (r *Router) tick(now time.Time) {
+	for i := 0; i < 2*len(r.insts)+1; i++ {
+		inst := r.timers.top()
+		if inst == nil || inst.m.Deadline().After(now) {
+			return
+		}
+		r.apply(inst, inst.m.Tick(now), now)
+	}
+}
+
+func (r *Router) commands() {
+	r.mu.Lock()
+	cmds := r.cmds
+	r.cmds = nil
+	r.mu.Unlock()
+	now := r.clock.Now()
+	for _, c := range cmds {
+		if c.kind == cmdReload {
+			c.done <- r.reload(c.insts, now)
+			continue
+		}
+		inst := r.insts[c.name]
+		if inst == nil {
+			continue
+		}
+		switch c.kind {
+		case cmdPriority:
+			inst.override = c.prio
+			r.apply(inst, inst.m.SetPriority(now, r.effective(inst)), now)
+		case cmdFault:
+			if c.on {
+				inst.faults[c.source] = true
+			} else {
+				delete(inst.faults, c.source)
+			}
+			r.apply(inst, inst.m.SetFault(now, len(inst.faults) > 0), now)
+		}
+	}
+}
+
+func (r *Router) effective(inst *instance) uint8 {
+	if inst.cfg.Priority == 255 || inst.override == 0 {
+		return inst.cfg.Priority
+	}
+	return inst.override
+}
+
+func (r *Router) reload(insts []InstanceConfig, now time.Time) error {
+	keep := map[string]bool{}
+	for i := range insts {
+		if old := r.insts[insts[i].Name]; old != nil && sameSlot(&old.cfg, &insts[i]) {
+			keep[insts[i].Name] = true
+		}
+	}
+	for _, name := range sortedKeys(r.insts) {
+		if !keep[name] {
+			r.removeInstance(r.insts[name], now)
+		}
+	}
+	var errs error
+	for i := range insts {
+		c := insts[i]
+		if inst := r.insts[c.Name]; inst != nil {
+			r.reconfigure(inst, c, now)
+			continue
+		}
+		if err := r.addInstance(c, now); err != nil {
+			errs = errors.Join(errs, err)
+		}
+	}
+	r.mu.Lock()
+	r.cfg.Instances = insts
+	for name := range r.status {
+		if r.insts[name] == nil {
+			delete(r.status, name)
+		}
+	}
+	r.mu.Unlock()
+	return errs
+}
+
+func (r *Router) reconfigure(inst *instance, c InstanceConfig, now time.Time) {
+	old := inst.cfg
+	inst.cfg = c
+	r.setAddressing(inst)
+	if inst.bound {
+		var gone, added []VIP
+		for _, v := range old.VIPs {
+			if !slices.Contains(c.VIPs, v) {
+				gone = append(gone, v)
+			}
+		}
+		for _, v := range c.VIPs {
+			if !slices.Contains(old.VIPs, v) {
+				added = append(added, v)
+			}
+		}
+		if len(gone) > 0 {
+			r.unbind(inst, gone)
+			inst.bound = true
+		}
+		if len(added) > 0 {
+			r.bind(inst, added)
+			r.announce(inst, added)
+		}
+	}
+	r.apply(inst, inst.m.Reconfigure(now, c.machineConfig(inst.src)), now)
+	r.apply(inst, inst.m.SetPriority(now, r.effective(inst)), now)
+}
+
+// apply carries out the effects of one Machine input, in order.
+func (r *Router) apply(inst *instance, e Effects, now time.Time) {
+	if e.Drop != DropNone {
+		inst.stats.Drops[e.Drop]++
+		r.log.Debug("advert dropped", "instance", inst.cfg.Name, "reason", e.Drop)
+	}
+	if e.Send {
+		r.send(inst, e.SendPriority)
+	}
+	if e.Unbind || (e.Transitioned() && e.From == Master) {
+		if inst.cancel != nil {
+			inst.cancel()
+			inst.cancel = nil
+		}
+		if inst.bound {
+			r.unbind(inst, inst.cfg.VIPs)
+		}
+	}
+	if e.Bind {
+		r.bind(inst, inst.cfg.VIPs)
+	}
+	if e.Announce {
+		r.announce(inst, inst.cfg.VIPs)
+	}
+	if e.Transitioned() {
+		r.transitioned(inst, e, now)
+	}
+	r.timers.update(inst)
+	r.publish(inst)
+}
+
+func (r *Router) transitioned(inst *instance, e Effects, now time.Time) {
+	inst.stats.Transitions++
+	inst.since = now
+	master, _ := inst.m.Master()
+	r.log.Info(fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, e.To), "instance", inst.cfg.Name,
+		"from", e.From, "to", e.To, "reason", e.Reason, "priority", inst.m.Priority(), "master", master)
+	if e.To == Master {
+		inst.stats.BecameMaster++
+		if r.cfg.OnMaster != nil {
+			ctx, cancel := context.WithCancel(r.ctx)
+			inst.cancel = cancel
+			r.masters.Add(1)
+			go func(name string) {
+				defer r.masters.Done()
+				r.cfg.OnMaster(ctx, name)
+			}(inst.cfg.Name)
+		}
+	}
+	r.disp.push(Transition{
+		Instance: inst.cfg.Name, From: e.From, To: e.To, Reason: e.Reason, Time: now,
+		Priority: inst.m.Priority(), Master: master,
+	})
+}
+
+func (r *Router) send(inst *instance, prio uint8) {
+	inst.m.FillAdvert(&r.adv, prio)
+	for _, dst := range inst.dsts {
+		psrc, pdst := inst.src, dst
+		if inst.cfg.ChecksumNoPseudo && inst.cfg.Family() == IPv4 {
+			psrc, pdst = netip.Addr{}, netip.Addr{}
+		}
+		b, err := r.adv.Append(r.buf[:0], psrc, pdst)
+		if err == nil {
+			r.buf = b
+			err = inst.c.conn.WriteTo(b, inst.src, dst)
+		}
+		if err != nil {
+			inst.stats.SendErrors++
+			r.log.Warn("sending advert", "instance", inst.cfg.Name, "dst", dst, "err", err)
+			continue
+		}
+		inst.stats.AdvertsSent++
+		if prio == 0 {
+			inst.stats.PriorityZeroSent++
+		}
+	}
+}
+
+func (r *Router) bind(inst *instance, vips []VIP) {
+	inst.bound = true
+	if r.cfg.Binder == nil {
+		return
+	}
+	ctx, cancel := r.opCtx()
+	defer cancel()
+	if err := r.cfg.Binder.Bind(ctx, inst.cfg.Interface, vips); err != nil {
+		inst.stats.BindErrors++
+		r.log.Error("adding virtual addresses", "instance", inst.cfg.Name, "err", err)
+	}
+}
+
+func (r *Router) unbind(inst *instance, vips []VIP) {
+	inst.bound = false
+	if r.cfg.Binder == nil {
+		return
+	}
+	ctx, cancel := r.opCtx()
+	defer cancel()
+	if err := r.cfg.Binder.Unbind(ctx, inst.cfg.Interface, vips); err != nil {
+		inst.stats.BindErrors++
+		r.log.Error("removing virtual addresses", "instance", inst.cfg.Name, "err", err)
+	}
+}
+
+func (r *Router) announce(inst *instance, vips []VIP) {
+	if r.cfg.Announcer == nil {
+		return
+	}
+	addrs := make([]netip.Addr, len(vips))
+	for i, v := range vips {
+		addrs[i] = v.Prefix.Addr()
+	}
+	ctx, cancel := r.opCtx()
+	defer cancel()
+	if err := r.cfg.Announcer.Announce(ctx, inst.cfg.Interface, addrs); err != nil {
+		inst.stats.AnnounceErrors++
+		r.log.Warn("announcing virtual addresses", "instance", inst.cfg.Name, "err", err)
+	}
+}
+
+func (r *Router) publish(inst *instance) {
+	master, mprio := inst.m.Master()
+	s := Status{
+		Name: inst.cfg.Name, Interface: inst.cfg.Interface, VRID: inst.cfg.VRID,
+		Version: inst.cfg.Version, Family: inst.cfg.Family(), State: inst.m.State(),
+		Priority: inst.cfg.Priority, EffectivePriority: inst.m.Priority(),
+		Master: master, MasterPriority: mprio, MasterAdverInterval: inst.m.MasterAdverInterval(),
+		Since: inst.since, Stats: inst.stats,
+	}
+	if len(inst.faults) > 0 {
+		s.Faults = sortedKeys(inst.faults)
+	}
+	r.mu.Lock()
+	r.status[inst.cfg.Name] = s
+	r.mu.Unlock()
+}
+
+// timerHeap orders running instances by their Machine's deadline.
+type timerHeap []*instance
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	return h[i].m.Deadline().Before(h[j].m.Deadline())
+}
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+
+// Push implements heap.Interface.
+func (h *timerHeap) Push(x any) {
+	inst := x.(*instance)
+	inst.hidx = len(*h)
+	*h = append(*h, inst)
+}
+
+// Pop implements heap.Interface.
+func (h *timerHeap) Pop() any {
+	old := *h
+	inst := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	inst.hidx = -1
+	return inst
+}
+
+func (h *timerHeap) update(inst *instance) {
+	switch {
+	case inst.m.Deadline().IsZero():
+		h.remove(inst)
+	case inst.hidx >= 0:
+		heap.Fix(h, inst.hidx)
+	default:
+		heap.Push(h, inst)
+	}
+}
+
+func (h *timerHeap) remove(inst *instance) {
+	if inst.hidx >= 0 {
+		heap.Remove(h, inst.hidx)
+	}
+}
+
+func (h timerHeap) top() *instance {
+	if len(h) == 0 {
+		return nil
+	}
+	return h[0]
+}
+
+func (h timerHeap) next() time.Time {
+	if len(h) == 0 {
+		return time.Time{}
+	}
+	return h[0].m.Deadline()
+}
+
+// dispatcher runs OnTransition callbacks in order on a goroutine of its own,
+// so that a slow callback never blocks the owner loop.
+type dispatcher struct {
+	fn     func(Transition)
+	mu     sync.Mutex
+	queue  []Transition
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+func newDispatcher(fn func(Transition)) *dispatcher {
+	return &dispatcher{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (d *dispatcher) push(t Transition) {
+	if d.fn == nil {
+		return
+	}
+	d.mu.Lock()
+	d.queue = append(d.queue, t)
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dispatcher) run() {
+	defer close(d.done)
+	var batch []Transition
+	for {
+		d.mu.Lock()
+		batch, d.queue = d.queue, batch[:0]
+		closed := d.closed
+		d.mu.Unlock()
+		for _, t := range batch {
+			d.fn(t)
+		}
+		if len(batch) == 0 {
+			if closed {
+				return
+			}
+			<-d.wake
+		}
+	}
+}
+
+// close delivers what is queued, then ends the goroutine and waits for it.
+func (d *dispatcher) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	<-d.done
+}
