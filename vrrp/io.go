@@ -16,7 +16,9 @@ type Clock interface {
 	NewTimer(d time.Duration) (Timer, <-chan time.Time)
 }
 
-// Timer is the part of *time.Timer that a Router uses.
+// Timer is the part of *time.Timer that a Router uses. As with *time.Timer
+// since Go 1.23, no stale time may arrive on the channel once Stop or Reset
+// has returned.
 type Timer interface {
 	// Stop prevents the timer from firing. It reports whether it stopped
 	// a pending timer.
@@ -98,8 +100,9 @@ type PacketInfo struct {
 // family.
 type Conn interface {
 	// ReadFrom reads the VRRP message (the IP payload) of the next packet
-	// into b and returns its length and IP-level information. It blocks
-	// until a packet arrives or the Conn is closed.
+	// into b and returns its length and IP-level information; a message
+	// longer than b is truncated to len(b). It blocks until a packet arrives
+	// or the Conn is closed.
 	ReadFrom(b []byte) (int, PacketInfo, error)
 	// WriteTo sends the VRRP message b from src to dst with TTL or hop
 	// limit 255. An invalid src lets the Conn choose LocalAddr.
@@ -107,7 +110,8 @@ type Conn interface {
 	// LocalAddr is the address adverts are sent from by default: the
 	// primary IPv4 address of the interface, or its IPv6 link-local address.
 	LocalAddr() netip.Addr
-	// Close closes the connection and unblocks ReadFrom.
+	// Close closes the connection and unblocks ReadFrom, which then returns
+	// an error wrapping net.ErrClosed.
 	Close() error
 }
 

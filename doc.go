@@ -1,0 +1,44 @@
+// Package vrrpkit is an embeddable VRRP library for Go: VRRPv2 (RFC 3768)
+// and VRRPv3 (RFC 5798) failover of virtual IP addresses, meant to be
+// imported by a Go service in place of running keepalived beside it.
+//
+// This package holds documentation only. The library is split into
+// packages that compose independently:
+//
+//   - [github.com/vrrpkit/vrrpkit/vrrp]: the protocol. Advertisement is the
+//     packet codec (checksums in every form peers use), Machine the RFC 5798
+//     state machine as a pure value (time is an argument, effects are a
+//     returned value), and Router the one place with goroutines: it wires
+//     Machines to a Transport, a Clock, a Binder and an Announcer, and calls
+//     OnTransition and OnMaster in place of keepalived's notify scripts.
+//   - transport: VRRP sockets. [github.com/vrrpkit/vrrpkit/transport/fake]
+//     is an in-memory segment with loss, delay, reordering, duplication,
+//     partitions and mutation hooks, for tests of your own code.
+//   - vip: adding and removing the virtual addresses;
+//     [github.com/vrrpkit/vrrpkit/vip/fake] records them in memory.
+//   - announce: gratuitous ARP and unsolicited neighbour advertisements;
+//     [github.com/vrrpkit/vrrpkit/announce/fake] records them.
+//   - [github.com/vrrpkit/vrrpkit/health]: health checks that move the
+//     effective priority.
+//   - examples: runnable programs. examples/simulate runs three routers in
+//     one process; examples/vrrpdump decodes VRRP from a pcap file or a
+//     live interface.
+//
+// A service embeds a Router:
+//
+//	r, err := vrrp.NewRouter(vrrp.Config{
+//		Transport: transport,
+//		Binder:    binder,
+//		Instances: []vrrp.InstanceConfig{{
+//			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 150,
+//			VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}},
+//		}},
+//		OnMaster: func(ctx context.Context, name string) {
+//			// serve on the VIP until ctx is done
+//		},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	return r.Run(ctx) // stops gracefully (priority 0) when ctx ends
+package vrrpkit

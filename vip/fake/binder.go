@@ -1,0 +1,184 @@
+package fake
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/vrrpkit/vrrpkit/vrrp"
+)
+
+// Op is the kind of a Binder call.
+type Op uint8
+
+// Binder operations.
+const (
+	OpBind Op = iota + 1
+	OpUnbind
+)
+
+// String returns "bind" or "unbind".
+func (o Op) String() string {
+	switch o {
+	case OpBind:
+		return "bind"
+	case OpUnbind:
+		return "unbind"
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// Call is one recorded call to Bind or Unbind.
+type Call struct {
+	// Op is OpBind or OpUnbind.
+	Op Op
+	// Iface is the interface argument.
+	Iface string
+	// VIPs is a copy of the VIPs argument.
+	VIPs []vrrp.VIP
+	// Err is the error the call returned.
+	Err error
+}
+
+// Binder is an in-memory vrrp.Binder. It records which VIPs are bound on
+// which interface, the interface being a VIP's Device when set and the
+// iface argument otherwise. A VIP is identified on its interface by its
+// Prefix: binding a bound prefix again replaces its Label and Scope, and
+// unbinding an unbound one does nothing, so both calls are idempotent.
+//
+// The zero value is ready to use. A Binder is safe for concurrent use and
+// must not be copied after first use.
+type Binder struct {
+	mu    sync.Mutex
+	bound map[string]map[netip.Prefix]vrrp.VIP
+	calls []Call
+	err   error
+}
+
+var _ vrrp.Binder = (*Binder)(nil)
+
+// Bind adds vips on iface (or each VIP's Device). It fails, changing
+// nothing, with an error wrapping the error given to SetError, or ctx.Err()
+// when ctx is done.
+func (b *Binder) Bind(ctx context.Context, iface string, vips []vrrp.VIP) error {
+	return b.do(ctx, OpBind, iface, vips)
+}
+
+// Unbind removes vips from iface (or each VIP's Device). It fails, changing
+// nothing, with an error wrapping the error given to SetError, or ctx.Err()
+// when ctx is done.
+func (b *Binder) Unbind(ctx context.Context, iface string, vips []vrrp.VIP) error {
+	return b.do(ctx, OpUnbind, iface, vips)
+}
+
+func (b *Binder) do(ctx context.Context, op Op, iface string, vips []vrrp.VIP) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := ctx.Err()
+	if err == nil {
+		err = b.err
+	}
+	if err != nil {
+		err = fmt.Errorf("fake: %v on %s: %w", op, iface, err)
+	} else {
+		for _, v := range vips {
+			dev := cmp.Or(v.Device, iface)
+			if op == OpUnbind {
+				delete(b.bound[dev], v.Prefix)
+				if len(b.bound[dev]) == 0 {
+					delete(b.bound, dev)
+				}
+				continue
+			}
+			if b.bound == nil {
+				b.bound = make(map[string]map[netip.Prefix]vrrp.VIP)
+			}
+			if b.bound[dev] == nil {
+				b.bound[dev] = make(map[netip.Prefix]vrrp.VIP)
+			}
+			b.bound[dev][v.Prefix] = v
+		}
+	}
+	b.calls = append(b.calls, Call{Op: op, Iface: iface, VIPs: slices.Clone(vips), Err: err})
+	return err
+}
+
+// SetError makes every later Bind and Unbind fail with an error wrapping
+// err, without changing the bound VIPs, until SetError(nil).
+func (b *Binder) SetError(err error) {
+	b.mu.Lock()
+	b.err = err
+	b.mu.Unlock()
+}
+
+// Bound returns the VIPs bound on iface, sorted by address then prefix
+// length.
+func (b *Binder) Bound(iface string) []vrrp.VIP {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	vips := make([]vrrp.VIP, 0, len(b.bound[iface]))
+	for _, v := range b.bound[iface] {
+		vips = append(vips, v)
+	}
+	slices.SortFunc(vips, func(x, y vrrp.VIP) int {
+		if c := x.Prefix.Addr().Compare(y.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Prefix.Bits(), y.Prefix.Bits())
+	})
+	return vips
+}
+
+// Interfaces returns the sorted names of the interfaces that have VIPs
+// bound.
+func (b *Binder) Interfaces() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	names := make([]string, 0, len(b.bound))
+	for name := range b.bound {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Has reports whether prefix is bound on some interface.
+func (b *Binder) Has(prefix netip.Prefix) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, vips := range b.bound {
+		if _, ok := vips[prefix]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAddr reports whether addr is bound, with any prefix length, on some
+// interface.
+func (b *Binder) HasAddr(addr netip.Addr) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, vips := range b.bound {
+		for p := range vips {
+			if p.Addr() == addr {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Calls returns the history of Bind and Unbind calls, oldest first.
+func (b *Binder) Calls() []Call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	calls := slices.Clone(b.calls)
+	for i := range calls {
+		calls[i].VIPs = slices.Clone(calls[i].VIPs)
+	}
+	return calls
+}
