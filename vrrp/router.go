@@ -781,7 +781,9 @@ func (r *Router) reconfigure(inst *instance, c InstanceConfig, now time.Time) {
 func (r *Router) apply(inst *instance, e Effects, now time.Time) {
 	if e.Drop != DropNone {
 		inst.stats.Drops[e.Drop]++
-		r.log.Debug("advert dropped", "instance", inst.cfg.Name, "reason", e.Drop)
+		if r.log.Enabled(r.ctx, slog.LevelDebug) {
+			r.log.Debug("advert dropped", "instance", inst.cfg.Name, "reason", e.Drop)
+		}
 	}
 	if e.Send {
 		r.send(inst, e.SendPriority)

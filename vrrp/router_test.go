@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	announcefake "github.com/vrrpkit/vrrpkit/announce/fake"
 	"github.com/vrrpkit/vrrpkit/transport/fake"
 	vipfake "github.com/vrrpkit/vrrpkit/vip/fake"
 	"github.com/vrrpkit/vrrpkit/vrrp"
@@ -26,6 +27,7 @@ type node struct {
 	name   string
 	host   *fake.Host
 	binder *vipfake.Binder
+	ann    *announcefake.Announcer
 	router *vrrp.Router
 	cancel context.CancelFunc
 	done   chan error
@@ -41,10 +43,12 @@ func addr4(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(i
 // empty. It does not start it.
 func newNode(t *testing.T, seg *fake.Segment, name string, addrs []netip.Addr, insts ...vrrp.InstanceConfig) *node {
 	t.Helper()
-	n := &node{t: t, name: name, host: seg.NewHost(name, addrs...), binder: &vipfake.Binder{}}
+	n := &node{t: t, name: name, host: seg.NewHost(name, addrs...), binder: &vipfake.Binder{},
+		ann: announcefake.NewAnnouncer(nil)}
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Transport: n.host,
 		Binder:    n.binder,
+		Announcer: n.ann,
 		Instances: insts,
 		OnTransition: func(tr vrrp.Transition) {
 			n.mu.Lock()
@@ -155,6 +159,13 @@ func TestRouterElection(t *testing.T) {
 		at, ok := nodes[0].lastTo("VI_1", vrrp.Master)
 		if !ok || at.Sub(start) != masterDown(150) {
 			t.Errorf("r1 became Master %v after start, want Master_Down_Interval %v", at.Sub(start), masterDown(150))
+		}
+		anns := nodes[0].ann.Announcements()
+		if len(anns) != 1 || !anns[0].Time.Equal(at) || len(anns[0].Addrs) != 1 || anns[0].Addrs[0] != vip4.Addr() {
+			t.Errorf("r1 announcements %+v, want one for %v at the takeover", anns, vip4.Addr())
+		}
+		if n := nodes[1].ann.Len(); n != 0 {
+			t.Errorf("r2, a Backup, announced %d times", n)
 		}
 		h := nodes[0].history()
 		if len(h) != 2 || h[0].To != vrrp.Backup || h[0].Reason != vrrp.ReasonStartup ||

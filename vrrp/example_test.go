@@ -1,0 +1,110 @@
+package vrrp_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/vrrpkit/vrrpkit/transport/fake"
+	vipfake "github.com/vrrpkit/vrrpkit/vip/fake"
+	"github.com/vrrpkit/vrrpkit/vrrp"
+)
+
+// A Router alone on a segment becomes Master after Master_Down_Interval,
+// and on stop it sends priority 0 and releases its address.
+func ExampleNewRouter() {
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	defer seg.Close()
+	binder := &vipfake.Binder{}
+	vip := netip.MustParsePrefix("198.18.0.100/24")
+	master := make(chan struct{})
+	r, err := vrrp.NewRouter(vrrp.Config{
+		Transport: seg.NewHost("a", netip.MustParseAddr("198.18.0.1")),
+		Binder:    binder,
+		Instances: []vrrp.InstanceConfig{{
+			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 200,
+			AdvertInterval: 10 * time.Millisecond,
+			VIPs:           []vrrp.VIP{{Prefix: vip}},
+		}},
+		OnTransition: func(t vrrp.Transition) {
+			fmt.Printf("%s: %s -> %s (%s)\n", t.Instance, t.From, t.To, t.Reason)
+			if t.To == vrrp.Master {
+				close(master)
+			}
+		},
+		OnMaster: func(ctx context.Context, instance string) {
+			<-ctx.Done() // serve on the VIP while Master
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	<-master
+	fmt.Println("VIP bound:", binder.Has(vip))
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println("VIP bound:", binder.Has(vip))
+	// Output:
+	// VI_1: INIT -> BACKUP (startup)
+	// VI_1: BACKUP -> MASTER (master-down)
+	// VIP bound: true
+	// VI_1: MASTER -> INIT (shutdown)
+	// VIP bound: false
+}
+
+// A Machine is driven by hand: every input takes the time, and the returned
+// Effects say what to do.
+func ExampleMachine() {
+	m := vrrp.NewMachine(vrrp.MachineConfig{
+		VRID: 51, Version: 3, Priority: 100, AdvertInterval: time.Second,
+		Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.100")},
+		LocalAddr: netip.MustParseAddr("198.18.0.2"),
+	})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e := m.Start(t0)
+	fmt.Println(e.From, "->", e.To, "Master_Down in", m.Deadline().Sub(t0))
+
+	e = m.Tick(m.Deadline())
+	fmt.Println(e.From, "->", e.To, e.Reason, "send:", e.Send, "bind:", e.Bind)
+
+	// A higher priority Master appears.
+	adv := vrrp.Advertisement{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200,
+		Interval: 100, Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.100")}}
+	e = m.Receive(t0.Add(5*time.Second), &adv, vrrp.PacketInfo{
+		Src: netip.MustParseAddr("198.18.0.1"), Dst: vrrp.Group4, TTL: 255})
+	fmt.Println(e.From, "->", e.To, e.Reason, "unbind:", e.Unbind)
+	// Output:
+	// INIT -> BACKUP Master_Down in 3.609375s
+	// BACKUP -> MASTER master-down send: true bind: true
+	// MASTER -> BACKUP preempted unbind: true
+}
+
+// Encoding and decoding a VRRPv3 advertisement.
+func ExampleAdvertisement() {
+	src, group := netip.MustParseAddr("198.18.0.1"), vrrp.Group4
+	a := vrrp.Advertisement{Version: 3, VRID: 51, Priority: 150, Interval: 100,
+		Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.100")}}
+	msg, err := a.Append(nil, src, group)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("% x\n", msg)
+
+	var b vrrp.Advertisement
+	if err := b.Unmarshal(msg, false); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(b.VRID, b.Priority, b.IntervalDuration(), b.Addresses, vrrp.VerifyChecksum(msg, src, group, group))
+	// Output:
+	// 31 33 96 01 00 64 cb 4d c6 12 00 64
+	// 51 150 1s [198.18.0.100] ok
+}
