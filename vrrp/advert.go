@@ -216,8 +216,9 @@ func (a *Advertisement) Unmarshal(b []byte, ipv6 bool) error {
 // section 5.3.8); VRRPv3 adds the IPv4 or IPv6 pseudo-header built from src
 // and dst (RFC 5798 section 5.2.8), as keepalived and FRRouting do. For a
 // VRRPv3 IPv4 message, invalid (zero) src and dst give the message-only
-// checksum that RFC 9568 implementations expect. Append does not check the
-// checksum field of a.
+// checksum that RFC 9568 implementations expect. The address family is
+// that of the addresses, or of src for an empty list. Append ignores the
+// Checksum field of a.
 func (a *Advertisement) Append(b []byte, src, dst netip.Addr) ([]byte, error) {
 	if a.Version != 2 && a.Version != 3 {
 		return b, fmt.Errorf("%w: %d", ErrVersion, a.Version)
@@ -235,9 +236,15 @@ func (a *Advertisement) Append(b []byte, src, dst netip.Addr) ([]byte, error) {
 	if len(a.Addresses) > 255 {
 		return b, fmt.Errorf("%w: %d", ErrCount, len(a.Addresses))
 	}
-	ipv6 := len(a.Addresses) > 0 && a.Addresses[0].Is6()
+	// The family is that of the addresses or, for an empty list, of the
+	// pseudo-header. An IPv4-mapped IPv6 address counts as IPv6, as it does
+	// on the wire.
+	ipv6 := src.Is6()
+	if len(a.Addresses) > 0 {
+		ipv6 = a.Addresses[0].Is6()
+	}
 	for _, ip := range a.Addresses {
-		if ip.Is6() != ipv6 || !ip.IsValid() || ip.Is4In6() {
+		if ip.Is6() != ipv6 || !ip.IsValid() {
 			return b, fmt.Errorf("%w: address %v in a list of %s", ErrFamily, ip, familyName(ipv6))
 		}
 	}

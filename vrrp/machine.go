@@ -120,13 +120,16 @@ const (
 	DropLowerPriority
 	// DropNotRunning: the virtual router is in Init or Fault.
 	DropNotRunning
+	// DropLoop: an advert from the instance's own source address, looped
+	// back by the network.
+	DropLoop
 	// NumDropReasons is the number of drop reasons, for arrays of counters.
 	NumDropReasons
 )
 
 var dropNames = [...]string{"none", "truncated", "length", "version", "type", "checksum", "family",
 	"unknown-vrid", "unknown-peer", "ttl", "auth-type", "auth", "interval", "no-addresses",
-	"address-list", "owner", "lower-priority", "not-running"}
+	"address-list", "owner", "lower-priority", "not-running", "loop"}
 
 // String returns a short lower-case name for d, as used in metrics.
 func (d DropReason) String() string {

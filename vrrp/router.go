@@ -570,6 +570,7 @@ func (r *Router) read(c *conn) {
 			}
 			continue
 		}
+		info.Src, info.Dst = info.Src.Unmap(), info.Dst.Unmap()
 		p.c, p.info, p.n = c, info, n
 		msg := p.buf[:n]
 		p.err = nil
@@ -654,6 +655,9 @@ func (r *Router) receive(p *inbound) {
 		return
 	case p.form == ChecksumBad:
 		r.apply(inst, Effects{Drop: DropChecksum}, now)
+		return
+	case p.info.Src == inst.src:
+		r.apply(inst, Effects{Drop: DropLoop}, now)
 		return
 	case len(inst.cfg.UnicastPeers) > 0 && !slices.Contains(inst.cfg.UnicastPeers, p.info.Src):
 		r.apply(inst, Effects{Drop: DropUnknownPeer}, now)

@@ -493,16 +493,18 @@ func TestRouterDropsCounted(t *testing.T) {
 		a.start()
 		time.Sleep(5 * time.Second)
 
-		enc := func(vrid, prio uint8, addrs ...netip.Addr) []byte {
+		encFrom := func(src netip.Addr, vrid, prio uint8, addrs ...netip.Addr) []byte {
 			adv := vrrp.Advertisement{Version: 3, VRID: vrid, Priority: prio, Interval: 100, Addresses: addrs}
-			b, err := adv.Append(nil, addr4(9), vrrp.Group4)
+			b, err := adv.Append(nil, src, vrrp.Group4)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return b
 		}
+		enc := func(vrid, prio uint8, addrs ...netip.Addr) []byte { return encFrom(addr4(9), vrid, prio, addrs...) }
 		good := enc(51, 200, vip4.Addr())
-		info := vrrp.PacketInfo{Src: addr4(9), Dst: vrrp.Group4, TTL: 255}
+		self := info4(addr4(1))
+		info := info4(addr4(9))
 		corrupt := append([]byte(nil), good...)
 		corrupt[2] ^= 0xff
 		ttl64 := info
@@ -517,6 +519,7 @@ func TestRouterDropsCounted(t *testing.T) {
 			{enc(51, 200, addr4(77)), info},   // address list
 			{enc(99, 200, vip4.Addr()), info}, // unknown VRID
 			{append(good[:len(good):len(good)], 0, 0, 0, 0), info}, // too long
+			{encFrom(addr4(1), 51, 200, vip4.Addr()), self},        // looped back
 		}
 		for i := 0; i < 100; i++ {
 			for _, c := range cases {
@@ -529,7 +532,7 @@ func TestRouterDropsCounted(t *testing.T) {
 		if s.State != vrrp.Master {
 			t.Errorf("state %v after the flood", s.State)
 		}
-		for _, d := range []vrrp.DropReason{vrrp.DropChecksum, vrrp.DropTruncated, vrrp.DropTTL, vrrp.DropAddressList, vrrp.DropLength} {
+		for _, d := range []vrrp.DropReason{vrrp.DropChecksum, vrrp.DropTruncated, vrrp.DropTTL, vrrp.DropAddressList, vrrp.DropLength, vrrp.DropLoop} {
 			if s.Stats.Drops[d] != 100 {
 				t.Errorf("drops[%v] = %d, want 100", d, s.Stats.Drops[d])
 			}
@@ -539,6 +542,10 @@ func TestRouterDropsCounted(t *testing.T) {
 		}
 		a.stop()
 	})
+}
+
+func info4(src netip.Addr) vrrp.PacketInfo {
+	return vrrp.PacketInfo{Src: src, Dst: vrrp.Group4, TTL: 255}
 }
 
 // Unicast peers: adverts go to each peer and are accepted only from them.
