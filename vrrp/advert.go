@@ -32,8 +32,9 @@ const (
 	AuthAH   = 2 // IP Authentication Header (RFC 2338; reserved in RFC 3768)
 )
 
-// Errors returned by Advertisement.Unmarshal and Advertisement.Append. Each
-// returned error wraps exactly one of them, so callers branch with errors.Is.
+// Errors of the codec. Each error that Advertisement.Unmarshal and
+// Advertisement.Append return wraps exactly one of them, so callers branch
+// with errors.Is.
 var (
 	// ErrTruncated is returned when a message is shorter than its fixed
 	// header and addresses require.
@@ -45,7 +46,9 @@ var (
 	// ErrLength is returned when the message length disagrees with its
 	// address count.
 	ErrLength = errors.New("vrrp: address count and length mismatch")
-	// ErrChecksum is returned when no accepted checksum form matches.
+	// ErrChecksum is not returned by the codec, whose VerifyChecksum
+	// reports ChecksumBad; it is there for callers that turn that into an
+	// error.
 	ErrChecksum = errors.New("vrrp: bad checksum")
 	// ErrInterval is returned for a zero (or, when encoding, out of range)
 	// advertisement interval.
@@ -148,6 +151,7 @@ func (a *Advertisement) Len() int {
 // Unmarshal decodes the VRRP message b (the IP payload) into a. ipv6 tells
 // the address family, known from the IP header. Unmarshal checks the
 // structure only; use VerifyChecksum for the checksum. It does not retain b.
+// On error, a is left as it was.
 func (a *Advertisement) Unmarshal(b []byte, ipv6 bool) error {
 	if len(b) < HeaderLen {
 		return fmt.Errorf("%w: %d bytes, the header needs %d", ErrTruncated, len(b), HeaderLen)
@@ -183,19 +187,23 @@ func (a *Advertisement) Unmarshal(b []byte, ipv6 bool) error {
 	if len(b) > want {
 		return fmt.Errorf("%w: %d bytes, %d addresses need %d", ErrLength, len(b), count, want)
 	}
+	interval := uint16(b[5])
+	if version == 3 {
+		interval = binary.BigEndian.Uint16(b[4:6]) & MaxInterval3
+	}
+	if interval == 0 {
+		return fmt.Errorf("%w: 0", ErrInterval)
+	}
+	// Every check passed: only now is a overwritten.
 	a.Version, a.Type, a.VRID, a.Priority = version, typ, b[1], b[2]
 	a.Checksum = binary.BigEndian.Uint16(b[6:8])
+	a.Interval = interval
 	if version == 2 {
 		a.AuthType = b[4]
-		a.Interval = uint16(b[5])
 		copy(a.AuthData[:], b[want-AuthDataLen:want])
 	} else {
 		a.AuthType = 0
 		a.AuthData = [AuthDataLen]byte{}
-		a.Interval = binary.BigEndian.Uint16(b[4:6]) & MaxInterval3
-	}
-	if a.Interval == 0 {
-		return fmt.Errorf("%w: 0", ErrInterval)
 	}
 	a.Addresses = a.Addresses[:0]
 	for i := 0; i < count; i++ {
@@ -237,8 +245,9 @@ func (a *Advertisement) Append(b []byte, src, dst netip.Addr) ([]byte, error) {
 		return b, fmt.Errorf("%w: %d", ErrCount, len(a.Addresses))
 	}
 	// The family is that of the addresses or, for an empty list, of the
-	// pseudo-header. An IPv4-mapped IPv6 address counts as IPv6, as it does
-	// on the wire.
+	// pseudo-header. An IPv4-mapped IPv6 address in the list counts as
+	// IPv6, as it does on the wire; in the pseudo-header it is unmapped.
+	src, dst = src.Unmap(), dst.Unmap()
 	ipv6 := src.Is6()
 	if len(a.Addresses) > 0 {
 		ipv6 = a.Addresses[0].Is6()
@@ -327,6 +336,7 @@ func VerifyChecksum(msg []byte, src, dst, group netip.Addr) ChecksumForm {
 	if len(msg) < HeaderLen {
 		return ChecksumBad
 	}
+	src, dst, group = src.Unmap(), dst.Unmap(), group.Unmap()
 	body := sumBytes(0, msg)
 	if msg[0]>>4 != 3 {
 		if finish(body) == 0 {
@@ -344,7 +354,7 @@ func VerifyChecksum(msg []byte, src, dst, group netip.Addr) ChecksumForm {
 			return ChecksumGroup
 		}
 	}
-	if !src.Is6() && finish(body) == 0 {
+	if src.Is4() && finish(body) == 0 {
 		return ChecksumNoPseudo
 	}
 	return ChecksumBad
