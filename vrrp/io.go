@@ -145,3 +145,49 @@ type Announcer interface {
 	// Announce sends one round of announcements for addrs on iface.
 	Announce(ctx context.Context, iface string, addrs []netip.Addr) error
 }
+
+// LeaseBinder is a Binder that adds addresses with a kernel lifetime, so
+// that the addresses of a process that dies without a word expire by
+// themselves. The Router calls Bind again, refreshing the lifetime, every
+// third of Lease while Master.
+type LeaseBinder interface {
+	Binder
+	// Lease is the lifetime given to bound addresses; zero means none.
+	Lease() time.Duration
+}
+
+// VMACBinder is a Binder that also manages virtual MAC interfaces: macvlan
+// devices in bridge mode whose address is the VRRP virtual router MAC
+// (00:00:5e:00:01:VRID for IPv4, 00:00:5e:00:02:VRID for IPv6).
+type VMACBinder interface {
+	Binder
+	// AddVMAC creates (or adopts) the interface name on parent with the
+	// virtual router MAC of vrid and family, and sets it up. It is
+	// idempotent.
+	AddVMAC(ctx context.Context, parent, name string, vrid uint8, family Family) error
+	// RemoveVMAC deletes the interface name if it exists.
+	RemoveVMAC(ctx context.Context, name string) error
+}
+
+// LinkState is the state of one network interface, as a LinkMonitor
+// reports it.
+type LinkState struct {
+	// Interface is the interface name.
+	Interface string
+	// Exists is false once the interface is deleted.
+	Exists bool
+	// Up reports that the link is administratively up and has carrier.
+	Up bool
+	// Addrs are the interface's addresses, IPv4 primary first.
+	Addrs []netip.Addr
+}
+
+// LinkMonitor reports interface state to a Router, which puts instances in
+// FAULT when their interface goes down or loses its address, and adjusts
+// priorities for tracked interfaces.
+type LinkMonitor interface {
+	// Watch calls fn with the current state of every interface and then
+	// with each change, until ctx is done; then it returns. fn is called
+	// from one goroutine at a time.
+	Watch(ctx context.Context, fn func(LinkState)) error
+}

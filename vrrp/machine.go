@@ -494,7 +494,7 @@ func (m *Machine) check(a *Advertisement, info PacketInfo) DropReason {
 	if !m.cfg.SkipAddressCheck && a.Priority != 255 && !sameAddresses(a.Addresses, m.cfg.Addresses) {
 		return DropAddressList
 	}
-	if m.cfg.Priority == 255 {
+	if m.prio == 255 {
 		return DropOwner
 	}
 	return DropNone
