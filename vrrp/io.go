@@ -191,3 +191,20 @@ type LinkMonitor interface {
 	// from one goroutine at a time.
 	Watch(ctx context.Context, fn func(LinkState)) error
 }
+
+// Outgoing is one message for BatchConn.WriteBatch.
+type Outgoing struct {
+	// Msg is the VRRP message.
+	Msg []byte
+	// Src and Dst are as for Conn.WriteTo.
+	Src, Dst netip.Addr
+}
+
+// BatchConn is a Conn that can send many messages in one system call. The
+// Router uses it when several virtual routers advertise at the same moment.
+type BatchConn interface {
+	Conn
+	// WriteBatch sends ms in order and returns how many were sent; on
+	// error, the messages from the returned count on were not sent.
+	WriteBatch(ms []Outgoing) (int, error)
+}
