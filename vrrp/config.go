@@ -34,6 +34,11 @@ type Config struct {
 	// Announcer sends gratuitous ARP and unsolicited NA at takeover; nil
 	// sends none.
 	Announcer Announcer
+	// Links reports interface state (transport.Monitor on a real host): an
+	// instance whose interface goes down or loses its address goes to
+	// FAULT, and tracked interfaces move priorities. Nil means interfaces
+	// are taken to be up.
+	Links LinkMonitor
 	// Logger receives the Router's logs; nil discards them.
 	Logger *slog.Logger
 	// OnTransition, if set, is called for every state change, in order,
@@ -95,10 +100,65 @@ type InstanceConfig struct {
 	// NoLowerPrioAdvert stops the immediate advert a Master sends when it
 	// hears a lower priority (keepalived's lower_prio_no_advert).
 	NoLowerPrioAdvert bool
+	// GARPMasterRepeat is how many rounds of gratuitous ARP / unsolicited
+	// NA a new Master sends in each burst (keepalived's
+	// garp_master_repeat); 0 means 5.
+	GARPMasterRepeat int
+	// GARPMasterDelay is when the second burst follows the takeover
+	// (garp_master_delay); 0 means 5 s, a negative value sends none.
+	GARPMasterDelay time.Duration
+	// GARPMasterRefresh repeats announcements this often while Master
+	// (garp_master_refresh); 0 means never.
+	GARPMasterRefresh time.Duration
+	// GARPMasterRefreshRepeat is how many rounds each refresh sends
+	// (garp_master_refresh_repeat); 0 means 1.
+	GARPMasterRefreshRepeat int
+	// GARPInterval spaces the rounds of a burst (keepalived's
+	// vrrp_garp_interval for IPv4, vrrp_gna_interval for IPv6); 0 sends
+	// them back to back.
+	GARPInterval time.Duration
+	// UseVMAC puts the virtual addresses on a macvlan interface with the
+	// virtual router MAC, and sends adverts and announcements from it
+	// (keepalived's use_vmac). The Binder must be a VMACBinder.
+	UseVMAC bool
+	// VMACName names the VMAC interface; empty means "vrrp.VRID".
+	VMACName string
+	// VMACXmitBase sends adverts from Interface instead of the VMAC
+	// interface (keepalived's vmac_xmit_base).
+	VMACXmitBase bool
+	// TrackInterfaces are interfaces whose state moves this instance
+	// (keepalived's track_interface). Interface itself is tracked unless
+	// DontTrackPrimary is set.
+	TrackInterfaces []TrackInterface
+	// DontTrackPrimary keeps the instance out of FAULT when Interface goes
+	// down or loses its address (keepalived's dont_track_primary).
+	DontTrackPrimary bool
 	// ChecksumNoPseudo sends VRRPv3 IPv4 checksums over the message only,
 	// as RFC 9568 implementations expect, instead of with the pseudo-header
 	// as keepalived and FRRouting do. Receiving accepts both.
 	ChecksumNoPseudo bool
+}
+
+// TrackInterface is a tracked interface and its weight. With weight 0 the
+// instance goes to FAULT while the interface is down; a positive weight is
+// added to the priority while it is up, a negative one while it is down.
+type TrackInterface struct {
+	Name   string
+	Weight int
+}
+
+// Default announcement schedule, as keepalived's.
+const (
+	DefaultGARPMasterRepeat = 5
+	DefaultGARPMasterDelay  = 5 * time.Second
+)
+
+// vmacName returns the VMAC interface name of c.
+func (c *InstanceConfig) vmacName() string {
+	if c.VMACName != "" {
+		return c.VMACName
+	}
+	return fmt.Sprintf("vrrp.%d", c.VRID)
 }
 
 // Family returns the address family of the instance: that of its VIPs.
@@ -120,6 +180,15 @@ func (c InstanceConfig) withDefaults() InstanceConfig {
 	if c.AdvertInterval == 0 {
 		c.AdvertInterval = DefaultAdvertInterval
 	}
+	if c.GARPMasterRepeat == 0 {
+		c.GARPMasterRepeat = DefaultGARPMasterRepeat
+	}
+	if c.GARPMasterDelay == 0 {
+		c.GARPMasterDelay = DefaultGARPMasterDelay
+	}
+	if c.GARPMasterRefreshRepeat == 0 {
+		c.GARPMasterRefreshRepeat = 1
+	}
 	return c
 }
 
@@ -134,6 +203,13 @@ func (c *Config) Validate() error {
 		add("Transport", "required")
 	}
 	errs = append(errs, validateInstances(c.Instances)...)
+	if _, ok := c.Binder.(VMACBinder); !ok {
+		for i, inst := range c.Instances {
+			if inst.UseVMAC {
+				add(fmt.Sprintf("Instances[%d] (%s).UseVMAC", i, inst.Name), "the Binder does not manage VMAC interfaces")
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -146,6 +222,11 @@ func validateInstances(insts []InstanceConfig) []error {
 		vrid  uint8
 	}
 	slots := map[slot]string{}
+	type link struct {
+		iface string
+		fam   Family
+	}
+	groups := map[link]netip.Addr{}
 	for i := range insts {
 		c := insts[i].withDefaults()
 		field := fmt.Sprintf("Instances[%d]", i)
@@ -215,6 +296,29 @@ func validateInstances(insts []InstanceConfig) []error {
 		}
 		if c.Group.IsValid() && (FamilyOf(c.Group) != fam || !c.Group.IsMulticast()) {
 			add("Group", "%v is not a %v multicast group", c.Group, fam)
+		}
+		if c.GARPMasterRepeat < 0 || c.GARPMasterRefreshRepeat < 0 {
+			add("GARPMasterRepeat", "must not be negative")
+		}
+		if c.GARPMasterRefresh < 0 || c.GARPInterval < 0 {
+			add("GARPMasterRefresh", "durations must not be negative")
+		}
+		if c.UseVMAC && len(c.vmacName()) > 15 {
+			add("VMACName", "%q is longer than 15 bytes", c.vmacName())
+		}
+		for j, tr := range c.TrackInterfaces {
+			if tr.Name == "" {
+				add(fmt.Sprintf("TrackInterfaces[%d].Name", j), "required")
+			}
+			if tr.Weight < -253 || tr.Weight > 253 {
+				add(fmt.Sprintf("TrackInterfaces[%d].Weight", j), "must be -253 to 253, not %d", tr.Weight)
+			}
+		}
+		if len(c.UnicastPeers) == 0 {
+			if g, ok := groups[link{c.Interface, fam}]; ok && g != c.Group {
+				add("Group", "every multicast instance on %s (%v) must use one group: %v and %v", c.Interface, fam, g, c.Group)
+			}
+			groups[link{c.Interface, fam}] = c.Group
 		}
 		if c.Interface != "" && c.VRID != 0 {
 			s := slot{c.Interface, fam, c.VRID}

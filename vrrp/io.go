@@ -80,6 +80,10 @@ type Endpoint struct {
 	// Group is the multicast group to join; the zero Addr means the VRRP
 	// group of the family (Group4 or Group6).
 	Group netip.Addr
+	// SendOnly asks for a Conn that only sends: it joins no group and
+	// needs no address of its own on Interface (a VMAC interface sends
+	// with the parent's address). Its ReadFrom may block until Close.
+	SendOnly bool
 }
 
 // Transport opens VRRP packet connections. The Router opens one Conn for

@@ -1,7 +1,6 @@
 package vrrp
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -140,6 +139,26 @@ type Router struct {
 	disp    *dispatcher
 	buf     []byte
 	adv     Advertisement
+
+	// Link states: pending ones under mu, from the LinkMonitor; applied
+	// ones owned by the Run goroutine.
+	links      map[string]LinkState
+	linkState  map[string]LinkState
+	linkCancel context.CancelFunc
+	linkDone   chan struct{}
+
+	// Batched sends, while ticking.
+	batching bool
+	pending  []pendingOut
+	arena    []byte
+	batch    []Outgoing
+}
+
+type pendingOut struct {
+	c    Conn
+	inst *instance
+	out  Outgoing
+	prio uint8
 }
 
 type connKey struct {
@@ -160,21 +179,41 @@ type instance struct {
 	cfg      InstanceConfig
 	m        *Machine
 	c        *conn
+	out      Conn // the Conn adverts leave by: c.conn, or the VMAC's
+	vmacConn Conn
 	src      netip.Addr
 	dsts     []netip.Addr
+	vips     []VIP  // cfg.VIPs, on the VMAC when one is used
+	vipIface string // the interface VIPs and announcements go on
 	override uint8
+	deltas   map[string]int
 	faults   map[string]bool
 	bound    bool
 	cancel   context.CancelFunc
 	hidx     int
+	due      time.Time // earliest of the machine's and the schedules' deadlines
+	ann      announcing
+	leaseAt  time.Time
 	since    time.Time
 	stats    Stats
+	dropLog  [NumDropReasons]dropLog
 }
+
+// dropLog rate-limits the log lines of one drop reason.
+type dropLog struct {
+	last       time.Time
+	suppressed uint64
+}
+
+// dropLogEvery is the least time between two log lines of one drop reason
+// of one instance; drops in between are counted and summed in the next.
+const dropLogEvery = 10 * time.Second
 
 type cmdKind uint8
 
 const (
 	cmdPriority cmdKind = iota
+	cmdAdjust
 	cmdFault
 	cmdReload
 )
@@ -183,6 +222,7 @@ type command struct {
 	kind   cmdKind
 	name   string
 	prio   uint8
+	delta  int
 	source string
 	on     bool
 	insts  []InstanceConfig
@@ -300,6 +340,14 @@ func (r *Router) ResetPriority(name string) error {
 	return r.post(command{kind: cmdPriority, name: name})
 }
 
+// AdjustPriority sets the priority change contributed by source (a health
+// check, a tracked interface...) to delta; 0 removes it. The effective
+// priority is the configured one (or SetPriority's) plus every delta,
+// clamped to 1-254. An address owner keeps 255.
+func (r *Router) AdjustPriority(name, source string, delta int) error {
+	return r.post(command{kind: cmdAdjust, name: name, source: source, delta: delta})
+}
+
 // SetFault raises (faulted true) or clears the fault named source on an
 // instance. While any source is faulted the instance is in FAULT: it sends
 // no adverts and holds no addresses.
@@ -382,6 +430,8 @@ func (r *Router) Run(ctx context.Context) error {
 	r.quit = make(chan struct{})
 	r.disp = newDispatcher(r.cfg.OnTransition)
 	go r.disp.run()
+	r.linkState = map[string]LinkState{}
+	r.startLinks(ctx)
 
 	now := r.clock.Now()
 	var startErr error
@@ -449,6 +499,7 @@ func (r *Router) shutdown() {
 	for _, c := range r.conns {
 		r.closeConn(c)
 	}
+	r.stopLinks()
 	close(r.quit)
 	r.readers.Wait()
 	r.disp.close()
@@ -501,33 +552,95 @@ func (r *Router) addInstance(c InstanceConfig, now time.Time) error {
 		r.readers.Add(1)
 		go r.read(cn)
 	}
-	inst := &instance{cfg: c, c: cn, faults: map[string]bool{}, hidx: -1}
+	inst := &instance{cfg: c, c: cn, faults: map[string]bool{}, deltas: map[string]int{}, hidx: -1}
 	cn.users++
 	cn.vrids[c.VRID] = inst
 	r.insts[c.Name] = inst
+	var err error
+	if c.UseVMAC {
+		err = r.openVMAC(inst)
+	}
 	r.setAddressing(inst)
+	// Addresses a crashed predecessor left behind belong to nobody: a
+	// starting instance is not Master.
+	r.unbind(inst, inst.vips)
 	inst.m = NewMachine(c.machineConfig(inst.src))
+	for name, ls := range r.linkState {
+		r.trackLink(inst, ls, name)
+	}
+	inst.m.SetPriority(now, r.effective(inst))
+	if err != nil {
+		inst.faults["vmac"] = true
+	}
+	inst.m.SetFault(now, len(inst.faults) > 0)
 	r.publish(inst)
 	r.apply(inst, inst.m.Start(now), now)
 	return nil
 }
 
+// openVMAC creates the VMAC interface of inst and, unless adverts leave by
+// the parent, a send-only Conn on it.
+func (r *Router) openVMAC(inst *instance) error {
+	c := &inst.cfg
+	name := c.vmacName()
+	vb := r.cfg.Binder.(VMACBinder)
+	ctx, cancel := r.opCtx()
+	defer cancel()
+	if err := vb.AddVMAC(ctx, c.Interface, name, c.VRID, c.Family()); err != nil {
+		r.log.Error("cannot create VMAC interface", "instance", c.Name, "vmac", name, "err", err)
+		return err
+	}
+	if c.VMACXmitBase {
+		return nil
+	}
+	vc, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: name, Family: c.Family(), Group: inst.c.group, SendOnly: true})
+	if err != nil {
+		r.log.Error("cannot open VRRP socket on the VMAC", "instance", c.Name, "vmac", name, "err", err)
+		return err
+	}
+	inst.vmacConn = vc
+	return nil
+}
+
+// setAddressing derives where inst sends from and to, and where its
+// addresses go.
 func (r *Router) setAddressing(inst *instance) {
-	inst.src = inst.cfg.SourceAddr
+	c := &inst.cfg
+	inst.out = inst.c.conn
+	if inst.vmacConn != nil {
+		inst.out = inst.vmacConn
+	}
+	inst.src = c.SourceAddr
 	if !inst.src.IsValid() {
 		inst.src = inst.c.conn.LocalAddr()
+		if inst.vmacConn != nil && c.Family() == IPv6 {
+			// The VMAC has a link-local address of its own.
+			inst.src = inst.vmacConn.LocalAddr()
+		}
 	}
-	if len(inst.cfg.UnicastPeers) > 0 {
-		inst.dsts = inst.cfg.UnicastPeers
+	if len(c.UnicastPeers) > 0 {
+		inst.dsts = c.UnicastPeers
 	} else {
 		inst.dsts = []netip.Addr{inst.c.group}
+	}
+	inst.vipIface = c.Interface
+	inst.vips = c.VIPs
+	if c.UseVMAC {
+		inst.vipIface = c.vmacName()
+		inst.vips = make([]VIP, len(c.VIPs))
+		for i, v := range c.VIPs {
+			if v.Device == "" {
+				v.Device = inst.vipIface
+			}
+			inst.vips[i] = v
+		}
 	}
 }
 
 func (r *Router) removeInstance(inst *instance, now time.Time) {
 	r.apply(inst, inst.m.Stop(now), now)
 	if inst.bound {
-		r.unbind(inst, inst.cfg.VIPs)
+		r.unbind(inst, inst.vips)
 	}
 	r.timers.remove(inst)
 	cn := inst.c
@@ -537,6 +650,18 @@ func (r *Router) removeInstance(inst *instance, now time.Time) {
 	if cn.users == 0 {
 		r.closeConn(cn)
 		delete(r.conns, cn.key)
+	}
+	if inst.vmacConn != nil {
+		if err := inst.vmacConn.Close(); err != nil {
+			r.log.Warn("closing the VMAC socket", "instance", inst.cfg.Name, "err", err)
+		}
+	}
+	if inst.cfg.UseVMAC {
+		ctx, cancel := r.opCtx()
+		defer cancel()
+		if err := r.cfg.Binder.(VMACBinder).RemoveVMAC(ctx, inst.cfg.vmacName()); err != nil {
+			r.log.Warn("removing the VMAC interface", "instance", inst.cfg.Name, "err", err)
+		}
 	}
 }
 
@@ -671,22 +796,34 @@ func (r *Router) receive(p *inbound) {
 	r.apply(inst, inst.m.Receive(now, &p.adv, p.info), now)
 }
 
+// tick runs every instance whose machine timer or schedule is due. Adverts
+// that fall due together leave in batches.
 func (r *Router) tick(now time.Time) {
+	r.batching = true
 	for i := 0; i < 2*len(r.insts)+1; i++ {
 		inst := r.timers.top()
-		if inst == nil || inst.m.Deadline().After(now) {
-			return
+		if inst == nil || inst.due.After(now) {
+			break
 		}
-		r.apply(inst, inst.m.Tick(now), now)
+		if d := inst.m.Deadline(); !d.IsZero() && !d.After(now) {
+			r.apply(inst, inst.m.Tick(now), now)
+		}
+		r.schedules(inst, now)
 	}
+	r.flush()
 }
 
 func (r *Router) commands() {
 	r.mu.Lock()
 	cmds := r.cmds
 	r.cmds = nil
+	links := r.links
+	r.links = nil
 	r.mu.Unlock()
 	now := r.clock.Now()
+	for _, name := range sortedKeys(links) {
+		r.linkChanged(links[name], now)
+	}
 	for _, c := range cmds {
 		if c.kind == cmdReload {
 			c.done <- r.reload(c.insts, now)
@@ -700,22 +837,46 @@ func (r *Router) commands() {
 		case cmdPriority:
 			inst.override = c.prio
 			r.apply(inst, inst.m.SetPriority(now, r.effective(inst)), now)
+		case cmdAdjust:
+			r.adjust(inst, c.source, c.delta, now)
 		case cmdFault:
-			if c.on {
-				inst.faults[c.source] = true
-			} else {
-				delete(inst.faults, c.source)
-			}
-			r.apply(inst, inst.m.SetFault(now, len(inst.faults) > 0), now)
+			r.setFault(inst, c.source, c.on, now)
 		}
 	}
 }
 
+// effective returns the effective priority of inst: the configured one, or
+// SetPriority's, plus every delta, clamped to 1-254; an owner keeps 255.
 func (r *Router) effective(inst *instance) uint8 {
-	if inst.cfg.Priority == 255 || inst.override == 0 {
-		return inst.cfg.Priority
+	if inst.cfg.Priority == 255 {
+		return 255
 	}
-	return inst.override
+	p := int(inst.cfg.Priority)
+	if inst.override != 0 {
+		p = int(inst.override)
+	}
+	for _, d := range inst.deltas {
+		p += d
+	}
+	return uint8(min(max(p, 1), 254))
+}
+
+func (r *Router) adjust(inst *instance, source string, delta int, now time.Time) {
+	if delta == 0 {
+		delete(inst.deltas, source)
+	} else {
+		inst.deltas[source] = delta
+	}
+	r.apply(inst, inst.m.SetPriority(now, r.effective(inst)), now)
+}
+
+func (r *Router) setFault(inst *instance, source string, on bool, now time.Time) {
+	if on {
+		inst.faults[source] = true
+	} else {
+		delete(inst.faults, source)
+	}
+	r.apply(inst, inst.m.SetFault(now, len(inst.faults) > 0), now)
 }
 
 func (r *Router) reload(insts []InstanceConfig, now time.Time) error {
@@ -753,18 +914,18 @@ func (r *Router) reload(insts []InstanceConfig, now time.Time) error {
 }
 
 func (r *Router) reconfigure(inst *instance, c InstanceConfig, now time.Time) {
-	old := inst.cfg
+	oldVIPs := inst.vips
 	inst.cfg = c
 	r.setAddressing(inst)
 	if inst.bound {
 		var gone, added []VIP
-		for _, v := range old.VIPs {
-			if !slices.Contains(c.VIPs, v) {
+		for _, v := range oldVIPs {
+			if !slices.Contains(inst.vips, v) {
 				gone = append(gone, v)
 			}
 		}
-		for _, v := range c.VIPs {
-			if !slices.Contains(old.VIPs, v) {
+		for _, v := range inst.vips {
+			if !slices.Contains(oldVIPs, v) {
 				added = append(added, v)
 			}
 		}
@@ -784,10 +945,7 @@ func (r *Router) reconfigure(inst *instance, c InstanceConfig, now time.Time) {
 // apply carries out the effects of one Machine input, in order.
 func (r *Router) apply(inst *instance, e Effects, now time.Time) {
 	if e.Drop != DropNone {
-		inst.stats.Drops[e.Drop]++
-		if r.log.Enabled(r.ctx, slog.LevelDebug) {
-			r.log.Debug("advert dropped", "instance", inst.cfg.Name, "reason", e.Drop)
-		}
+		r.dropped(inst, e.Drop, now)
 	}
 	if e.Send {
 		r.send(inst, e.SendPriority)
@@ -797,21 +955,38 @@ func (r *Router) apply(inst *instance, e Effects, now time.Time) {
 			inst.cancel()
 			inst.cancel = nil
 		}
+		inst.ann = announcing{}
+		inst.leaseAt = time.Time{}
 		if inst.bound {
-			r.unbind(inst, inst.cfg.VIPs)
+			r.unbind(inst, inst.vips)
 		}
 	}
 	if e.Bind {
-		r.bind(inst, inst.cfg.VIPs)
+		r.bind(inst, inst.vips)
+		r.startLease(inst, now)
 	}
 	if e.Announce {
-		r.announce(inst, inst.cfg.VIPs)
+		r.startAnnouncing(inst, now)
 	}
 	if e.Transitioned() {
 		r.transitioned(inst, e, now)
 	}
 	r.timers.update(inst)
 	r.publish(inst)
+}
+
+// dropped counts a drop and logs it, at most once per dropLogEvery for
+// each reason of each instance, so that a flood cannot flood the log.
+func (r *Router) dropped(inst *instance, d DropReason, now time.Time) {
+	inst.stats.Drops[d]++
+	l := &inst.dropLog[d]
+	if !l.last.IsZero() && now.Sub(l.last) < dropLogEvery {
+		l.suppressed++
+		return
+	}
+	r.log.Info(fmt.Sprintf("(%s) dropped an advert: %s", inst.cfg.Name, d),
+		"instance", inst.cfg.Name, "reason", d.String(), "suppressed", l.suppressed)
+	l.last, l.suppressed = now, 0
 }
 
 func (r *Router) transitioned(inst *instance, e Effects, now time.Time) {
@@ -838,6 +1013,8 @@ func (r *Router) transitioned(inst *instance, e Effects, now time.Time) {
 	})
 }
 
+// send encodes an advert with priority prio for each destination of inst
+// and writes it, or queues it while a tick batches.
 func (r *Router) send(inst *instance, prio uint8) {
 	inst.m.FillAdvert(&r.adv, prio)
 	for _, dst := range inst.dsts {
@@ -845,21 +1022,78 @@ func (r *Router) send(inst *instance, prio uint8) {
 		if inst.cfg.ChecksumNoPseudo && inst.cfg.Family() == IPv4 {
 			psrc, pdst = netip.Addr{}, netip.Addr{}
 		}
+		if _, batch := inst.out.(BatchConn); batch && r.batching {
+			start := len(r.arena)
+			b, err := r.adv.Append(r.arena, psrc, pdst)
+			if err != nil {
+				r.sent(inst, prio, dst, err)
+				continue
+			}
+			r.arena = b
+			r.pending = append(r.pending, pendingOut{c: inst.out, inst: inst, prio: prio,
+				out: Outgoing{Msg: b[start:len(b):len(b)], Src: inst.src, Dst: dst}})
+			continue
+		}
 		b, err := r.adv.Append(r.buf[:0], psrc, pdst)
 		if err == nil {
 			r.buf = b
-			err = inst.c.conn.WriteTo(b, inst.src, dst)
+			err = inst.out.WriteTo(b, inst.src, dst)
 		}
-		if err != nil {
-			inst.stats.SendErrors++
-			r.log.Warn("sending advert", "instance", inst.cfg.Name, "dst", dst, "err", err)
-			continue
+		r.sent(inst, prio, dst, err)
+	}
+}
+
+// sent counts the outcome of one advert.
+func (r *Router) sent(inst *instance, prio uint8, dst netip.Addr, err error) {
+	if err != nil {
+		inst.stats.SendErrors++
+		r.log.Warn("sending advert", "instance", inst.cfg.Name, "dst", dst, "err", err)
+		return
+	}
+	inst.stats.AdvertsSent++
+	if prio == 0 {
+		inst.stats.PriorityZeroSent++
+	}
+}
+
+// flush writes the adverts queued by a tick, one WriteBatch for each run of
+// adverts on the same Conn.
+func (r *Router) flush() {
+	r.batching = false
+	for i := 0; i < len(r.pending); {
+		j := i + 1
+		for j < len(r.pending) && r.pending[j].c == r.pending[i].c {
+			j++
 		}
-		inst.stats.AdvertsSent++
-		if prio == 0 {
-			inst.stats.PriorityZeroSent++
+		r.batch = r.batch[:0]
+		for _, p := range r.pending[i:j] {
+			r.batch = append(r.batch, p.out)
+		}
+		n, err := r.pending[i].c.(BatchConn).WriteBatch(r.batch)
+		for k, p := range r.pending[i:j] {
+			if k < n {
+				r.sent(p.inst, p.prio, p.out.Dst, nil)
+			} else {
+				r.sent(p.inst, p.prio, p.out.Dst, cmpErr(err))
+			}
+		}
+		i = j
+	}
+	for _, p := range r.pending {
+		if p.inst.m != nil {
+			r.publish(p.inst)
 		}
 	}
+	clear(r.pending)
+	r.pending = r.pending[:0]
+	r.arena = r.arena[:0]
+}
+
+func cmpErr(err error) error {
+	if err == nil {
+		return errors.New("vrrp: batch write stopped short")
+	}
+	return err
 }
 
 func (r *Router) bind(inst *instance, vips []VIP) {
@@ -869,7 +1103,7 @@ func (r *Router) bind(inst *instance, vips []VIP) {
 	}
 	ctx, cancel := r.opCtx()
 	defer cancel()
-	if err := r.cfg.Binder.Bind(ctx, inst.cfg.Interface, vips); err != nil {
+	if err := r.cfg.Binder.Bind(ctx, inst.vipIface, vips); err != nil {
 		inst.stats.BindErrors++
 		r.log.Error("adding virtual addresses", "instance", inst.cfg.Name, "err", err)
 	}
@@ -882,7 +1116,7 @@ func (r *Router) unbind(inst *instance, vips []VIP) {
 	}
 	ctx, cancel := r.opCtx()
 	defer cancel()
-	if err := r.cfg.Binder.Unbind(ctx, inst.cfg.Interface, vips); err != nil {
+	if err := r.cfg.Binder.Unbind(ctx, inst.vipIface, vips); err != nil {
 		inst.stats.BindErrors++
 		r.log.Error("removing virtual addresses", "instance", inst.cfg.Name, "err", err)
 	}
@@ -898,7 +1132,7 @@ func (r *Router) announce(inst *instance, vips []VIP) {
 	}
 	ctx, cancel := r.opCtx()
 	defer cancel()
-	if err := r.cfg.Announcer.Announce(ctx, inst.cfg.Interface, addrs); err != nil {
+	if err := r.cfg.Announcer.Announce(ctx, inst.vipIface, addrs); err != nil {
 		inst.stats.AnnounceErrors++
 		r.log.Warn("announcing virtual addresses", "instance", inst.cfg.Name, "err", err)
 	}
@@ -919,66 +1153,6 @@ func (r *Router) publish(inst *instance) {
 	r.mu.Lock()
 	r.status[inst.cfg.Name] = s
 	r.mu.Unlock()
-}
-
-// timerHeap orders running instances by their Machine's deadline.
-type timerHeap []*instance
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	return h[i].m.Deadline().Before(h[j].m.Deadline())
-}
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].hidx, h[j].hidx = i, j
-}
-
-// Push implements heap.Interface.
-func (h *timerHeap) Push(x any) {
-	inst := x.(*instance)
-	inst.hidx = len(*h)
-	*h = append(*h, inst)
-}
-
-// Pop implements heap.Interface.
-func (h *timerHeap) Pop() any {
-	old := *h
-	inst := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	inst.hidx = -1
-	return inst
-}
-
-func (h *timerHeap) update(inst *instance) {
-	switch {
-	case inst.m.Deadline().IsZero():
-		h.remove(inst)
-	case inst.hidx >= 0:
-		heap.Fix(h, inst.hidx)
-	default:
-		heap.Push(h, inst)
-	}
-}
-
-func (h *timerHeap) remove(inst *instance) {
-	if inst.hidx >= 0 {
-		heap.Remove(h, inst.hidx)
-	}
-}
-
-func (h timerHeap) top() *instance {
-	if len(h) == 0 {
-		return nil
-	}
-	return h[0]
-}
-
-func (h timerHeap) next() time.Time {
-	if len(h) == 0 {
-		return time.Time{}
-	}
-	return h[0].m.Deadline()
 }
 
 // dispatcher runs OnTransition callbacks in order on a goroutine of its own,

@@ -160,9 +160,19 @@ func TestRouterElection(t *testing.T) {
 		if !ok || at.Sub(start) != masterDown(150) {
 			t.Errorf("r1 became Master %v after start, want Master_Down_Interval %v", at.Sub(start), masterDown(150))
 		}
+		// keepalived's schedule: 5 rounds at the takeover, 5 more 5 s later.
 		anns := nodes[0].ann.Announcements()
-		if len(anns) != 1 || !anns[0].Time.Equal(at) || len(anns[0].Addrs) != 1 || anns[0].Addrs[0] != vip4.Addr() {
-			t.Errorf("r1 announcements %+v, want one for %v at the takeover", anns, vip4.Addr())
+		if len(anns) != 10 {
+			t.Errorf("r1 sent %d rounds of announcements, want 10", len(anns))
+		}
+		for i, a := range anns {
+			want := at
+			if i >= 5 {
+				want = at.Add(5 * time.Second)
+			}
+			if !a.Time.Equal(want) || len(a.Addrs) != 1 || a.Addrs[0] != vip4.Addr() || a.Iface != "eth0" {
+				t.Errorf("announcement %d: %+v, want %v on eth0 at %v", i, a, vip4.Addr(), want)
+			}
 		}
 		if n := nodes[1].ann.Len(); n != 0 {
 			t.Errorf("r2, a Backup, announced %d times", n)

@@ -263,3 +263,18 @@ func (c *Conn) enqueue(p packet) bool {
 func (c *Conn) closedErr(op string) error {
 	return fmt.Errorf("fake: %s %s on %s: %w", op, c.iface, c.host.name, ErrClosed)
 }
+
+var _ vrrp.BatchConn = (*Conn)(nil)
+
+// WriteBatch sends each message as WriteTo does and counts the batch in
+// Stats.Batches. It stops at the first error and returns how many were
+// sent.
+func (c *Conn) WriteBatch(ms []vrrp.Outgoing) (int, error) {
+	c.host.seg.stats.batches.Add(1)
+	for i, m := range ms {
+		if err := c.WriteTo(m.Msg, m.Src, m.Dst); err != nil {
+			return i, err
+		}
+	}
+	return len(ms), nil
+}

@@ -130,6 +130,8 @@ type Stats struct {
 	// DroppedFull counts packets dropped because a Conn's receive queue
 	// was full.
 	DroppedFull uint64
+	// Batches counts calls of Conn.WriteBatch.
+	Batches uint64
 }
 
 // MutateFunc is a mutation hook: it receives the sending host (nil for
@@ -141,7 +143,7 @@ type MutateFunc func(from *Host, info *vrrp.PacketInfo, msg []byte) []byte
 type tap struct{ fn func(Frame) }
 
 type counters struct {
-	sent, injected, delivered, lost, duplicated, blocked, filtered, droppedFull atomic.Uint64
+	sent, injected, delivered, lost, duplicated, blocked, filtered, droppedFull, batches atomic.Uint64
 }
 
 // Segment is an in-memory link carrying VRRP messages between its Hosts.
@@ -287,6 +289,7 @@ func (s *Segment) Stats() Stats {
 		Blocked:     c.blocked.Load(),
 		Filtered:    c.filtered.Load(),
 		DroppedFull: c.droppedFull.Load(),
+		Batches:     c.batches.Load(),
 	}
 }
 

@@ -1,0 +1,121 @@
+package vrrp
+
+import (
+	"context"
+	"time"
+)
+
+// Fault and priority sources the Router itself raises.
+const (
+	faultInterface = "interface"
+	trackPrefix    = "track:"
+)
+
+// startLinks runs the LinkMonitor, if any, on a goroutine owned by Run. Its
+// reports are kept latest-wins per interface and applied by the owner loop.
+func (r *Router) startLinks(ctx context.Context) {
+	r.linkDone = nil
+	if r.cfg.Links == nil {
+		return
+	}
+	ctx, r.linkCancel = context.WithCancel(ctx)
+	r.linkDone = make(chan struct{})
+	go func() {
+		defer close(r.linkDone)
+		err := r.cfg.Links.Watch(ctx, func(ls LinkState) {
+			r.mu.Lock()
+			if r.links == nil {
+				r.links = map[string]LinkState{}
+			}
+			r.links[ls.Interface] = ls
+			r.mu.Unlock()
+			r.signal()
+		})
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("link monitor stopped", "err", err)
+		}
+	}()
+}
+
+// stopLinks stops the LinkMonitor goroutine and waits for it.
+func (r *Router) stopLinks() {
+	if r.linkDone == nil {
+		return
+	}
+	r.linkCancel()
+	<-r.linkDone
+	r.mu.Lock()
+	r.links = nil
+	r.mu.Unlock()
+}
+
+// linkChanged applies a new interface state to every instance that uses or
+// tracks the interface.
+func (r *Router) linkChanged(ls LinkState, now time.Time) {
+	r.linkState[ls.Interface] = ls
+	for _, name := range sortedKeys(r.insts) {
+		inst := r.insts[name]
+		prio, faulted := inst.m.Priority(), len(inst.faults) > 0
+		if !r.trackLink(inst, ls, ls.Interface) {
+			continue
+		}
+		if p := r.effective(inst); p != prio {
+			r.apply(inst, inst.m.SetPriority(now, p), now)
+		}
+		if f := len(inst.faults) > 0; f != faulted {
+			r.apply(inst, inst.m.SetFault(now, f), now)
+		}
+	}
+}
+
+// trackLink records in inst's faults and priority deltas what the state of
+// one interface means for it, and reports whether the interface concerns
+// inst. It changes no Machine.
+func (r *Router) trackLink(inst *instance, ls LinkState, iface string) bool {
+	c := &inst.cfg
+	concerns := false
+	if iface == c.Interface && !c.DontTrackPrimary {
+		concerns = true
+		ok := ls.Exists && ls.Up && (c.SourceAddr.IsValid() || hasFamilyAddr(ls, c.Family()))
+		setFlag(inst.faults, faultInterface, !ok)
+	}
+	for _, t := range c.TrackInterfaces {
+		if t.Name != iface {
+			continue
+		}
+		concerns = true
+		up := ls.Exists && ls.Up
+		src := trackPrefix + t.Name
+		switch {
+		case t.Weight == 0:
+			setFlag(inst.faults, src, !up)
+		case (t.Weight > 0) == up:
+			inst.deltas[src] = t.Weight
+		default:
+			delete(inst.deltas, src)
+		}
+	}
+	return concerns
+}
+
+// hasFamilyAddr reports whether ls has an address the instance can send
+// from: any IPv4 address, or an IPv6 link-local one.
+func hasFamilyAddr(ls LinkState, f Family) bool {
+	for _, a := range ls.Addrs {
+		if f == IPv4 && a.Is4() {
+			return true
+		}
+		if f == IPv6 && a.Is6() && a.IsLinkLocalUnicast() {
+			return true
+		}
+	}
+	return false
+}
+
+func setFlag(m map[string]bool, k string, on bool) {
+	if on {
+		m[k] = true
+	} else {
+		delete(m, k)
+	}
+}

@@ -1,0 +1,152 @@
+package vrrp
+
+import (
+	"container/heap"
+	"time"
+)
+
+// announcing is the announcement schedule of a Master: rounds left in the
+// current burst, when the next round is due, and when the second burst and
+// the next refresh start.
+type announcing struct {
+	rounds  int
+	next    time.Time
+	burst   time.Time
+	refresh time.Time
+}
+
+// startAnnouncing begins the takeover announcements of inst: a burst of
+// GARPMasterRepeat rounds now, another GARPMasterDelay later, and refreshes
+// every GARPMasterRefresh, as keepalived does. The first round goes out at
+// once.
+func (r *Router) startAnnouncing(inst *instance, now time.Time) {
+	c := &inst.cfg
+	inst.ann = announcing{rounds: c.GARPMasterRepeat, next: now}
+	if c.GARPMasterDelay > 0 {
+		inst.ann.burst = now.Add(c.GARPMasterDelay)
+	}
+	if c.GARPMasterRefresh > 0 {
+		inst.ann.refresh = now.Add(c.GARPMasterRefresh)
+	}
+	r.schedules(inst, now)
+}
+
+// startLease schedules the refresh of leased addresses, if the Binder
+// leases them.
+func (r *Router) startLease(inst *instance, now time.Time) {
+	if lb, ok := r.cfg.Binder.(LeaseBinder); ok && lb.Lease() > 0 {
+		inst.leaseAt = now.Add(lb.Lease() / 3)
+	}
+}
+
+// schedules runs the announcement rounds and lease refreshes of inst that
+// are due at now, and sets their next times.
+func (r *Router) schedules(inst *instance, now time.Time) {
+	if inst.m.State() != Master {
+		inst.ann, inst.leaseAt = announcing{}, time.Time{}
+		r.timers.update(inst)
+		return
+	}
+	a, c := &inst.ann, &inst.cfg
+	if due(a.burst, now) {
+		a.burst = time.Time{}
+		a.rounds, a.next = c.GARPMasterRepeat, now
+	}
+	if due(a.refresh, now) {
+		a.refresh = now.Add(c.GARPMasterRefresh)
+		if a.rounds == 0 {
+			a.next = now
+		}
+		a.rounds += c.GARPMasterRefreshRepeat
+	}
+	for a.rounds > 0 && due(a.next, now) {
+		r.announce(inst, inst.vips)
+		a.rounds--
+		a.next = time.Time{}
+		if a.rounds > 0 && c.GARPInterval > 0 {
+			a.next = now.Add(c.GARPInterval)
+		} else if a.rounds > 0 {
+			a.next = now
+		}
+	}
+	if due(inst.leaseAt, now) {
+		r.bind(inst, inst.vips)
+		r.startLease(inst, now)
+	}
+	r.timers.update(inst)
+}
+
+// due reports whether the non-zero time t has come.
+func due(t, now time.Time) bool { return !t.IsZero() && !t.After(now) }
+
+// nextDue returns the earliest non-zero time of inst's machine deadline and
+// schedules; zero if none.
+func nextDue(inst *instance) time.Time {
+	var d time.Time
+	for _, t := range [...]time.Time{inst.m.Deadline(), inst.ann.next, inst.ann.burst, inst.ann.refresh, inst.leaseAt} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
+
+// timerHeap orders instances by their next due time.
+type timerHeap []*instance
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+
+// Push implements heap.Interface.
+func (h *timerHeap) Push(x any) {
+	inst := x.(*instance)
+	inst.hidx = len(*h)
+	*h = append(*h, inst)
+}
+
+// Pop implements heap.Interface.
+func (h *timerHeap) Pop() any {
+	old := *h
+	inst := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	inst.hidx = -1
+	return inst
+}
+
+// update places inst after its due time may have changed.
+func (h *timerHeap) update(inst *instance) {
+	inst.due = nextDue(inst)
+	switch {
+	case inst.due.IsZero():
+		h.remove(inst)
+	case inst.hidx >= 0:
+		heap.Fix(h, inst.hidx)
+	default:
+		heap.Push(h, inst)
+	}
+}
+
+func (h *timerHeap) remove(inst *instance) {
+	if inst.hidx >= 0 {
+		heap.Remove(h, inst.hidx)
+	}
+}
+
+func (h timerHeap) top() *instance {
+	if len(h) == 0 {
+		return nil
+	}
+	return h[0]
+}
+
+func (h timerHeap) next() time.Time {
+	if len(h) == 0 {
+		return time.Time{}
+	}
+	return h[0].due
+}
