@@ -1,4 +1,30 @@
 // Package vip holds the binders that add and remove a virtual router's
-// addresses through the vrrp.Binder interface. Subpackage fake records them
-// in memory for tests.
+// addresses through the vrrp.Binder interface.
+//
+// Netlink (Linux) works through rtnetlink in one network namespace. It
+// implements vrrp.Binder, vrrp.LeaseBinder and vrrp.VMACBinder:
+//
+//   - Bind adds each VIP idempotently (RTM_NEWADDR with NLM_F_REPLACE) with
+//     its prefix length, IPv4 label (which must start with the device
+//     name, as ip(8) and keepalived require) and scope; IPv6 addresses get
+//     IFA_F_NODAD, so they are usable at once. Unbind removes them, and a
+//     missing address is no error.
+//   - With Options.Lease, addresses get valid_lft = preferred_lft = Lease:
+//     the kernel removes them by itself unless Bind is called again in
+//     time, so the addresses of a process that dies without a word do not
+//     outlive it for long. The Router refreshes them every third of the
+//     lease while Master.
+//   - AddVMAC creates a macvlan in bridge mode with the VRRP virtual
+//     router MAC (00:00:5e:00:01:VRID for IPv4, 00:00:5e:00:02:VRID for
+//     IPv6) and IPv6 address generation mode random, so that routers
+//     sharing the MAC get different link-local addresses, and sets the
+//     sysctls keepalived sets: on the VMAC arp_ignore=1, accept_local=1,
+//     rp_filter=0 and promote_secondaries=1; on its parent arp_ignore=1
+//     and arp_filter=1, restored when the last VMAC made on that parent
+//     by the same Netlink is removed.
+//
+// Each call is one or a few netlink requests; nothing runs in the
+// background. The kernel remains the only record of what is bound.
+//
+// Subpackage fake records Bind and Unbind calls in memory for tests.
 package vip
