@@ -1,6 +1,12 @@
-// Package health defines the health checks that move a virtual router's
-// effective priority. A Checker is one probe; users write their own in Go
-// with CheckerFunc.
+// Package health holds the health checks that move a virtual router's
+// effective priority, as keepalived's vrrp_script, track_process,
+// track_interface and track_file do, and health-checked server pools.
+//
+// A Checker is one probe; users write their own in Go with CheckerFunc. A
+// Monitor runs a Check on a clock with keepalived's interval, timeout, rise
+// and fall, and reports when its state changes. A Tracker connects monitors
+// to a vrrp.Router: each tracked check moves the priority by its weight, or
+// puts the instance in FAULT when its weight is 0.
 package health
 
 import "context"

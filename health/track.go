@@ -1,0 +1,148 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/vrrpkit/vrrpkit/vrrp"
+)
+
+// Track is one check an instance tracks, with keepalived's weight rules:
+// a positive weight is added to the priority while the check is up, a
+// negative one while it is down, and weight 0 puts the instance in FAULT
+// while it is down. Reverse swaps up and down. The Router clamps the result
+// to 1-254 and never changes an address owner (priority 255).
+type Track struct {
+	// Check names a Check of the Tracker.
+	Check string
+	// Weight is -253 to 253.
+	Weight int
+	// Reverse inverts the check's state.
+	Reverse bool
+}
+
+// Effect returns what the check being up (or not) means for the instance:
+// a priority delta, or a fault.
+func (t Track) Effect(up bool) (delta int, fault bool) {
+	if t.Reverse {
+		up = !up
+	}
+	switch {
+	case t.Weight == 0:
+		return 0, !up
+	case t.Weight > 0 && up, t.Weight < 0 && !up:
+		return t.Weight, false
+	}
+	return 0, false
+}
+
+// Target is what a Tracker moves: *vrrp.Router.
+type Target interface {
+	AdjustPriority(instance, source string, delta int) error
+	SetFault(instance, source string, faulted bool) error
+}
+
+var _ Target = (*vrrp.Router)(nil)
+
+// Tracker runs Checks and applies their state to the instances that track
+// them, through a Target.
+type Tracker struct {
+	// Target receives priority changes and faults.
+	Target Target
+	// Clock drives the monitors: give it the Router's clock. Nil means
+	// vrrp.SystemClock.
+	Clock vrrp.Clock
+	// Checks are the checks, by unique name.
+	Checks []Check
+	// Tracks lists, by instance name, the checks it tracks.
+	Tracks map[string][]Track
+	// Logger receives logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate checks the Tracker's configuration.
+func (t *Tracker) Validate() error {
+	var errs []error
+	names := map[string]bool{}
+	for _, c := range t.Checks {
+		if err := c.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if names[c.Name] {
+			errs = append(errs, fmt.Errorf("%w: %q defined twice", ErrCheck, c.Name))
+		}
+		names[c.Name] = true
+	}
+	if t.Target == nil {
+		errs = append(errs, fmt.Errorf("%w: Tracker.Target is required", ErrCheck))
+	}
+	for inst, tracks := range t.Tracks {
+		for _, tr := range tracks {
+			if !names[tr.Check] {
+				errs = append(errs, fmt.Errorf("%w: instance %s tracks unknown check %q", ErrCheck, inst, tr.Check))
+			}
+			if tr.Weight < -253 || tr.Weight > 253 {
+				errs = append(errs, fmt.Errorf("%w: instance %s: weight %d of %q is not in -253..253", ErrCheck, inst, tr.Weight, tr.Check))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs every check until ctx is done and returns when all its
+// goroutines have ended. Each state change is applied at once to every
+// instance tracking the check, under the source "check:NAME".
+func (t *Tracker) Run(ctx context.Context) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	log := t.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	type user struct {
+		instance string
+		track    Track
+	}
+	users := map[string][]user{}
+	for inst, tracks := range t.Tracks {
+		for _, tr := range tracks {
+			users[tr.Check] = append(users[tr.Check], user{inst, tr})
+		}
+	}
+	var mons []*Monitor
+	for _, c := range t.Checks {
+		if len(users[c.Name]) == 0 {
+			continue // keepalived runs no script that nothing tracks
+		}
+		m, err := NewMonitor(c, t.Clock, log)
+		if err != nil {
+			return err
+		}
+		mons = append(mons, m)
+	}
+	var wg sync.WaitGroup
+	for _, m := range mons {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			source := "check:" + m.Name()
+			_ = m.Run(ctx, func(up bool) {
+				for _, u := range users[m.Name()] {
+					delta, fault := u.track.Effect(up)
+					if err := t.Target.AdjustPriority(u.instance, source, delta); err != nil {
+						log.Error("applying a check", "check", m.Name(), "instance", u.instance, "err", err)
+					}
+					if err := t.Target.SetFault(u.instance, source, fault); err != nil {
+						log.Error("applying a check", "check", m.Name(), "instance", u.instance, "err", err)
+					}
+				}
+			})
+		}()
+	}
+	wg.Wait()
+	return nil
+}
