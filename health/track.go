@@ -43,6 +43,10 @@ func (t Track) Effect(up bool) (delta int, fault bool) {
 type Target interface {
 	AdjustPriority(instance, source string, delta int) error
 	SetFault(instance, source string, faulted bool) error
+	// TracksWeights reports whether weights apply to the instance; when
+	// not (a member of a sync group, as in keepalived), every track acts
+	// as weight 0.
+	TracksWeights(instance string) bool
 }
 
 var _ Target = (*vrrp.Router)(nil)
@@ -132,7 +136,11 @@ func (t *Tracker) Run(ctx context.Context) error {
 			source := "check:" + m.Name()
 			_ = m.Run(ctx, func(up bool) {
 				for _, u := range users[m.Name()] {
-					delta, fault := u.track.Effect(up)
+					tr := u.track
+					if !t.Target.TracksWeights(u.instance) {
+						tr.Weight = 0
+					}
+					delta, fault := tr.Effect(up)
 					if err := t.Target.AdjustPriority(u.instance, source, delta); err != nil {
 						log.Error("applying a check", "check", m.Name(), "instance", u.instance, "err", err)
 					}

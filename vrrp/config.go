@@ -39,6 +39,11 @@ type Config struct {
 	// FAULT, and tracked interfaces move priorities. Nil means interfaces
 	// are taken to be up.
 	Links LinkMonitor
+	// SyncGroups are groups of instances that change state together.
+	SyncGroups []SyncGroup
+	// OnGroupTransition, if set, is called for every state change of a
+	// sync group, in order with OnTransition, from the same goroutine.
+	OnGroupTransition func(GroupTransition)
 	// Logger receives the Router's logs; nil discards them.
 	Logger *slog.Logger
 	// OnTransition, if set, is called for every state change, in order,
@@ -203,6 +208,7 @@ func (c *Config) Validate() error {
 		add("Transport", "required")
 	}
 	errs = append(errs, validateInstances(c.Instances)...)
+	errs = append(errs, validateGroups(c.SyncGroups, c.Instances)...)
 	if _, ok := c.Binder.(VMACBinder); !ok {
 		for i, inst := range c.Instances {
 			if inst.UseVMAC {

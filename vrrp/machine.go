@@ -59,9 +59,11 @@ const (
 	ReasonFault
 	// ReasonFaultCleared is the last fault cleared (from Fault).
 	ReasonFaultCleared
+	// ReasonSync is a sync group moving a member with another one.
+	ReasonSync
 )
 
-var reasonNames = [...]string{"none", "startup", "owner", "master-down", "preempted", "shutdown", "fault", "fault-cleared"}
+var reasonNames = [...]string{"none", "startup", "owner", "master-down", "preempted", "shutdown", "fault", "fault-cleared", "sync"}
 
 // String returns a short lower-case name for r.
 func (r Reason) String() string {
@@ -389,6 +391,50 @@ func (m *Machine) Reconfigure(now time.Time, cfg MachineConfig) Effects {
 	return Effects{}
 }
 
+// Promote makes a Backup Master at once, as if its Master_Down_Timer had
+// expired: a sync group following a member that became Master.
+func (m *Machine) Promote(now time.Time) Effects {
+	if m.state != Backup {
+		return Effects{}
+	}
+	return m.becomeMaster(now, ReasonSync)
+}
+
+// Demote makes a Master Backup at once, releasing the addresses: a sync
+// group following a member that lost mastership. It sends no advert; the
+// Master_Down_Timer starts anew.
+func (m *Machine) Demote(now time.Time) Effects {
+	if m.state != Master {
+		return Effects{}
+	}
+	m.masterInt = m.cfg.AdvertInterval
+	m.deadline = now.Add(m.MasterDownInterval())
+	e := Effects{Unbind: true}
+	e.merge(m.transition(Backup, ReasonSync))
+	return e
+}
+
+// Hold keeps a Backup whose Master_Down_Timer expired in Backup, restarting
+// the timer: a sync group whose other members still hear a better Master.
+func (m *Machine) Hold(now time.Time) Effects {
+	if m.state == Backup {
+		// The Master it followed has been silent for Master_Down_Interval.
+		m.master, m.masterPri = netip.Addr{}, 0
+		m.deadline = now.Add(m.MasterDownInterval())
+	}
+	return Effects{}
+}
+
+// Yields reports whether the machine, a Backup, follows a Master it will
+// not take over from: one that outranks it (higher priority, or equal
+// priority and a greater address), or any Master with NoPreempt.
+func (m *Machine) Yields() bool {
+	if m.state != Backup || m.masterPri == 0 {
+		return false
+	}
+	return m.cfg.NoPreempt || m.masterPri > m.prio || (m.masterPri == m.prio && m.master.Compare(m.cfg.LocalAddr) > 0)
+}
+
 // Tick handles the expiry of the running timer. It does nothing before
 // Deadline.
 func (m *Machine) Tick(now time.Time) Effects {
@@ -521,8 +567,10 @@ func sameAddresses(a, b []netip.Addr) bool {
 
 func (m *Machine) receiveBackup(now time.Time, a *Advertisement, info PacketInfo) Effects {
 	if a.Priority == 0 {
-		// RFC 5798 section 6.4.2 (425)-(430).
+		// RFC 5798 section 6.4.2 (425)-(430). The Master is leaving: it is
+		// no longer one to follow.
 		m.deadline = now.Add(m.SkewTime())
+		m.master, m.masterPri = netip.Addr{}, 0
 		return Effects{}
 	}
 	if m.cfg.NoPreempt || a.Priority >= m.prio || m.preemptDelayed(now) {
@@ -534,7 +582,11 @@ func (m *Machine) receiveBackup(now time.Time, a *Advertisement, info PacketInfo
 		m.deadline = now.Add(m.MasterDownInterval())
 		return Effects{}
 	}
-	// (465)-(470): discard; the Master_Down_Timer takes us over.
+	// (465)-(470): discard; the Master_Down_Timer takes us over. The Master
+	// followed so far now ranks below us.
+	if info.Src == m.master {
+		m.masterPri = a.Priority
+	}
 	return Effects{Drop: DropLowerPriority}
 }
 

@@ -147,6 +147,10 @@ type Router struct {
 	linkCancel context.CancelFunc
 	linkDone   chan struct{}
 
+	// Sync groups, and whether a sync move is under way.
+	groups  []*group
+	syncing bool
+
 	// Batched sends, while ticking.
 	batching bool
 	pending  []pendingOut
@@ -428,9 +432,13 @@ func (r *Router) Run(ctx context.Context) error {
 	r.timers = nil
 	r.in = make(chan *inbound, 256)
 	r.quit = make(chan struct{})
-	r.disp = newDispatcher(r.cfg.OnTransition)
+	r.disp = newDispatcher(r.cfg.OnTransition, r.cfg.OnGroupTransition)
 	go r.disp.run()
 	r.linkState = map[string]LinkState{}
+	r.groups = nil
+	for _, g := range r.cfg.SyncGroups {
+		r.groups = append(r.groups, &group{name: g.Name, members: g.Members})
+	}
 	r.startLinks(ctx)
 
 	now := r.clock.Now()
@@ -806,7 +814,11 @@ func (r *Router) tick(now time.Time) {
 			break
 		}
 		if d := inst.m.Deadline(); !d.IsZero() && !d.After(now) {
-			r.apply(inst, inst.m.Tick(now), now)
+			if r.groupHolds(inst) {
+				r.apply(inst, inst.m.Hold(now), now)
+			} else {
+				r.apply(inst, inst.m.Tick(now), now)
+			}
 		}
 		r.schedules(inst, now)
 	}
@@ -877,6 +889,7 @@ func (r *Router) setFault(inst *instance, source string, on bool, now time.Time)
 		delete(inst.faults, source)
 	}
 	r.apply(inst, inst.m.SetFault(now, len(inst.faults) > 0), now)
+	r.faultsChanged(inst, now)
 }
 
 func (r *Router) reload(insts []InstanceConfig, now time.Time) error {
@@ -973,6 +986,9 @@ func (r *Router) apply(inst *instance, e Effects, now time.Time) {
 	}
 	r.timers.update(inst)
 	r.publish(inst)
+	if e.Transitioned() {
+		r.synced(inst, e, now)
+	}
 }
 
 // dropped counts a drop and logs it, at most once per dropLogEvery for
@@ -1155,27 +1171,46 @@ func (r *Router) publish(inst *instance) {
 	r.mu.Unlock()
 }
 
-// dispatcher runs OnTransition callbacks in order on a goroutine of its own,
-// so that a slow callback never blocks the owner loop.
+// dispatcher runs OnTransition and OnGroupTransition callbacks in order on
+// a goroutine of its own, so that a slow callback never blocks the owner
+// loop.
 type dispatcher struct {
-	fn     func(Transition)
-	mu     sync.Mutex
-	queue  []Transition
-	closed bool
-	wake   chan struct{}
-	done   chan struct{}
+	fn      func(Transition)
+	groupFn func(GroupTransition)
+	mu      sync.Mutex
+	queue   []callback
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
 }
 
-func newDispatcher(fn func(Transition)) *dispatcher {
-	return &dispatcher{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+// callback is one queued call: a Transition, or a GroupTransition when
+// group is set.
+type callback struct {
+	t     Transition
+	g     GroupTransition
+	group bool
+}
+
+func newDispatcher(fn func(Transition), groupFn func(GroupTransition)) *dispatcher {
+	return &dispatcher{fn: fn, groupFn: groupFn, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (d *dispatcher) push(t Transition) {
-	if d.fn == nil {
-		return
+	if d.fn != nil {
+		d.enqueue(callback{t: t})
 	}
+}
+
+func (d *dispatcher) pushGroup(g GroupTransition) {
+	if d.groupFn != nil {
+		d.enqueue(callback{g: g, group: true})
+	}
+}
+
+func (d *dispatcher) enqueue(c callback) {
 	d.mu.Lock()
-	d.queue = append(d.queue, t)
+	d.queue = append(d.queue, c)
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
@@ -1185,14 +1220,18 @@ func (d *dispatcher) push(t Transition) {
 
 func (d *dispatcher) run() {
 	defer close(d.done)
-	var batch []Transition
+	var batch []callback
 	for {
 		d.mu.Lock()
 		batch, d.queue = d.queue, batch[:0]
 		closed := d.closed
 		d.mu.Unlock()
-		for _, t := range batch {
-			d.fn(t)
+		for _, c := range batch {
+			if c.group {
+				d.groupFn(c.g)
+			} else {
+				d.fn(c.t)
+			}
 		}
 		if len(batch) == 0 {
 			if closed {

@@ -64,6 +64,7 @@ func (r *Router) linkChanged(ls LinkState, now time.Time) {
 		}
 		if f := len(inst.faults) > 0; f != faulted {
 			r.apply(inst, inst.m.SetFault(now, f), now)
+			r.faultsChanged(inst, now)
 		}
 	}
 }
@@ -79,6 +80,7 @@ func (r *Router) trackLink(inst *instance, ls LinkState, iface string) bool {
 		ok := ls.Exists && ls.Up && (c.SourceAddr.IsValid() || hasFamilyAddr(ls, c.Family()))
 		setFlag(inst.faults, faultInterface, !ok)
 	}
+	weights := r.TracksWeights(c.Name)
 	for _, t := range c.TrackInterfaces {
 		if t.Name != iface {
 			continue
@@ -87,7 +89,7 @@ func (r *Router) trackLink(inst *instance, ls LinkState, iface string) bool {
 		up := ls.Exists && ls.Up
 		src := trackPrefix + t.Name
 		switch {
-		case t.Weight == 0:
+		case t.Weight == 0 || !weights:
 			setFlag(inst.faults, src, !up)
 		case (t.Weight > 0) == up:
 			inst.deltas[src] = t.Weight

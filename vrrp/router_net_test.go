@@ -17,7 +17,8 @@ import (
 )
 
 // runRouter starts a Router with cfg and returns a function that stops it
-// and checks Run's result.
+// and checks Run's result; calling it again does nothing, so that a test
+// can defer it and still stop the Router early.
 func runRouter(t *testing.T, cfg vrrp.Config) (*vrrp.Router, func()) {
 	t.Helper()
 	r, err := vrrp.NewRouter(cfg)
@@ -27,13 +28,16 @@ func runRouter(t *testing.T, cfg vrrp.Config) (*vrrp.Router, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	return r, func() {
-		t.Helper()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
 	}
+	return r, stop
 }
 
 func stateOf(t *testing.T, r *vrrp.Router, name string) vrrp.State {

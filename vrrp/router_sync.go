@@ -1,0 +1,229 @@
+package vrrp
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SyncGroup is a set of instances that change state together (keepalived's
+// vrrp_sync_group): when one member goes to FAULT the others go too; when
+// one loses mastership the other Masters step down; when one becomes Master
+// the others follow at once. A Backup member takes over on its own timer
+// only while no other member follows a Master it yields to, so that a group
+// never splits between two routers.
+type SyncGroup struct {
+	// Name identifies the group.
+	Name string
+	// Members are instance names; an instance belongs to one group at most.
+	Members []string
+	// TrackingWeight lets tracked interfaces and checks with weights move
+	// the priorities of members (keepalived's sync_group_tracking_weight).
+	// Without it, as in keepalived, a weighted track of a member acts as
+	// weight 0: FAULT while down. A priority change of one member cannot
+	// move a group whose other members still follow their Master, so give
+	// every member the same weighted tracks when setting this.
+	TrackingWeight bool
+}
+
+// TracksWeights reports whether weighted tracks move the priority of the
+// named instance: true unless it belongs to a sync group without
+// TrackingWeight, where they act as weight 0.
+func (r *Router) TracksWeights(instance string) bool {
+	for _, g := range r.cfg.SyncGroups {
+		for _, m := range g.Members {
+			if m == instance {
+				return g.TrackingWeight
+			}
+		}
+	}
+	return true
+}
+
+// GroupTransition is a state change of a sync group, as passed to
+// OnGroupTransition. A group is FAULT when a member is, MASTER when every
+// member is, INIT when every member is, and BACKUP otherwise.
+type GroupTransition struct {
+	Group    string
+	From, To State
+	Time     time.Time
+}
+
+const syncPrefix = "sync:"
+
+// group is a sync group at run time.
+type group struct {
+	name    string
+	members []string
+	state   State
+}
+
+func validateGroups(groups []SyncGroup, insts []InstanceConfig) []error {
+	var errs []error
+	known := map[string]bool{}
+	for _, c := range insts {
+		known[c.Name] = true
+	}
+	names := map[string]bool{}
+	owner := map[string]string{}
+	for i, g := range groups {
+		field := fmt.Sprintf("SyncGroups[%d] (%s)", i, g.Name)
+		add := func(f, format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%w: %s.%s: %s", ErrConfig, field, f, fmt.Sprintf(format, args...)))
+		}
+		if g.Name == "" {
+			add("Name", "required")
+		} else if names[g.Name] {
+			add("Name", "duplicate")
+		}
+		names[g.Name] = true
+		if len(g.Members) == 0 {
+			add("Members", "a group needs members")
+		}
+		for _, m := range g.Members {
+			switch {
+			case !known[m]:
+				add("Members", "unknown instance %q", m)
+			case owner[m] != "":
+				add("Members", "instance %q is already in group %q", m, owner[m])
+			default:
+				owner[m] = g.Name
+			}
+		}
+	}
+	return errs
+}
+
+// groupOf returns the group of inst, or nil.
+func (r *Router) groupOf(inst *instance) *group {
+	for _, g := range r.groups {
+		for _, m := range g.members {
+			if m == inst.cfg.Name {
+				return g
+			}
+		}
+	}
+	return nil
+}
+
+// others calls fn for every running member of g but inst.
+func (r *Router) others(g *group, inst *instance, fn func(*instance)) {
+	for _, name := range g.members {
+		if o := r.insts[name]; o != nil && o != inst {
+			fn(o)
+		}
+	}
+}
+
+// groupHolds reports whether a Backup member of a group whose timer
+// expired must stay Backup: another member follows a Master it yields to.
+func (r *Router) groupHolds(inst *instance) bool {
+	g := r.groupOf(inst)
+	if g == nil || inst.m.State() != Backup {
+		return false
+	}
+	hold := false
+	r.others(g, inst, func(o *instance) { hold = hold || o.m.Yields() })
+	return hold
+}
+
+// synced moves the other members of inst's group after inst transitioned,
+// and reports the group's state changes.
+func (r *Router) synced(inst *instance, e Effects, now time.Time) {
+	g := r.groupOf(inst)
+	if g == nil {
+		return
+	}
+	if e.Reason != ReasonSync && !r.syncing {
+		r.syncing = true
+		switch {
+		case e.To == Master:
+			r.others(g, inst, func(o *instance) { r.apply(o, o.m.Promote(now), now) })
+		case e.From == Master && e.To == Backup:
+			r.others(g, inst, func(o *instance) { r.apply(o, o.m.Demote(now), now) })
+		}
+		r.syncFaults(g, now)
+		r.syncing = false
+	}
+	r.groupState(g, now)
+}
+
+// faultsChanged propagates a change of inst's faults to its sync group,
+// whether or not inst changed state.
+func (r *Router) faultsChanged(inst *instance, now time.Time) {
+	g := r.groupOf(inst)
+	if g == nil || r.syncing {
+		return
+	}
+	r.syncing = true
+	r.syncFaults(g, now)
+	r.syncing = false
+	r.groupState(g, now)
+}
+
+// syncFaults raises the group fault on every member while another member
+// has a fault of its own, and clears it otherwise.
+func (r *Router) syncFaults(g *group, now time.Time) {
+	source := syncPrefix + g.name
+	own := map[*instance]bool{}
+	for _, name := range g.members {
+		if o := r.insts[name]; o != nil {
+			for f := range o.faults {
+				if !strings.HasPrefix(f, syncPrefix) {
+					own[o] = true
+				}
+			}
+		}
+	}
+	for _, name := range g.members {
+		o := r.insts[name]
+		if o == nil {
+			continue
+		}
+		want := false
+		for other, f := range own {
+			want = want || (f && other != o)
+		}
+		if want != o.faults[source] {
+			r.setFault(o, source, want, now)
+		}
+	}
+}
+
+// groupState recomputes g's state and reports a change.
+func (r *Router) groupState(g *group, now time.Time) {
+	n, masters, inits, fault := 0, 0, 0, false
+	for _, name := range g.members {
+		o := r.insts[name]
+		if o == nil {
+			continue
+		}
+		n++
+		switch o.m.State() {
+		case Master:
+			masters++
+		case Init:
+			inits++
+		case Fault:
+			fault = true
+		}
+	}
+	st := Backup
+	switch {
+	case fault:
+		st = Fault
+	case n > 0 && masters == n:
+		st = Master
+	case inits == n:
+		st = Init
+	}
+	if st == g.state {
+		return
+	}
+	from := g.state
+	g.state = st
+	r.log.Info(fmt.Sprintf("(%s) Sync group entering %s state", g.name, st), "group", g.name, "from", from, "to", st)
+	if r.cfg.OnGroupTransition != nil {
+		r.disp.pushGroup(GroupTransition{Group: g.name, From: from, To: st, Time: now})
+	}
+}
