@@ -11,9 +11,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"time"
+
+	"github.com/vrrpkit/vrrpkit/internal/nsthread"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -353,7 +354,7 @@ func mustAssemble(insns ...bpf.Instruction) []bpf.RawInstruction {
 // namespace.
 func (l *Linux) openARP(ifi iface) (*packet.Conn, error) {
 	var c *packet.Conn
-	err := l.inNamespace(func() error {
+	err := nsthread.Do(l.ns, func() error {
 		var err error
 		c, err = packet.Listen(&net.Interface{Index: ifi.index, Name: ifi.name, MTU: ifi.mtu, HardwareAddr: ifi.mac},
 			packet.Raw, int(ethernet.EtherTypeARP), &packet.Config{Filter: dropAll})
@@ -373,7 +374,7 @@ func (l *Linux) openARP(ifi iface) (*packet.Conn, error) {
 // it only sends.
 func (l *Linux) openNDP(ifi iface) (*ndp.Conn, error) {
 	var c *ndp.Conn
-	err := l.inNamespace(func() error {
+	err := nsthread.Do(l.ns, func() error {
 		// The interface is given by index alone. With a name, ndp would
 		// put it in the zone of each destination, which the net package
 		// turns into an index through a process-wide cache filled from
@@ -397,40 +398,6 @@ func (l *Linux) openNDP(ifi iface) (*ndp.Conn, error) {
 	l.opened++
 	l.log.Debug("opened ICMPv6 socket", "iface", ifi.name, "index", ifi.index)
 	return c, nil
-}
-
-// inNamespace runs fn on an OS thread in l's namespace, so that the
-// sockets fn opens belong there. Without a namespace it calls fn.
-func (l *Linux) inNamespace(fn func() error) error {
-	if !l.ns.IsOpen() {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is unlocked only once it is back in its own
-		// namespace; otherwise it ends with this goroutine.
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(l.ns); err != nil {
-			if netns.Set(orig) == nil {
-				runtime.UnlockOSThread()
-			}
-			errc <- fmt.Errorf("enter network namespace %s: %w", l.nsPath, err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 // close closes the sockets of lk.

@@ -10,11 +10,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/vrrpkit/vrrpkit/internal/nsthread"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -801,7 +802,7 @@ func (c *conn) openSocket(idx int) (*sock, error) {
 		})
 	}}
 	var pc net.PacketConn
-	err := inNamespace(c.ns, func() error {
+	err := nsthread.Do(c.ns, func() error {
 		var err error
 		pc, err = lc.ListenPacket(context.Background(), network, laddr)
 		return err
@@ -977,41 +978,6 @@ func nsError(what string, err error) error {
 		return fmt.Errorf("transport: %s: %w (entering a network namespace needs root or CAP_SYS_ADMIN)", what, err)
 	}
 	return fmt.Errorf("transport: %s: %w", what, err)
-}
-
-// inNamespace runs fn with the calling thread in ns, for creating sockets
-// there: it runs fn on a goroutine of its own, locked to its OS thread, so
-// that no other goroutine ever runs in the namespace. If the thread cannot
-// return to its namespace, the goroutine ends locked and the Go runtime
-// ends the thread.
-func inNamespace(ns netns.NsHandle, fn func() error) error {
-	if !ns.IsOpen() {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("transport: get the current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- nsError("enter network namespace", err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("transport: return from network namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }
 
 // sleep waits d; it returns false if done is closed first.

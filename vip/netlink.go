@@ -14,11 +14,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vrrpkit/vrrpkit/internal/nsthread"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -551,7 +552,7 @@ func (n *Netlink) undoVMAC(name string, link netlink.Link, err error) error {
 // setVMACSysctls applies vmacSysctls to name and parentSysctls to
 // parent, saving the parent's values the first time.
 func (n *Netlink) setVMACSysctls(name, parent string) error {
-	return n.inNamespace(func() error {
+	return nsthread.Do(n.ns, func() error {
 		for _, s := range vmacSysctls {
 			if err := writeSysctl(name, s.name, s.value); err != nil {
 				return err
@@ -592,7 +593,7 @@ func (n *Netlink) forget(name string) error {
 			return nil
 		}
 		delete(n.parents, parent)
-		return n.inNamespace(func() error {
+		return nsthread.Do(n.ns, func() error {
 			var errs []error
 			for _, s := range parentSysctls {
 				if old, ok := pc.saved[s.name]; ok {
@@ -642,40 +643,6 @@ func (n *Netlink) RemoveVMAC(ctx context.Context, name string) error {
 		return fmt.Errorf("vip: remove VMAC %s: restore parent: %w", name, err)
 	}
 	return nil
-}
-
-// inNamespace runs fn on an OS thread in the namespace of n, so that
-// /proc/sys/net shows that namespace. Without a namespace it calls fn.
-func (n *Netlink) inNamespace(fn func() error) error {
-	if !n.ns.IsOpen() {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is not unlocked unless it is back in its own
-		// namespace; otherwise it ends with this goroutine.
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(n.ns); err != nil {
-			errc <- fmt.Errorf("enter network namespace: %w", err)
-			if netns.Set(orig) == nil {
-				runtime.UnlockOSThread()
-			}
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 func sysctlPath(dev, name string) string {

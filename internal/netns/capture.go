@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vrrpkit/vrrpkit/internal/nsthread"
+
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 )
@@ -54,7 +56,7 @@ func (l *Lab) CaptureSwitch(t testing.TB, iface string) *Capture {
 func startCapture(t testing.TB, path, iface, where string) *Capture {
 	t.Helper()
 	var conn *packet.Conn
-	err := doIn(path, func() error {
+	err := nsthread.DoPath(path, func() error {
 		ifi, err := net.InterfaceByName(iface)
 		if err != nil {
 			return fmt.Errorf("interface %s: %w", iface, err)

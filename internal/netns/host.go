@@ -11,12 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vrrpkit/vrrpkit/internal/nsthread"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -36,7 +37,7 @@ func (h *Host) Path() string { return filepath.Join(RunDir, h.Name) }
 // goroutine. A panic in fn is raised again in the caller. Do returns fn's
 // error, or why the thread could not be switched.
 func (h *Host) Do(fn func() error) error {
-	return doIn(h.Path(), fn)
+	return nsthread.DoPath(h.Path(), fn)
 }
 
 // Command returns a command that runs name with args in the host's
@@ -217,62 +218,6 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// doIn runs fn on a locked OS thread switched into the network namespace
-// at path; see Host.Do.
-func doIn(path string, fn func() error) error {
-	type result struct {
-		err      error
-		panicked bool
-		value    any
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: fmt.Errorf("netns: current namespace: %w", err)}
-			return
-		}
-		defer orig.Close()
-		target, err := vnetns.GetFromPath(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: fmt.Errorf("netns: opening %s: %w", path, err)}
-			return
-		}
-		defer target.Close()
-		if err := vnetns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			done <- result{err: fmt.Errorf("netns: entering %s: %w", path, err)}
-			return
-		}
-		var r result
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					r.panicked, r.value = true, v
-				}
-			}()
-			r.err = fn()
-		}()
-		if err := vnetns.Set(orig); err != nil {
-			// The thread stays locked, so that it ends with this goroutine
-			// instead of running other goroutines in the wrong namespace.
-			r.err = errors.Join(r.err, fmt.Errorf("netns: leaving %s: %w", path, err))
-			done <- r
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- r
-	}()
-	r := <-done
-	if r.panicked {
-		panic(r.value)
-	}
-	return r.err
 }
 
 // withHandle calls fn with a netlink route handle in the namespace at

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vrrpkit/vrrpkit/internal/nsthread"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -233,7 +235,7 @@ func (l *Lab) build() error {
 	}
 	// The switch sends nothing of its own: no IPv6 (and so no link-local
 	// address, MLD or router solicitation) on the bridge and its ports.
-	if err := doIn(l.SwitchPath(), func() error {
+	if err := nsthread.DoPath(l.SwitchPath(), func() error {
 		return writeSysctls(map[string]string{
 			"net/ipv6/conf/all/disable_ipv6":     "1",
 			"net/ipv6/conf/default/disable_ipv6": "1",
