@@ -55,6 +55,7 @@ func (r *Router) linkChanged(ls LinkState, now time.Time) {
 	r.linkState[ls.Interface] = ls
 	for _, name := range sortedKeys(r.insts) {
 		inst := r.insts[name]
+		r.followSource(inst, ls, now)
 		prio, faulted := inst.m.Priority(), len(inst.faults) > 0
 		if !r.trackLink(inst, ls, ls.Interface) {
 			continue
@@ -98,6 +99,27 @@ func (r *Router) trackLink(inst *instance, ls LinkState, iface string) bool {
 		}
 	}
 	return concerns
+}
+
+// followSource keeps the source address of inst, when it is the
+// interface's own (no SourceAddr), equal to the interface's current primary
+// IPv4 or link-local IPv6 address, for instance after the interface was
+// re-created with another address.
+func (r *Router) followSource(inst *instance, ls LinkState, now time.Time) {
+	c := &inst.cfg
+	if c.SourceAddr.IsValid() || ls.Interface != c.Interface || (inst.vmacConn != nil && c.Family() == IPv6) {
+		return
+	}
+	for _, a := range ls.Addrs {
+		if (c.Family() == IPv4 && a.Is4()) || (c.Family() == IPv6 && a.Is6() && a.IsLinkLocalUnicast()) {
+			if a != inst.src {
+				r.log.Info("source address changed", "instance", c.Name, "from", inst.src, "to", a)
+				inst.src = a
+				r.apply(inst, inst.m.Reconfigure(now, c.machineConfig(a)), now)
+			}
+			return
+		}
+	}
 }
 
 // hasFamilyAddr reports whether ls has an address the instance can send

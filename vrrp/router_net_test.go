@@ -427,3 +427,37 @@ func TestRouterDropLogsRateLimited(t *testing.T) {
 		stop()
 	})
 }
+
+// When the interface's address changes (an interface re-created with
+// another address), adverts follow it and ties are broken with the new one.
+func TestRouterFollowsSourceAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		links := &fakeLinks{ch: make(chan vrrp.LinkState)}
+		host := seg.NewHost("a", addr4(1), addr4(7))
+		var mu sync.Mutex
+		var srcs []netip.Addr
+		defer seg.Tap(func(f fake.Frame) {
+			mu.Lock()
+			srcs = append(srcs, f.Info.Src)
+			mu.Unlock()
+		})()
+		r, stop := runRouter(t, vrrp.Config{Transport: host, Links: links, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		defer stop()
+		links.ch <- vrrp.LinkState{Interface: "eth0", Exists: true, Up: true, Addrs: []netip.Addr{addr4(1)}}
+		time.Sleep(5 * time.Second)
+		links.ch <- vrrp.LinkState{Interface: "eth0", Exists: true, Up: true, Addrs: []netip.Addr{addr4(7)}}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		last := srcs[len(srcs)-1]
+		mu.Unlock()
+		if last != addr4(7) {
+			t.Errorf("adverts from %v after the address changed to %v", last, addr4(7))
+		}
+		if s, _ := r.InstanceStatus("VI_1"); s.State != vrrp.Master || s.Master != addr4(7) {
+			t.Errorf("status %v master %v", s.State, s.Master)
+		}
+	})
+}
