@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/vrrpkit/vrrpkit/vrrp"
@@ -63,8 +66,27 @@ type Tracker struct {
 	Checks []Check
 	// Tracks lists, by instance name, the checks it tracks.
 	Tracks map[string][]Track
+	// Files are the track files, by unique name (keepalived's track_file).
+	Files []File
+	// FileTracks lists, by instance name, the files it tracks.
+	FileTracks map[string][]FileTrack
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
+}
+
+// Runner is implemented by checkers that need a goroutine of their own,
+// such as Interface for its link subscription. Run works until ctx is
+// done. Tracker.Run runs it, once for each distinct checker of a tracked
+// check, for as long as it runs itself.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Verifier is implemented by checkers that can check their configuration
+// against the system before they run, such as Script (which exists, can be
+// executed, is secure). Tracker.Validate calls Verify.
+type Verifier interface {
+	Verify() error
 }
 
 // Validate checks the Tracker's configuration.
@@ -79,6 +101,11 @@ func (t *Tracker) Validate() error {
 			errs = append(errs, fmt.Errorf("%w: %q defined twice", ErrCheck, c.Name))
 		}
 		names[c.Name] = true
+		if v, ok := c.Checker.(Verifier); ok {
+			if err := v.Verify(); err != nil {
+				errs = append(errs, fmt.Errorf("check %q: %w", c.Name, err))
+			}
+		}
 	}
 	if t.Target == nil {
 		errs = append(errs, fmt.Errorf("%w: Tracker.Target is required", ErrCheck))
@@ -93,12 +120,44 @@ func (t *Tracker) Validate() error {
 			}
 		}
 	}
+	files := map[string]bool{}
+	for _, f := range t.Files {
+		if err := f.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if files[f.Name] {
+			errs = append(errs, fmt.Errorf("%w: track file %q defined twice", ErrCheck, f.Name))
+		}
+		files[f.Name] = true
+	}
+	for inst, tracks := range t.FileTracks {
+		seen := map[string]bool{}
+		for _, tr := range tracks {
+			if !files[tr.File] {
+				errs = append(errs, fmt.Errorf("%w: instance %s tracks unknown track file %q", ErrCheck, inst, tr.File))
+			}
+			if seen[tr.File] {
+				errs = append(errs, fmt.Errorf("%w: instance %s tracks track file %q twice", ErrCheck, inst, tr.File))
+			}
+			seen[tr.File] = true
+			if w := tr.Weight; w != nil && (*w < MinFileWeight || *w > MaxFileWeight) {
+				errs = append(errs, fmt.Errorf("%w: instance %s: weight %d of track file %q is not in %d..%d", ErrCheck, inst, *w, tr.File, MinFileWeight, MaxFileWeight))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
 // Run runs every check until ctx is done and returns when all its
 // goroutines have ended. Each state change is applied at once to every
 // instance tracking the check, under the source "check:NAME".
+//
+// It first initialises the track files that ask for it (File.Init), then
+// reads each tracked file every Interval and applies its effect on every
+// instance tracking it, under the source "file:NAME", at once at the start
+// and then at each change. The checkers of tracked checks that are
+// Runners run for as long as Run does. Checks and files that no instance
+// tracks are left alone, as keepalived leaves them.
 func (t *Tracker) Run(ctx context.Context) error {
 	if err := t.Validate(); err != nil {
 		return err
@@ -128,7 +187,57 @@ func (t *Tracker) Run(ctx context.Context) error {
 		}
 		mons = append(mons, m)
 	}
+	clock := t.Clock
+	if clock == nil {
+		clock = vrrp.SystemClock{}
+	}
+	fileUsers := map[string][]fileUser{}
+	for _, inst := range slices.Sorted(maps.Keys(t.FileTracks)) {
+		for _, tr := range t.FileTracks[inst] {
+			for _, f := range t.Files {
+				if f.Name == tr.File {
+					w, r := tr.weight(f)
+					fileUsers[f.Name] = append(fileUsers[f.Name], fileUser{instance: inst, weight: w, reverse: r})
+				}
+			}
+		}
+	}
+	var pollers []*filePoller
+	for _, f := range t.Files {
+		if len(fileUsers[f.Name]) == 0 {
+			continue // keepalived reads no file that nothing tracks
+		}
+		if err := f.Initialize(); err != nil {
+			// keepalived reports it and tracks the file anyway.
+			log.Error(fmt.Sprintf("Track file %s: %v", f.Name, err), "file", f.Name, "err", err)
+		}
+		pollers = append(pollers, &filePoller{file: f, users: fileUsers[f.Name], target: t.Target, clock: clock, log: log})
+	}
+	var runners []Runner
+	for _, c := range t.Checks {
+		r, ok := c.Checker.(Runner)
+		if !ok || len(users[c.Name]) == 0 || slicesContainsRunner(runners, r) {
+			continue
+		}
+		runners = append(runners, r)
+	}
 	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx); err != nil {
+				log.Error("a checker's Run failed", "checker", fmt.Sprintf("%T", r), "err", err)
+			}
+		}()
+	}
+	for _, p := range pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.run(ctx)
+		}()
+	}
 	for _, m := range mons {
 		wg.Add(1)
 		go func() {
@@ -153,4 +262,15 @@ func (t *Tracker) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// slicesContainsRunner reports whether rs holds r itself: the same pointer
+// (other kinds of values are never taken for the same, since they may not
+// be comparable).
+func slicesContainsRunner(rs []Runner, r Runner) bool {
+	if reflect.TypeOf(r).Kind() != reflect.Pointer {
+		return false
+	}
+	// Comparing with a pointer never panics.
+	return slices.Contains(rs, r)
 }
