@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vrrpkit/vrrpkit/health"
 	"github.com/vrrpkit/vrrpkit/internal/netns"
 	"github.com/vrrpkit/vrrpkit/internal/testenv"
 	"github.com/vrrpkit/vrrpkit/vrrp"
@@ -186,9 +187,31 @@ func (s *speaker) keepalivedConf(o opts) string {
 
 // daemonConfig mirrors internal/testdaemon's Config.
 type daemonConfig struct {
-	Instances []vrrp.InstanceConfig
-	Lease     time.Duration
-	LogLevel  int
+	Instances  []vrrp.InstanceConfig
+	Lease      time.Duration
+	LogLevel   int
+	SyncGroups []vrrp.SyncGroup
+	Scripts    []scriptCheck
+	Processes  []processCheck
+	Tracks     map[string][]health.Track
+}
+
+// schedule, scriptCheck and processCheck mirror internal/testdaemon's.
+type schedule struct {
+	Name              string
+	Interval, Timeout time.Duration
+	Rise, Fall        int
+	InitFail          bool
+}
+
+type scriptCheck struct {
+	schedule
+	Script health.Script
+}
+
+type processCheck struct {
+	schedule
+	Process health.Process
 }
 
 func (s *speaker) ourConfig(o opts) daemonConfig {

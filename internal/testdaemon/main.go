@@ -4,7 +4,7 @@
 // daemon. It reads a JSON file holding a Config and prints one JSON line
 // per transition on standard output.
 //
-//	testdaemon -config FILE
+//	testdaemon -config FILE [-status FILE] [-cpuprofile FILE]
 //
 // SIGTERM and SIGINT stop it gracefully (priority 0, addresses removed);
 // SIGHUP reloads the instances from FILE.
@@ -18,11 +18,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/vrrpkit/vrrpkit/announce"
+	"github.com/vrrpkit/vrrpkit/health"
 	"github.com/vrrpkit/vrrpkit/transport"
 	"github.com/vrrpkit/vrrpkit/vip"
 	"github.com/vrrpkit/vrrpkit/vrrp"
@@ -38,6 +40,49 @@ type Config struct {
 	RouterFlag bool
 	// LogLevel is the slog level: -4 debug, 0 info (the default), 4 warn.
 	LogLevel int
+	// SyncGroups are the sync groups.
+	SyncGroups []vrrp.SyncGroup
+	// Scripts and Processes are health checks; Tracks says, by instance,
+	// which ones move it.
+	Scripts   []ScriptCheck
+	Processes []ProcessCheck
+	Tracks    map[string][]health.Track
+}
+
+// Schedule is the schedule of a check (health.Check without its Checker).
+type Schedule struct {
+	Name              string
+	Interval, Timeout time.Duration
+	Rise, Fall        int
+	InitFail          bool
+}
+
+// ScriptCheck is a vrrp_script.
+type ScriptCheck struct {
+	Schedule
+	Script health.Script
+}
+
+// ProcessCheck is a vrrp_track_process.
+type ProcessCheck struct {
+	Schedule
+	Process health.Process
+}
+
+// checks builds the health checks of cfg.
+func (cfg *Config) checks() []health.Check {
+	var out []health.Check
+	add := func(s Schedule, c health.Checker) {
+		out = append(out, health.Check{Name: s.Name, Checker: c, Interval: s.Interval, Timeout: s.Timeout,
+			Rise: s.Rise, Fall: s.Fall, InitFail: s.InitFail})
+	}
+	for _, s := range cfg.Scripts {
+		add(s.Schedule, s.Script)
+	}
+	for i := range cfg.Processes {
+		add(cfg.Processes[i].Schedule, &cfg.Processes[i].Process)
+	}
+	return out
 }
 
 // Event is one line of standard output.
@@ -53,8 +98,24 @@ type Event struct {
 func main() {
 	path := flag.String("config", "", "JSON configuration file")
 	status := flag.String("status", "", "file that SIGUSR1 fills with the JSON status")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to FILE until the daemon stops gracefully")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testdaemon: cpuprofile:", err)
+			os.Exit(1)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	if err := run(*path, *status); err != nil {
+		pprof.StopCPUProfile() // os.Exit skips the deferred stop
 		fmt.Fprintln(os.Stderr, "testdaemon:", err)
 		os.Exit(1)
 	}
@@ -97,12 +158,13 @@ func run(path, statusPath string) error {
 	var outMu sync.Mutex
 	enc := json.NewEncoder(os.Stdout)
 	r, err := vrrp.NewRouter(vrrp.Config{
-		Instances: cfg.Instances,
-		Transport: &transport.Linux{Logger: log},
-		Links:     &transport.Monitor{Logger: log},
-		Binder:    binder,
-		Announcer: ann,
-		Logger:    log,
+		Instances:  cfg.Instances,
+		SyncGroups: cfg.SyncGroups,
+		Transport:  &transport.Linux{Logger: log},
+		Links:      &transport.Monitor{Logger: log},
+		Binder:     binder,
+		Announcer:  ann,
+		Logger:     log,
 		OnTransition: func(t vrrp.Transition) {
 			outMu.Lock()
 			defer outMu.Unlock()
@@ -123,9 +185,22 @@ func run(path, statusPath string) error {
 	defer signal.Stop(usr1)
 	var wg sync.WaitGroup
 	defer func() {
-		stop() // ends the reload goroutine if Run failed to start
+		stop() // ends the other goroutines if Run failed to start
 		wg.Wait()
 	}()
+	tracker := &health.Tracker{Target: r, Checks: cfg.checks(), Tracks: cfg.Tracks, Logger: log}
+	if len(tracker.Checks) > 0 {
+		if err := tracker.Validate(); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := tracker.Run(ctx); err != nil {
+				log.Error("health checks stopped", "err", err)
+			}
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
