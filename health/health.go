@@ -7,6 +7,21 @@
 // and fall, and reports when its state changes. A Tracker connects monitors
 // to a vrrp.Router: each tracked check moves the priority by its weight, or
 // puts the instance in FAULT when its weight is 0.
+//
+// The built-in checkers follow keepalived.conf(5):
+//
+//   - Script (vrrp_script): a program run without a shell unless asked,
+//     as another user if asked, killed with its process group at the
+//     timeout, refused when insecure (enable_script_security).
+//   - Process (vrrp_track_process): matching processes counted in /proc
+//     against a quorum, with fork and terminate delays.
+//   - Interface (track_interface): link state from a netlink subscription.
+//   - File (vrrp_track_file): a priority change read from a file.
+//   - TCP (TCP_CHECK) and HTTP (HTTP_GET, SSL_GET, with TLS verification
+//     on by default).
+//
+// Pool checks load-balanced real servers (keepalived's virtual_server) and
+// reports membership changes, for example to IPVS.
 package health
 
 import "context"
