@@ -62,7 +62,7 @@ func (t TCP) Check(ctx context.Context) error {
 	}
 	d := t.Dialer
 	if d == nil {
-		d = &net.Dialer{}
+		d = &net.Dialer{KeepAlive: -1} // the connection closes at once: no keep-alive probes to set up
 	}
 	c, err := d.DialContext(ctx, "tcp", ap.String())
 	if err != nil {

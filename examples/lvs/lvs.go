@@ -1,0 +1,285 @@
+// Package lvs programs Linux IPVS (LVS) for a health.Pool, as keepalived's
+// checker process does for its virtual_server blocks: IPVS implements
+// health.Balancer with github.com/moby/ipvs (generic netlink), so that a
+// health.BalancerSync can keep a virtual service's real servers in step
+// with the pool.
+//
+// It lives under examples because the library packages stay free of the
+// IPVS dependency; copy it, or import it as it is. It needs the ip_vs
+// kernel module and CAP_NET_ADMIN.
+//
+//	lb, err := lvs.New()
+//	if err != nil {
+//		return err
+//	}
+//	defer lb.Close()
+//	sync := &health.BalancerSync{Balancer: lb, Service: health.Service{
+//		Addr: netip.MustParseAddrPort("192.0.2.10:80"), Scheduler: "wrr", Forwarding: health.ForwardDR,
+//	}}
+//	pool, err := health.NewPool(health.PoolConfig{Backends: backends, Quorum: 2, OnChange: sync.Apply})
+//	...
+//	err = pool.Run(ctx)
+//	_ = sync.Remove(context.Background()) // as keepalived does on stop
+package lvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"github.com/moby/ipvs"
+
+	"github.com/vrrpkit/vrrpkit/health"
+)
+
+// IPVS is a health.Balancer on the kernel's IPVS table of one network
+// namespace. It is safe for concurrent use.
+type IPVS struct {
+	mu sync.Mutex // moby/ipvs handles are not safe for concurrent use
+	h  *ipvs.Handle
+}
+
+var _ health.Balancer = (*IPVS)(nil)
+
+// New returns an IPVS on the current network namespace.
+func New() (*IPVS, error) { return NewIn("") }
+
+// NewIn returns an IPVS on the network namespace bound at nsPath (such as
+// /var/run/netns/NAME); "" means the current one.
+func NewIn(nsPath string) (*IPVS, error) {
+	h, err := ipvs.New(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("lvs: opening IPVS netlink in %q: %w", nsPath, err)
+	}
+	return &IPVS{h: h}, nil
+}
+
+// Close releases the netlink socket. It leaves the table as it is.
+func (x *IPVS) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.h.Close()
+	return nil
+}
+
+// toService converts s (with its defaults filled in by BalancerSync).
+func toService(s health.Service) (*ipvs.Service, error) {
+	if !s.Addr.IsValid() {
+		return nil, fmt.Errorf("lvs: service address %v is not valid", s.Addr)
+	}
+	a := s.Addr.Addr().Unmap()
+	svc := &ipvs.Service{
+		Address:   net.IP(a.AsSlice()),
+		Port:      s.Addr.Port(),
+		Protocol:  uint16(s.Protocol),
+		SchedName: s.Scheduler,
+	}
+	if svc.Protocol == 0 {
+		svc.Protocol = syscall.IPPROTO_TCP
+	}
+	if svc.SchedName == "" {
+		svc.SchedName = health.DefaultScheduler
+	}
+	// The netmask is the full address, as keepalived sets it for a
+	// service without persistence.
+	if a.Is4() {
+		svc.AddressFamily, svc.Netmask = syscall.AF_INET, 0xffffffff
+	} else {
+		svc.AddressFamily, svc.Netmask = syscall.AF_INET6, 128
+	}
+	return svc, nil
+}
+
+// toDestination converts d.
+func toDestination(d health.Destination) (*ipvs.Destination, error) {
+	if !d.Addr.IsValid() {
+		return nil, fmt.Errorf("lvs: destination address %v is not valid", d.Addr)
+	}
+	a := d.Addr.Addr().Unmap()
+	dst := &ipvs.Destination{
+		Address: net.IP(a.AsSlice()),
+		Port:    d.Addr.Port(),
+		Weight:  d.Weight,
+	}
+	if a.Is4() {
+		dst.AddressFamily = syscall.AF_INET
+	} else {
+		dst.AddressFamily = syscall.AF_INET6
+	}
+	switch d.Forwarding {
+	case health.ForwardDefault, health.ForwardNAT:
+		dst.ConnectionFlags = ipvs.ConnFwdMasq
+	case health.ForwardDR:
+		dst.ConnectionFlags = ipvs.ConnFwdDirectRoute
+	case health.ForwardTUN:
+		dst.ConnectionFlags = ipvs.ConnFwdTunnel
+	default:
+		return nil, fmt.Errorf("lvs: destination %s: unknown forwarding %v", d.Addr, d.Forwarding)
+	}
+	return dst, nil
+}
+
+// fromDestination converts a destination read from the kernel. A
+// forwarding method health does not know (local, bypass) comes back as
+// ForwardDefault, which BalancerSync then corrects.
+func fromDestination(d *ipvs.Destination) (health.Destination, error) {
+	a, ok := netip.AddrFromSlice(d.Address)
+	if !ok {
+		return health.Destination{}, fmt.Errorf("lvs: destination address %v is not valid", d.Address)
+	}
+	out := health.Destination{Addr: netip.AddrPortFrom(a.Unmap(), d.Port), Weight: d.Weight}
+	switch d.ConnectionFlags & ipvs.ConnFwdMask {
+	case ipvs.ConnFwdMasq:
+		out.Forwarding = health.ForwardNAT
+	case ipvs.ConnFwdDirectRoute:
+		out.Forwarding = health.ForwardDR
+	case ipvs.ConnFwdTunnel:
+		out.Forwarding = health.ForwardTUN
+	}
+	return out, nil
+}
+
+// EnsureService adds the virtual service, or changes its scheduler to s's.
+func (x *IPVS) EnsureService(ctx context.Context, s health.Service) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	svc, err := toService(s)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.h.IsServicePresent(svc) {
+		if err := x.h.NewService(svc); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("lvs: adding service %s: %w", s, err)
+		}
+		return nil
+	}
+	cur, err := x.h.GetService(svc)
+	if err != nil {
+		return fmt.Errorf("lvs: reading service %s: %w", s, err)
+	}
+	if cur.SchedName != svc.SchedName {
+		if err := x.h.UpdateService(svc); err != nil {
+			return fmt.Errorf("lvs: changing the scheduler of %s from %s to %s: %w", s, cur.SchedName, svc.SchedName, err)
+		}
+	}
+	return nil
+}
+
+// RemoveService deletes the virtual service and its destinations; a
+// service already gone is not an error.
+func (x *IPVS) RemoveService(ctx context.Context, s health.Service) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	svc, err := toService(s)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.h.DelService(svc); err != nil && !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("lvs: deleting service %s: %w", s, err)
+	}
+	return nil
+}
+
+// Destinations lists the real servers of s.
+func (x *IPVS) Destinations(ctx context.Context, s health.Service) ([]health.Destination, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	svc, err := toService(s)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.Lock()
+	ds, err := x.h.GetDestinations(svc)
+	x.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("lvs: listing the destinations of %s: %w", s, err)
+	}
+	out := make([]health.Destination, 0, len(ds))
+	for _, d := range ds {
+		hd, err := fromDestination(d)
+		if err != nil {
+			return nil, fmt.Errorf("lvs: service %s: %w", s, err)
+		}
+		out = append(out, hd)
+	}
+	return out, nil
+}
+
+// AddDestination adds d to s; if it is already there, it is updated
+// instead, as keepalived's ipvs_talk does.
+func (x *IPVS) AddDestination(ctx context.Context, s health.Service, d health.Destination) error {
+	return x.destination(ctx, s, d, true)
+}
+
+// UpdateDestination changes d's weight and forwarding; if it is missing,
+// it is added instead.
+func (x *IPVS) UpdateDestination(ctx context.Context, s health.Service, d health.Destination) error {
+	return x.destination(ctx, s, d, false)
+}
+
+func (x *IPVS) destination(ctx context.Context, s health.Service, d health.Destination, add bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	svc, err := toService(s)
+	if err != nil {
+		return err
+	}
+	dst, err := toDestination(d)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if add {
+		err = x.h.NewDestination(svc, dst)
+		if errors.Is(err, syscall.EEXIST) {
+			err = x.h.UpdateDestination(svc, dst)
+		}
+		if err != nil {
+			return fmt.Errorf("lvs: adding %s (weight %d, %s) to %s: %w", d.Addr, d.Weight, d.Forwarding, s, err)
+		}
+		return nil
+	}
+	err = x.h.UpdateDestination(svc, dst)
+	if errors.Is(err, syscall.ENOENT) {
+		err = x.h.NewDestination(svc, dst)
+	}
+	if err != nil {
+		return fmt.Errorf("lvs: updating %s (weight %d, %s) in %s: %w", d.Addr, d.Weight, d.Forwarding, s, err)
+	}
+	return nil
+}
+
+// RemoveDestination removes d from s; a destination already gone is not
+// an error.
+func (x *IPVS) RemoveDestination(ctx context.Context, s health.Service, d health.Destination) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	svc, err := toService(s)
+	if err != nil {
+		return err
+	}
+	dst, err := toDestination(d)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.h.DelDestination(svc, dst); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("lvs: removing %s from %s: %w", d.Addr, s, err)
+	}
+	return nil
+}

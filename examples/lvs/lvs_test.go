@@ -1,0 +1,222 @@
+package lvs
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/moby/ipvs"
+	"github.com/vishvananda/netns"
+
+	"github.com/vrrpkit/vrrpkit/health"
+)
+
+func TestConversions(t *testing.T) {
+	svc, err := toService(health.Service{Addr: netip.MustParseAddrPort("127.0.0.1:80"), Protocol: health.ProtocolUDP, Scheduler: "wrr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !svc.Address.Equal(net.IPv4(127, 0, 0, 1)) || len(svc.Address) != 4 || svc.Port != 80 ||
+		svc.Protocol != syscall.IPPROTO_UDP || svc.SchedName != "wrr" ||
+		svc.AddressFamily != syscall.AF_INET || svc.Netmask != 0xffffffff {
+		t.Errorf("IPv4 service %+v", svc)
+	}
+	svc, err = toService(health.Service{Addr: netip.MustParseAddrPort("[::1]:443")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.AddressFamily != syscall.AF_INET6 || svc.Netmask != 128 || svc.Protocol != syscall.IPPROTO_TCP || svc.SchedName != "wlc" {
+		t.Errorf("IPv6 service %+v", svc)
+	}
+	if _, err := toService(health.Service{}); err == nil {
+		t.Error("a service without an address converted")
+	}
+
+	for _, fwd := range []health.Forwarding{health.ForwardNAT, health.ForwardDR, health.ForwardTUN} {
+		for _, a := range []string{"127.0.0.1:8080", "[::1]:8080", "[::ffff:127.0.0.1]:8080"} {
+			d := health.Destination{Addr: netip.MustParseAddrPort(a), Weight: 7, Forwarding: fwd}
+			dst, err := toDestination(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := fromDestination(dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := d
+			want.Addr = netip.AddrPortFrom(d.Addr.Addr().Unmap(), d.Addr.Port())
+			if back != want {
+				t.Errorf("%v: round trip gave %v", d, back)
+			}
+		}
+	}
+	if d, _ := toDestination(health.Destination{Addr: netip.MustParseAddrPort("127.0.0.1:1")}); d.ConnectionFlags != ipvs.ConnFwdMasq {
+		t.Errorf("default forwarding flags %#x, want masquerade", d.ConnectionFlags)
+	}
+	if _, err := toDestination(health.Destination{Addr: netip.MustParseAddrPort("127.0.0.1:1"), Forwarding: 9}); err == nil {
+		t.Error("an unknown forwarding method converted")
+	}
+	if d, _ := fromDestination(&ipvs.Destination{Address: net.IPv4(127, 0, 0, 2), Port: 1, ConnectionFlags: ipvs.ConnFwdLocalNode}); d.Forwarding != health.ForwardDefault ||
+		d.Addr != netip.MustParseAddrPort("127.0.0.2:1") {
+		t.Errorf("local-node destination read as %v", d)
+	}
+}
+
+// TestIPVS programs the kernel's IPVS table through a BalancerSync, in a
+// network namespace of its own so that the host's table is left alone.
+// It needs the ip_vs module (/proc/net/ip_vs) and root.
+func TestIPVS(t *testing.T) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
+		// A plain skip, not testenv.Skip: CI runs on a kernel without
+		// IP_VS and must pass there.
+		t.Skip("IPVS is not available on this kernel (/proc/net/ip_vs is absent: ip_vs is not loaded or not built); " +
+			"this test runs only where it is, and CI's kernel has no IP_VS")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("programming IPVS needs root (CAP_NET_ADMIN)")
+	}
+	nsPath := newNetns(t)
+	lb, err := NewIn(nsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	ctx := t.Context()
+
+	for _, vip := range []string{"127.0.0.1:80", "[::1]:80"} {
+		t.Run(vip, func(t *testing.T) {
+			v := netip.MustParseAddrPort(vip)
+			rs := func(i int) netip.AddrPort { return netip.AddrPortFrom(v.Addr(), uint16(8000+i)) }
+			s := &health.BalancerSync{Balancer: lb, Service: health.Service{Addr: v, Scheduler: "wrr", Forwarding: health.ForwardDR}}
+			read := func() []health.Destination {
+				t.Helper()
+				ds, err := lb.Destinations(ctx, health.Service{Addr: v, Scheduler: "wrr"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.SortFunc(ds, func(a, b health.Destination) int { return a.Addr.Compare(b.Addr) })
+				return ds
+			}
+			apply := func(ms ...health.Member) {
+				t.Helper()
+				if err := s.Apply(ctx, health.Membership{Members: ms}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			apply(health.Member{Name: "a", Addr: rs(1), Weight: 3}, health.Member{Name: "b", Addr: rs(2), Weight: 1, Forwarding: health.ForwardTUN})
+			want := []health.Destination{{Addr: rs(1), Weight: 3, Forwarding: health.ForwardDR}, {Addr: rs(2), Weight: 1, Forwarding: health.ForwardTUN}}
+			if got := read(); !slices.Equal(got, want) {
+				t.Fatalf("destinations %v, want %v", got, want)
+			}
+			// b fails with inhibit_on_failure; c joins; a leaves.
+			apply(health.Member{Name: "b", Addr: rs(2), Weight: 0, Forwarding: health.ForwardTUN}, health.Member{Name: "c", Addr: rs(3), Weight: 5})
+			want = []health.Destination{{Addr: rs(2), Weight: 0, Forwarding: health.ForwardTUN}, {Addr: rs(3), Weight: 5, Forwarding: health.ForwardDR}}
+			if got := read(); !slices.Equal(got, want) {
+				t.Fatalf("destinations %v, want %v", got, want)
+			}
+			// A changed scheduler is applied to the existing service.
+			s.Service.Scheduler = "rr"
+			apply(health.Member{Name: "c", Addr: rs(3), Weight: 5})
+			x, err := lb.h.GetService(mustService(t, s.Service))
+			if err != nil || x.SchedName != "rr" {
+				t.Errorf("scheduler %v (%v), want rr", x, err)
+			}
+			// Idempotent removals.
+			if err := lb.RemoveDestination(ctx, s.Service, health.Destination{Addr: rs(9)}); err != nil {
+				t.Errorf("removing a missing destination: %v", err)
+			}
+			if err := s.Remove(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Remove(ctx); err != nil {
+				t.Errorf("removing a missing service: %v", err)
+			}
+			if svcs, err := lb.h.GetServices(); err != nil || len(svcs) != 0 {
+				t.Errorf("services left: %v (%v)", svcs, err)
+			}
+		})
+	}
+}
+
+func mustService(t *testing.T, s health.Service) *ipvs.Service {
+	t.Helper()
+	svc, err := toService(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// newNetns creates a named network namespace for the test and returns its
+// path; it is deleted at the end of the test.
+func newNetns(t *testing.T) string {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	name := fmt.Sprintf("vrrpkit-%d-lvs", os.Getpid())
+	ns, err := netns.NewNamed(name) // also moves this thread into it
+	if err != nil {
+		t.Fatalf("creating network namespace %s: %v", name, err)
+	}
+	ns.Close()
+	if err := netns.Set(orig); err != nil {
+		t.Fatalf("returning to the original network namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := netns.DeleteNamed(name); err != nil {
+			t.Errorf("deleting network namespace %s: %v", name, err)
+		}
+	})
+	return filepath.Join("/var/run/netns", name)
+}
+
+// Wiring a Pool to IPVS. (Not run: it needs IPVS and root.)
+func Example() {
+	lb, err := New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer lb.Close()
+	sync := &health.BalancerSync{Balancer: lb, Service: health.Service{
+		Addr:       netip.MustParseAddrPort("127.0.0.1:80"),
+		Protocol:   health.ProtocolTCP,
+		Scheduler:  "wrr",            // lb_algo
+		Forwarding: health.ForwardDR, // lb_kind
+	}}
+	var backends []health.Backend
+	for i := range 3 {
+		a := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(8080+i))
+		backends = append(backends, health.Backend{
+			Addr:             a,
+			Weight:           2,
+			InhibitOnFailure: true,
+			Checks:           []health.Check{{Checker: health.TCP{Address: a.String()}, Fall: 2}},
+		})
+	}
+	pool, err := health.NewPool(health.PoolConfig{
+		Name: "web", Backends: backends, Quorum: 4, Hysteresis: 1,
+		Sorry:    &health.Backend{Addr: netip.MustParseAddrPort("127.0.0.1:9090")},
+		OnChange: sync.Apply,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_ = pool.Run(ctx)
+	_ = sync.Remove(context.Background())
+}
