@@ -384,14 +384,47 @@ func (r *Router) signal() {
 // (priority, interval, addresses, peers...) without a failover. Removed
 // instances stop as at shutdown; added ones start. When the Router runs,
 // Reload returns once the change is applied.
+//
+// Reload keeps the sync groups, less the members that no longer exist;
+// ReloadGroups replaces them too.
 func (r *Router) Reload(ctx context.Context, instances []InstanceConfig) error {
-	if errs := validateInstances(instances); len(errs) > 0 {
+	r.mu.Lock()
+	old := r.cfg.SyncGroups
+	r.mu.Unlock()
+	names := map[string]bool{}
+	for _, c := range instances {
+		names[c.Name] = true
+	}
+	var groups []SyncGroup
+	for _, g := range old {
+		var members []string
+		for _, m := range g.Members {
+			if names[m] {
+				members = append(members, m)
+			}
+		}
+		if len(members) > 0 {
+			g.Members = members
+			groups = append(groups, g)
+		}
+	}
+	return r.ReloadGroups(ctx, instances, groups)
+}
+
+// ReloadGroups is Reload that also replaces the sync groups. A group that
+// keeps its name keeps its state.
+func (r *Router) ReloadGroups(ctx context.Context, instances []InstanceConfig, groups []SyncGroup) error {
+	errs := validateInstances(instances)
+	errs = append(errs, validateGroups(groups, instances)...)
+	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	insts := cloneInstances(instances)
+	groups = slices.Clone(groups)
 	c := command{kind: cmdReload, insts: insts, done: make(chan error, 1)}
 	r.mu.Lock()
 	r.setNames(insts)
+	r.cfg.SyncGroups = groups
 	if !r.running {
 		r.cfg.Instances = insts
 		r.status = map[string]Status{}
@@ -436,9 +469,11 @@ func (r *Router) Run(ctx context.Context) error {
 	go r.disp.run()
 	r.linkState = map[string]LinkState{}
 	r.groups = nil
+	r.mu.Lock()
 	for _, g := range r.cfg.SyncGroups {
 		r.groups = append(r.groups, &group{name: g.Name, members: g.Members})
 	}
+	r.mu.Unlock()
 	r.startLinks(ctx)
 
 	now := r.clock.Now()
@@ -893,6 +928,17 @@ func (r *Router) setFault(inst *instance, source string, on bool, now time.Time)
 }
 
 func (r *Router) reload(insts []InstanceConfig, now time.Time) error {
+	r.mu.Lock()
+	groups := r.cfg.SyncGroups
+	r.mu.Unlock()
+	states := map[string]State{}
+	for _, g := range r.groups {
+		states[g.name] = g.state
+	}
+	r.groups = nil
+	for _, g := range groups {
+		r.groups = append(r.groups, &group{name: g.Name, members: g.Members, state: states[g.Name]})
+	}
 	keep := map[string]bool{}
 	for i := range insts {
 		if old := r.insts[insts[i].Name]; old != nil && sameSlot(&old.cfg, &insts[i]) {

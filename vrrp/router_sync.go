@@ -30,6 +30,8 @@ type SyncGroup struct {
 // named instance: true unless it belongs to a sync group without
 // TrackingWeight, where they act as weight 0.
 func (r *Router) TracksWeights(instance string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, g := range r.cfg.SyncGroups {
 		for _, m := range g.Members {
 			if m == instance {

@@ -1,6 +1,7 @@
 package vrrp_test
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -167,4 +168,46 @@ func TestSyncGroupValidation(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
+}
+
+// ReloadGroups puts running instances into a sync group; Reload keeps it
+// and drops removed members.
+func TestRouterReloadGroups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		i1, i2 := v3inst(150), v3inst(150)
+		i2.Name, i2.VRID = "VI_2", 52
+		i2.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.102/24")}}
+		r, stop := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Instances: []vrrp.InstanceConfig{i1, i2}})
+		defer stop()
+		time.Sleep(5 * time.Second)
+		ctx := context.Background()
+		if err := r.ReloadGroups(ctx, []vrrp.InstanceConfig{i1, i2}, []vrrp.SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SetFault("VI_1", "test", true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := stateOf(t, r, "VI_2"); got != vrrp.Fault {
+			t.Fatalf("VI_2 is %v after VI_1's fault in a reloaded group", got)
+		}
+		if err := r.SetFault("VI_1", "test", false); err != nil {
+			t.Fatal(err)
+		}
+		// Reload without VI_2: the group keeps VI_1 alone.
+		if err := r.Reload(ctx, []vrrp.InstanceConfig{i1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.ReloadGroups(ctx, []vrrp.InstanceConfig{i1}, []vrrp.SyncGroup{{Name: "G", Members: []string{"VI_2"}}}); !errors.Is(err, vrrp.ErrConfig) {
+			t.Errorf("a group naming a removed instance: %v", err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := stateOf(t, r, "VI_1"); got != vrrp.Master {
+			t.Errorf("VI_1 is %v", got)
+		}
+	})
 }
