@@ -17,7 +17,6 @@ func TestVMAC(t *testing.T) {
 	m := modes[1] // v3 IPv4
 	for _, p := range pairings {
 		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
 			lab := netns.New(t, 3)
 			h1, h2, obs := lab.Host(1), lab.Host(2), lab.Host(3)
 			hosts := []*netns.Host{h1, h2}
