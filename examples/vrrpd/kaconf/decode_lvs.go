@@ -1,0 +1,591 @@
+package kaconf
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// The LVS sections are read into their own types for the pool and IPVS
+// support. They raise no errors of their own: unknown keywords are
+// warnings, as in keepalived, and keywords keepalived knows that are not
+// typed here are warnings too.
+
+// virtualServerGroup decodes a virtual_server_group.
+func (dc *decoder) virtualServerGroup(n *Node) {
+	if !dc.need(n, 1) || !dc.block(n) {
+		return
+	}
+	g := VirtualServerGroup{Pos: n.Pos, Name: n.Words[1]}
+	for _, c := range n.Block {
+		dc.noBlock(c)
+		if c.Keyword() == "fwmark" {
+			if !dc.need(c, 1) {
+				continue
+			}
+			v, msg := parseUnsigned(c.Words[1], 0, 1<<32-1)
+			if msg != "" {
+				dc.warnf(c, "%s", joinMsg("("+g.Name+"): fwmark '"+c.Words[1]+"' must be in [0, 4294967295] - ignoring", msg))
+				continue
+			}
+			e := VirtualServerGroupEntry{Pos: c.Pos, FWMark: uint32(v), Family: c.Arg(2)}
+			if e.Family != "" && e.Family != "inet" && e.Family != "inet6" {
+				dc.warnf(c, "(%s): fwmark '%d' family %s unknown - ignoring", g.Name, v, e.Family)
+				continue
+			}
+			g.Entries = append(g.Entries, e)
+			continue
+		}
+		e, ok := dc.vsgRange(c)
+		if !ok {
+			continue
+		}
+		g.Entries = append(g.Entries, e)
+	}
+	if len(g.Entries) == 0 {
+		dc.warnf(n, "virtual server group %s has no entries - removing", g.Name)
+		return
+	}
+	dc.cfg.VirtualServerGroups = append(dc.cfg.VirtualServerGroups, g)
+}
+
+// vsgRange decodes an address, a range (a.b.c.d-e or a-b) or a prefix,
+// and an optional port.
+func (dc *decoder) vsgRange(c *Node) (VirtualServerGroupEntry, bool) {
+	e := VirtualServerGroupEntry{Pos: c.Pos}
+	s := c.Words[0]
+	bad := func() (VirtualServerGroupEntry, bool) {
+		dc.warnf(c, "Invalid virtual server group IP address %s - skipping", s)
+		return e, false
+	}
+	switch {
+	case strings.Contains(s, "/"):
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return bad()
+		}
+		if p.Masked() != p {
+			dc.warnf(c, "Address mask bits not empty - %s - skipping", s)
+			return e, false
+		}
+		e.First, e.Last = p.Addr(), lastAddr(p)
+	case strings.Contains(s, "-"):
+		first, last, _ := strings.Cut(s, "-")
+		a, ok := parseAddr(first)
+		if !ok {
+			return bad()
+		}
+		b, ok := parseAddr(last)
+		if !ok {
+			// a.b.c.d-e: the last byte (IPv4) or group (IPv6).
+			sep := "."
+			if a.Is6() {
+				sep = ":"
+			}
+			i := strings.LastIndex(first, sep)
+			if i < 0 {
+				return bad()
+			}
+			if b, ok = parseAddr(first[:i+1] + last); !ok {
+				dc.warnf(c, "Invalid range end %s - skipping", s)
+				return e, false
+			}
+		}
+		if a.Is6() != b.Is6() {
+			dc.warnf(c, "Range address families do not match %s - skipping", s)
+			return e, false
+		}
+		if b.Less(a) {
+			dc.warnf(c, "Address range end is less than address range start - %s - skipping", s)
+			return e, false
+		}
+		e.First, e.Last = a, b
+	default:
+		a, ok := parseAddr(s)
+		if !ok {
+			return bad()
+		}
+		e.First, e.Last = a, a
+	}
+	if len(c.Words) > 1 {
+		p, msg := parseUnsigned(c.Words[1], 0, 65535)
+		if msg != "" {
+			dc.warnf(c, "Invalid virtual server group port %s - skipping", c.Words[1])
+			return e, false
+		}
+		e.Port = uint16(p)
+	}
+	return e, true
+}
+
+// virtualServer decodes a virtual_server.
+func (dc *decoder) virtualServer(n *Node) {
+	if !dc.need(n, 1) || !dc.block(n) {
+		return
+	}
+	vs := VirtualServer{Pos: n.Pos, DelayLoop: defaultDelayLoop, Quorum: 1}
+	vs.CheckDefaults.Retry = -1
+	switch n.Words[1] {
+	case "fwmark":
+		if !dc.need(n, 2) {
+			return
+		}
+		v, msg := parseUnsigned(n.Words[2], 0, 1<<32-1)
+		if msg != "" {
+			dc.warnf(n, "%s", joinMsg("virtual server fwmark '"+n.Words[2]+"' must be in [0, 4294967295] - ignoring", msg))
+			return
+		}
+		vs.FWMark = uint32(v)
+	case "group":
+		if !dc.need(n, 2) {
+			return
+		}
+		vs.Group = n.Words[2]
+	default:
+		a, ok := parseAddr(n.Words[1])
+		if !ok {
+			dc.warnf(n, "Invalid virtual server IP address %s - skipping", n.Words[1])
+			return
+		}
+		vs.Addr = a
+		if len(n.Words) > 2 {
+			p, msg := parseUnsigned(n.Words[2], 0, 65535)
+			if msg != "" {
+				dc.warnf(n, "Invalid virtual server port %s - skipping", n.Words[2])
+				return
+			}
+			vs.Port = uint16(p)
+		}
+	}
+	for _, c := range n.Block {
+		kw := c.Keyword()
+		if kw != "real_server" && kw != "sorry_server" {
+			dc.noBlock(c)
+		}
+		switch kw {
+		case "lvs_sched", "lb_algo":
+			if dc.need(c, 1) {
+				switch c.Words[1] {
+				case "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos":
+					vs.Scheduler = c.Words[1]
+				default:
+					dc.warnf(c, "Invalid lvs_scheduler '%s' - ignoring", c.Words[1])
+				}
+			}
+		case "lvs_method", "lb_kind":
+			if f, ok := dc.forwarding(c, "virtual"); ok {
+				vs.Forwarding = f
+			}
+		case "protocol":
+			if dc.need(c, 1) {
+				switch p := strings.ToUpper(c.Words[1]); p {
+				case "TCP", "UDP", "SCTP":
+					vs.Protocol = p
+				default:
+					dc.warnf(c, "Unknown protocol %s - ignoring", c.Words[1])
+				}
+			}
+		case "delay_loop":
+			if d, ok := dc.timer(c, "virtual server delay loop '%s' invalid - ignoring"); ok {
+				vs.DelayLoop = d
+			}
+		case "quorum":
+			if dc.need(c, 1) {
+				v, msg := parseUnsigned(c.Words[1], 1, 1<<31-1)
+				if msg != "" {
+					dc.warnf(c, "%s", joinMsg("Quorum "+c.Words[1]+" must be in [1, 2147483647]. Setting to 1.", msg))
+					v = 1
+				}
+				vs.Quorum = int(v)
+			}
+		case "hysteresis":
+			if dc.need(c, 1) {
+				v, msg := parseUnsigned(c.Words[1], 0, 1<<31-1)
+				if msg != "" {
+					dc.warnf(c, "%s", joinMsg("Hysteresis "+c.Words[1]+" must be in [0, 2147483647] - ignoring", msg))
+					continue
+				}
+				vs.Hysteresis = int(v)
+			}
+		case "inhibit_on_failure":
+			if v, ok := dc.optBool(c, "Invalid inhibit_on_failure parameter %s"); ok {
+				vs.InhibitOnFailure = v
+			}
+		case "persistence_timeout":
+			v := uint64(360)
+			if len(c.Words) > 1 {
+				var msg string
+				if v, msg = parseUnsigned(c.Words[1], 1, 1<<32-1); msg != "" {
+					dc.warnf(c, "persistence_timeout invalid")
+					continue
+				}
+			}
+			vs.PersistenceTimeout = time.Duration(v) * time.Second
+		case "persistence_granularity":
+			if dc.need(c, 1) {
+				vs.PersistenceGranularity = c.Words[1]
+			}
+		case "ha_suspend":
+			vs.HASuspend = true
+		case "alpha":
+			vs.Alpha = true
+		case "omega":
+			vs.Omega = true
+		case "virtualhost":
+			if len(c.Words) < 2 {
+				dc.warnf(c, "virtual server virtualhost missing")
+				continue
+			}
+			vs.VirtualHost = c.Words[1]
+		case "quorum_up", "quorum_down":
+			if !dc.need(c, 1) {
+				continue
+			}
+			s := dc.scriptLine(c, true)
+			if kw == "quorum_up" {
+				vs.QuorumUp = s
+			} else {
+				vs.QuorumDown = s
+			}
+		case "sorry_server":
+			if rs, ok := dc.realServer(c, false); ok {
+				vs.SorryServer = &rs
+			}
+		case "real_server":
+			if rs, ok := dc.realServer(c, true); ok {
+				vs.RealServers = append(vs.RealServers, rs)
+			}
+		case "smtp_alert":
+			dc.noEffect(c, "no e-mail is sent")
+		case "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup":
+			dc.checkOption(c, &vs.CheckDefaults)
+		default:
+			dc.lvsOther(c, lvsVirtualServerKeywords)
+		}
+	}
+	dc.cfg.VirtualServers = append(dc.cfg.VirtualServers, vs)
+}
+
+// lvsVirtualServerKeywords are keepalived's other virtual_server keywords.
+const lvsVirtualServerKeywords = "persistence_engine ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback hashed snmp_name ip_family sorry_server_inhibit sorry_server_lvs_method"
+
+// lvsRealServerKeywords are keepalived's other real_server keywords.
+const lvsRealServerKeywords = "snmp_name virtualhost alpha"
+
+// lvsCheckerKeywords are keepalived's other checker keywords.
+const lvsCheckerKeywords = "alpha log_all_failures fast_recovery regex regex_no_match regex_options regex_min_offset regex_max_offset regex_stack helo_name type name payload require_reply min_reply_length max_reply_length track_file dynamic weight user"
+
+// lvsOther reports an LVS keyword that is not typed: a warning when
+// keepalived knows it, "Unknown keyword" otherwise.
+func (dc *decoder) lvsOther(c *Node, known string) {
+	for _, k := range strings.Fields(known) {
+		if k == c.Keyword() {
+			dc.warnf(c, "keyword %s is not supported here and is ignored", k)
+			return
+		}
+	}
+	dc.unknown(c)
+}
+
+// forwarding reads lvs_method / lb_kind.
+func (dc *decoder) forwarding(c *Node, which string) (string, bool) {
+	if !dc.need(c, 1) {
+		return "", false
+	}
+	switch m := c.Words[1]; m {
+	case "NAT", "DR", "TUN":
+		if m == "TUN" && len(c.Words) > 2 {
+			dc.warnf(c, "tunnel options %s are not supported here and are ignored", strings.Join(c.Words[2:], " "))
+		}
+		return m, true
+	default:
+		dc.warnf(c, "PARSER : unknown [%s] routing method for %s server.", m, which)
+		return "", false
+	}
+}
+
+// timer reads a <TIMER>.
+func (dc *decoder) timer(c *Node, invalid string) (time.Duration, bool) {
+	if !dc.need(c, 1) {
+		return 0, false
+	}
+	d, msg := parseTimer(c.Words[1], 0, 4294967295*time.Microsecond)
+	if msg != "" {
+		dc.warnf(c, "%s", joinMsg(sprintf(invalid, c.Words[1]), msg))
+		return 0, false
+	}
+	return d, true
+}
+
+// realServer decodes a real_server or sorry_server: <IPADDR> [<PORT>].
+func (dc *decoder) realServer(n *Node, real bool) (RealServer, bool) {
+	rs := RealServer{Pos: n.Pos, Weight: 1}
+	rs.CheckDefaults.Retry = -1
+	if !dc.need(n, 1) {
+		return rs, false
+	}
+	a, ok := parseAddr(n.Words[1])
+	if !ok {
+		dc.warnf(n, "Invalid real server ip address/port %s/%s - skipping", n.Words[1], n.Arg(2))
+		return rs, false
+	}
+	rs.Addr = a
+	if len(n.Words) > 2 {
+		p, msg := parseUnsigned(n.Words[2], 0, 65535)
+		if msg != "" {
+			dc.warnf(n, "Invalid real server ip address/port %s/%s - skipping", n.Words[1], n.Words[2])
+			return rs, false
+		}
+		rs.Port = uint16(p)
+	}
+	if !real {
+		dc.noBlock(n)
+		return rs, true
+	}
+	if !dc.block(n) {
+		return rs, false
+	}
+	for _, c := range n.Block {
+		kw := c.Keyword()
+		if checkerType(kw) {
+			if ck, ok := dc.checker(c); ok {
+				rs.Checkers = append(rs.Checkers, ck)
+			}
+			continue
+		}
+		dc.noBlock(c)
+		switch kw {
+		case "weight":
+			if dc.need(c, 1) {
+				v, msg := parseInt(c.Words[1], 0, 65535)
+				if msg != "" {
+					dc.warnf(c, "%s", joinMsg("Real server weight "+c.Words[1]+" is outside range 0-65535", msg))
+					continue
+				}
+				rs.Weight = int(v)
+			}
+		case "lvs_method", "lb_kind":
+			if f, ok := dc.forwarding(c, "real"); ok {
+				rs.Forwarding = f
+			}
+		case "inhibit_on_failure":
+			if v, ok := dc.optBool(c, "Invalid inhibit_on_failure parameter %s"); ok {
+				rs.InhibitOnFailure = v
+			}
+		case "notify_up", "notify_down":
+			if !dc.need(c, 1) {
+				continue
+			}
+			s := dc.scriptLine(c, true)
+			if kw == "notify_up" {
+				rs.NotifyUp = s
+			} else {
+				rs.NotifyDown = s
+			}
+		case "uthreshold", "lthreshold":
+			if dc.need(c, 1) {
+				v, msg := parseUnsigned(c.Words[1], 0, 1<<32-1)
+				if msg != "" {
+					dc.warnf(c, "Invalid real_server %s '%s' - ignoring", kw, c.Words[1])
+					continue
+				}
+				if kw == "uthreshold" {
+					rs.UThreshold = int(v)
+				} else {
+					rs.LThreshold = int(v)
+				}
+			}
+		case "delay_loop":
+			if d, ok := dc.timer(c, "real server delay_loop '%s' invalid - ignoring"); ok {
+				rs.DelayLoop = d
+			}
+		case "smtp_alert":
+			dc.noEffect(c, "no e-mail is sent")
+		case "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup":
+			dc.checkOption(c, &rs.CheckDefaults)
+		default:
+			dc.lvsOther(c, lvsRealServerKeywords)
+		}
+	}
+	return rs, true
+}
+
+func checkerType(kw string) bool {
+	switch kw {
+	case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK",
+		"PING_CHECK", "UDP_CHECK", "BFD_CHECK", "FILE_CHECK":
+		return true
+	}
+	return false
+}
+
+// checker decodes a checker block.
+func (dc *decoder) checker(n *Node) (Checker, bool) {
+	ck := Checker{Pos: n.Pos, Type: n.Keyword()}
+	ck.Retry = -1
+	if !dc.block(n) {
+		return ck, false
+	}
+	for _, c := range n.Block {
+		kw := c.Keyword()
+		if kw != "url" {
+			dc.noBlock(c)
+		}
+		switch kw {
+		case "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark",
+			"connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup", "delay_loop":
+			dc.checkOption(c, &ck.CheckOptions)
+		case "url":
+			if u, ok := dc.url(c); ok {
+				ck.URLs = append(ck.URLs, u)
+			}
+		case "http_protocol":
+			if len(c.Words) < 2 {
+				dc.warnf(c, "Missing http_protocol version")
+				continue
+			}
+			switch p := c.Words[1]; p {
+			case "1.0", "1.1", "1.0C", "1.0c":
+				ck.HTTPProtocol = strings.ToUpper(p)
+			default:
+				dc.warnf(c, "Invalid http_protocol %s - ignoring", p)
+			}
+		case "virtualhost":
+			if dc.need(c, 1) {
+				ck.VirtualHost = c.Words[1]
+			}
+		case "enable_sni":
+			ck.EnableSNI = true
+		case "misc_path":
+			if dc.need(c, 1) {
+				ck.MiscPath = dc.scriptLine(c, false)
+			}
+		case "misc_timeout":
+			if dc.need(c, 1) {
+				v, msg := parseUnsigned(c.Words[1], 0, 4294)
+				if msg != "" {
+					dc.warnf(c, "%s", joinMsg("Invalid misc_timeout "+c.Words[1]+" - ignoring", msg))
+					continue
+				}
+				ck.MiscTimeout = time.Duration(v) * time.Second
+			}
+		case "misc_dynamic":
+			ck.MiscDynamic = true
+		default:
+			dc.lvsOther(c, lvsCheckerKeywords)
+		}
+	}
+	return ck, true
+}
+
+// checkOption decodes a connection option of a checker (or its default on
+// a virtual or real server).
+func (dc *decoder) checkOption(c *Node, o *CheckOptions) {
+	if !dc.need(c, 1) {
+		return
+	}
+	v := c.Words[1]
+	switch kw := c.Keyword(); kw {
+	case "connect_ip", "bindto":
+		a, ok := parseAddr(v)
+		if !ok {
+			dc.warnf(c, "Invalid %s address %s - ignoring", kw, v)
+			return
+		}
+		if kw == "connect_ip" {
+			o.ConnectIP = a
+		} else {
+			o.BindTo = a
+		}
+	case "connect_port", "bind_port":
+		p, msg := parseUnsigned(v, 0, 65535)
+		if msg != "" {
+			dc.warnf(c, "Invalid checker %s '%s'", kw, v)
+			return
+		}
+		if kw == "connect_port" {
+			o.ConnectPort = uint16(p)
+		} else {
+			o.BindPort = uint16(p)
+		}
+	case "bind_if":
+		if len(v) > maxIfNameLen {
+			dc.warnf(c, "Interface name %s is too long - ignoring", v)
+			return
+		}
+		o.BindIf = v
+	case "fwmark":
+		m, msg := parseUnsigned(v, 0, 1<<32-1)
+		if msg != "" {
+			dc.warnf(c, "Invalid fwmark connection value '%s'", v)
+			return
+		}
+		o.FWMark = uint32(m)
+	case "retry", "nb_get_retry":
+		r, msg := parseUnsigned(v, 0, 1<<32-1)
+		if msg != "" {
+			dc.warnf(c, "Invalid retry connection value '%s'", v)
+			return
+		}
+		o.Retry = int(r)
+	case "connect_timeout", "delay_before_retry", "warmup", "delay_loop":
+		d, msg := parseTimer(v, 0, 4294967295*time.Microsecond)
+		if msg != "" {
+			dc.warnf(c, "%s", joinMsg(kw+" "+v+" invalid - ignoring", msg))
+			return
+		}
+		switch kw {
+		case "connect_timeout":
+			o.ConnectTimeout = d
+		case "delay_before_retry":
+			o.DelayBeforeRetry = d
+		case "warmup":
+			o.Warmup = d
+		default:
+			o.DelayLoop = d
+		}
+	}
+}
+
+// url decodes a url block of an HTTP check.
+func (dc *decoder) url(n *Node) (URL, bool) {
+	u := URL{Pos: n.Pos}
+	if !dc.block(n) {
+		return u, false
+	}
+	for _, c := range n.Block {
+		dc.noBlock(c)
+		switch c.Keyword() {
+		case "path":
+			if dc.need(c, 1) {
+				u.Path = c.Words[1]
+			}
+		case "digest":
+			if dc.need(c, 1) {
+				u.Digest = c.Words[1]
+			}
+		case "virtualhost":
+			if dc.need(c, 1) {
+				u.VirtualHost = c.Words[1]
+			}
+		case "status_code":
+			for _, w := range c.Words[1:] {
+				lo, hi, isRange := strings.Cut(w, "-")
+				a, m1 := parseUnsigned(lo, 100, 599)
+				b := a
+				var m2 string
+				if isRange {
+					b, m2 = parseUnsigned(hi, 100, 599)
+				}
+				if m1 != "" || m2 != "" || b < a {
+					dc.warnf(c, "Invalid HTTP_GET status code %s - ignoring", w)
+					continue
+				}
+				u.StatusCodes = append(u.StatusCodes, [2]int{int(a), int(b)})
+			}
+		default:
+			dc.lvsOther(c, lvsCheckerKeywords)
+		}
+	}
+	return u, true
+}
