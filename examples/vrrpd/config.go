@@ -1,0 +1,304 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/vrrpkit/vrrpkit/examples/vrrpd/kaconf"
+	"github.com/vrrpkit/vrrpkit/health"
+	"github.com/vrrpkit/vrrpkit/transport"
+	"github.com/vrrpkit/vrrpkit/vip"
+	"github.com/vrrpkit/vrrpkit/vrrp"
+)
+
+// processInterval is how often a vrrp_track_process is polled: keepalived
+// learns of processes from kernel events, vrrpkit scans /proc.
+const processInterval = 500 * time.Millisecond
+
+// fileInterval is how often a track_file is read (keepalived uses
+// inotify).
+const fileInterval = time.Second
+
+// daemonConfig is a keepalived configuration converted to what vrrpd runs:
+// the Router's instances and sync groups, the Tracker's checks and the
+// notify scripts.
+type daemonConfig struct {
+	// RouterID is global_defs router_id.
+	RouterID string
+	// Instances and SyncGroups configure the vrrp.Router.
+	Instances  []vrrp.InstanceConfig
+	SyncGroups []vrrp.SyncGroup
+	// Checks, Tracks, Files and FileTracks configure the health.Tracker.
+	Checks     []health.Check
+	Tracks     map[string][]health.Track
+	Files      []health.File
+	FileTracks map[string][]health.FileTrack
+	// Notify and GroupNotify are the notify scripts, by instance and by
+	// sync group name.
+	Notify      map[string]NotifyScripts
+	GroupNotify map[string]NotifyScripts
+	// Priorities are the configured priorities by instance.
+	Priorities map[string]uint8
+	// Warnings are the settings vrrpd runs differently from keepalived.
+	Warnings []string
+}
+
+// hasHealth reports whether the configuration needs a health.Tracker.
+func (d *daemonConfig) hasHealth() bool {
+	return len(d.Checks) > 0 || len(d.Files) > 0
+}
+
+// tracker returns a new Tracker for d moving target.
+func (d *daemonConfig) tracker(target health.Target, log *slog.Logger) *health.Tracker {
+	return &health.Tracker{Target: target, Checks: d.Checks, Tracks: d.Tracks, Files: d.Files,
+		FileTracks: d.FileTracks, Logger: log}
+}
+
+// convert turns a loaded keepalived configuration into a daemonConfig. A
+// configuration whose diagnostics hold errors is refused with those errors
+// (kaconf.Diagnostics.Err); so is one the vrrp package rejects.
+func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error) {
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, errors.New("vrrpd: no configuration")
+	}
+	g := &cfg.Global
+	d := &daemonConfig{
+		RouterID:    g.RouterID,
+		Tracks:      map[string][]health.Track{},
+		FileTracks:  map[string][]health.FileTrack{},
+		Notify:      map[string]NotifyScripts{},
+		GroupNotify: map[string]NotifyScripts{},
+		Priorities:  map[string]uint8{},
+	}
+	script := func(ns *kaconf.NotifyScript) *health.Script {
+		if ns == nil || len(ns.Command) == 0 {
+			return nil
+		}
+		s := &health.Script{Path: ns.Command[0], Args: append([]string(nil), ns.Command[1:]...),
+			User: ns.User, Group: ns.Group, Security: g.EnableScriptSecurity}
+		if s.User == "" {
+			s.User, s.Group = g.ScriptUser, g.ScriptGroup
+		}
+		return s
+	}
+	notify := func(n kaconf.Notify) NotifyScripts {
+		return NotifyScripts{Master: script(n.Master), Backup: script(n.Backup), Fault: script(n.Fault),
+			Stop: script(n.Stop), Any: script(n.Any)}
+	}
+
+	// Health checks: vrrp_script, vrrp_track_process, track_file.
+	for _, s := range cfg.Scripts {
+		if len(s.Command) == 0 {
+			continue
+		}
+		hs := health.Script{Path: s.Command[0], Args: append([]string(nil), s.Command[1:]...),
+			User: s.User, Group: s.Group, Security: g.EnableScriptSecurity}
+		if hs.User == "" {
+			hs.User, hs.Group = g.ScriptUser, g.ScriptGroup
+		}
+		d.Checks = append(d.Checks, health.Check{Name: s.Name, Checker: hs, Interval: s.Interval,
+			Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall, InitFail: s.InitFail})
+	}
+	for _, p := range cfg.TrackProcesses {
+		hp := &health.Process{Name: p.Process, FullCommand: p.FullCommand,
+			Args: append([]string(nil), p.Params...), Quorum: p.Quorum,
+			ForkDelay: p.ForkDelay, TerminateDelay: p.TerminateDelay}
+		switch p.ParamMatch {
+		case kaconf.ParamMatchExact:
+			hp.ParamMatch = health.ParamMatchExact
+		case kaconf.ParamMatchPartial:
+			hp.ParamMatch = health.ParamMatchPartial
+		case kaconf.ParamMatchInitial:
+			hp.ParamMatch = health.ParamMatchInitial
+		}
+		switch {
+		case p.QuorumMax < 0:
+			hp.QuorumMax = 0 // no limit
+		case p.QuorumMax == 0:
+			hp.QuorumMax = health.QuorumMaxNone
+		default:
+			hp.QuorumMax = p.QuorumMax
+		}
+		d.Checks = append(d.Checks, health.Check{Name: p.Name, Checker: hp, Interval: processInterval})
+	}
+	for _, f := range cfg.TrackFiles {
+		d.Files = append(d.Files, health.File{Name: f.Name, Path: f.Path, Weight: f.Weight,
+			Reverse: f.WeightReverse, Interval: fileInterval, Init: f.InitFile, InitValue: f.InitValue,
+			Overwrite: f.InitOverwrite})
+	}
+
+	// Sync groups, and the tracks they give their members.
+	groupOf := map[string]*kaconf.SyncGroup{}
+	for i := range cfg.SyncGroups {
+		sg := &cfg.SyncGroups[i]
+		vg := vrrp.SyncGroup{Name: sg.Name, TrackingWeight: sg.TrackingWeight}
+		for _, m := range sg.Members {
+			vg.Members = append(vg.Members, m.Name)
+			groupOf[m.Name] = sg
+		}
+		if len(vg.Members) == 0 {
+			continue
+		}
+		d.SyncGroups = append(d.SyncGroups, vg)
+		d.GroupNotify[sg.Name] = notify(sg.Notify)
+	}
+
+	for i := range cfg.Instances {
+		in := &cfg.Instances[i]
+		c, err := convertInstance(g, in)
+		if err != nil {
+			return nil, err
+		}
+		warn := func(format string, args ...any) {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: (%s) ", in.Pos, in.Name)+fmt.Sprintf(format, args...))
+		}
+		if len(in.ExcludedVIPs) > 0 {
+			warn("virtual_ipaddress_excluded is not carried: %d addresses left alone", len(in.ExcludedVIPs))
+		}
+		for _, p := range in.UnicastPeers {
+			if p.MinTTL != 0 || (p.MaxTTL != 0 && p.MaxTTL != 255) {
+				warn("unicast_peer %s: min_ttl/max_ttl are not carried", p.Addr)
+			}
+		}
+		if in.State == kaconf.StateMaster && in.Priority != 255 {
+			warn("state MASTER: vrrpd starts as BACKUP and takes over after Master_Down_Interval")
+		}
+		scripts, procs, files, ifaces := in.TrackScripts, in.TrackProcesses, in.TrackFiles, in.TrackInterfaces
+		if sg := groupOf[in.Name]; sg != nil {
+			scripts = append(append([]kaconf.Track(nil), scripts...), sg.TrackScripts...)
+			procs = append(append([]kaconf.Track(nil), procs...), sg.TrackProcesses...)
+			files = append(append([]kaconf.Track(nil), files...), sg.TrackFiles...)
+			ifaces = append(append([]kaconf.TrackInterface(nil), ifaces...), sg.TrackInterfaces...)
+		}
+		for _, t := range ifaces {
+			w := t.Weight
+			if t.Reverse {
+				w = -w // approximation: vrrp.TrackInterface has no reverse
+				warn("track_interface %s reverse: applied as weight %d", t.Name, w)
+			}
+			c.TrackInterfaces = append(c.TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: w})
+		}
+		for _, t := range append(append([]kaconf.Track(nil), scripts...), procs...) {
+			d.Tracks[in.Name] = append(d.Tracks[in.Name], health.Track{Check: t.Name, Weight: t.Weight, Reverse: t.Reverse})
+		}
+		for _, t := range files {
+			w, r := t.Weight, t.Reverse
+			d.FileTracks[in.Name] = append(d.FileTracks[in.Name], health.FileTrack{File: t.Name, Weight: &w, Reverse: &r})
+		}
+		d.Instances = append(d.Instances, c)
+		d.Notify[in.Name] = notify(in.Notify)
+		d.Priorities[in.Name] = c.Priority
+	}
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// validate checks d as the vrrp package and the Tracker will, without
+// opening anything.
+func (d *daemonConfig) validate() error {
+	vc := vrrp.Config{Instances: d.Instances, SyncGroups: d.SyncGroups,
+		Transport: &transport.Linux{}, Binder: (*vip.Netlink)(nil)}
+	if err := vc.Validate(); err != nil {
+		return fmt.Errorf("vrrpd: %w", err)
+	}
+	var errs []error
+	for _, c := range d.Checks {
+		if err := c.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, f := range d.Files {
+		if err := f.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("vrrpd: health checks: %w", err)
+	}
+	return nil
+}
+
+// convertInstance converts one vrrp_instance (without its health tracks).
+func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceConfig, error) {
+	version := in.Version
+	if version == 0 {
+		version = g.VRRPVersion
+	}
+	if version == 0 {
+		version = 2 // keepalived's default
+	}
+	c := vrrp.InstanceConfig{
+		Name:              in.Name,
+		Interface:         in.Interface,
+		VRID:              in.VRID,
+		Version:           uint8(version),
+		Priority:          in.Priority,
+		AdvertInterval:    in.AdvertInterval,
+		NoPreempt:         in.NoPreempt,
+		PreemptDelay:      in.PreemptDelay,
+		Accept:            in.Accept,
+		SourceAddr:        in.SourceAddr,
+		SkipAddressCheck:  in.SkipCheckAdvAddr,
+		NoLowerPrioAdvert: in.LowerPrioNoAdvert,
+		GARPMasterRepeat:  in.GARPMasterRepeat,
+		GARPMasterDelay:   in.GARPMasterDelay,
+		GARPMasterRefresh: in.GARPMasterRefresh,
+		UseVMAC:           in.UseVMAC,
+		VMACName:          in.VMACName,
+		VMACXmitBase:      in.VMACXmitBase,
+		DontTrackPrimary:  in.DontTrackPrimary,
+	}
+	c.GARPMasterRefreshRepeat = in.GARPMasterRefreshRepeat
+	if in.GARPMasterDelay == 0 {
+		c.GARPMasterDelay = -1 // keepalived: 0 sends no second burst
+	}
+	if in.GARPMasterRepeat == 0 {
+		c.GARPMasterRepeat = vrrp.DefaultGARPMasterRepeat
+	}
+	if in.IPv6 {
+		c.GARPInterval = g.GNAInterval
+	} else {
+		c.GARPInterval = g.GARPInterval
+	}
+	switch in.AuthType {
+	case kaconf.AuthPass:
+		if version == 2 {
+			c.AuthPass = in.AuthPass
+		}
+	case kaconf.AuthAH:
+		return c, fmt.Errorf("vrrpd: %s: instance %s: auth_type AH is not supported", in.Pos, in.Name)
+	}
+	seen := map[netip.Addr]bool{}
+	for _, v := range in.VIPs {
+		// keepalived keeps one of a repeated address; so does vrrpd (the
+		// first).
+		if seen[v.Prefix.Addr()] {
+			continue
+		}
+		seen[v.Prefix.Addr()] = true
+		c.VIPs = append(c.VIPs, vrrp.VIP{Prefix: v.Prefix, Device: v.Device, Label: v.Label, Scope: v.Scope})
+	}
+	for _, p := range in.UnicastPeers {
+		c.UnicastPeers = append(c.UnicastPeers, p.Addr)
+	}
+	if len(c.UnicastPeers) == 0 {
+		grp := in.MulticastGroup
+		if !grp.IsValid() {
+			if in.IPv6 {
+				grp = g.MulticastGroup6
+			} else {
+				grp = g.MulticastGroup4
+			}
+		}
+		c.Group = grp
+	}
+	return c, nil
+}

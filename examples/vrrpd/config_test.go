@@ -1,0 +1,254 @@
+package main
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vrrpkit/vrrpkit/examples/vrrpd/kaconf"
+	"github.com/vrrpkit/vrrpkit/health"
+	"github.com/vrrpkit/vrrpkit/internal/testenv"
+	"github.com/vrrpkit/vrrpkit/vrrp"
+)
+
+// fakeHost finds every script and knows every user, so that conversions
+// do not depend on the machine.
+type fakeHost struct{}
+
+func (fakeHost) FindScript(string) error { return nil }
+func (fakeHost) UserExists(string) bool  { return true }
+
+func convertText(t *testing.T, text string) (*daemonConfig, kaconf.Diagnostics, error) {
+	t.Helper()
+	cfg, diags := kaconf.LoadBytes("test.conf", []byte(text), kaconf.LoadOptions{ConfigID: "h1", Host: fakeHost{}})
+	d, err := convert(cfg, diags)
+	return d, diags, err
+}
+
+func TestConvertInstance(t *testing.T) {
+	d, diags, err := convertText(t, `
+global_defs {
+  router_id r1
+  vrrp_garp_interval 0.01
+  enable_script_security
+  script_user nobody
+}
+vrrp_script chk {
+  script "/bin/true arg"
+  interval 2
+  fall 3
+  rise 2
+  weight -20
+}
+vrrp_track_process proc {
+  process nginx
+  weight 10
+  quorum 2
+}
+vrrp_track_file tf {
+  file /run/tf
+  weight 3
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  advert_int 2
+  nopreempt
+  authentication {
+    auth_type PASS
+    auth_pass secret
+  }
+  unicast_src_ip 198.18.0.1
+  unicast_peer {
+    198.18.0.2
+  }
+  virtual_ipaddress {
+    198.18.0.100/24 dev eth0 label eth0:vip scope global
+    198.18.0.101
+  }
+  track_interface {
+    eth1 weight -30
+  }
+  track_script {
+    chk
+  }
+  track_process {
+    proc
+  }
+  track_file {
+    tf weight 2
+  }
+  garp_master_delay 3
+  notify_master "/bin/echo master"
+  notify /bin/notify.sh
+}
+`)
+	if err != nil {
+		t.Fatalf("convert: %v\n%s", err, diags)
+	}
+	if len(d.Instances) != 1 {
+		t.Fatalf("instances: %d", len(d.Instances))
+	}
+	c := d.Instances[0]
+	want := vrrp.InstanceConfig{Name: "VI_1", Interface: "eth0", VRID: 51, Version: 2, Priority: 150,
+		AdvertInterval: 2 * time.Second, NoPreempt: true, AuthPass: "secret",
+		SourceAddr: netip.MustParseAddr("198.18.0.1"), UnicastPeers: []netip.Addr{netip.MustParseAddr("198.18.0.2")},
+		GARPMasterDelay: 3 * time.Second, GARPInterval: 10 * time.Millisecond}
+	if c.Name != want.Name || c.Interface != want.Interface || c.VRID != want.VRID || c.Version != want.Version ||
+		c.Priority != want.Priority || c.AdvertInterval != want.AdvertInterval || c.NoPreempt != want.NoPreempt ||
+		c.AuthPass != want.AuthPass || c.SourceAddr != want.SourceAddr || len(c.UnicastPeers) != 1 ||
+		c.UnicastPeers[0] != want.UnicastPeers[0] || c.GARPMasterDelay != want.GARPMasterDelay ||
+		c.GARPInterval != want.GARPInterval || c.Group.IsValid() {
+		t.Errorf("instance:\n got %+v\nwant %+v", c, want)
+	}
+	if len(c.VIPs) != 2 || c.VIPs[0] != (vrrp.VIP{Prefix: netip.MustParsePrefix("198.18.0.100/24"), Device: "eth0", Label: "eth0:vip", Scope: "global"}) ||
+		c.VIPs[1].Prefix != netip.MustParsePrefix("198.18.0.101/32") {
+		t.Errorf("VIPs: %+v", c.VIPs)
+	}
+	if len(c.TrackInterfaces) != 1 || c.TrackInterfaces[0] != (vrrp.TrackInterface{Name: "eth1", Weight: -30}) {
+		t.Errorf("track_interface: %+v", c.TrackInterfaces)
+	}
+	if len(d.Checks) != 2 {
+		t.Fatalf("checks: %+v", d.Checks)
+	}
+	s, ok := d.Checks[0].Checker.(health.Script)
+	if !ok || s.Path != "/bin/true" || len(s.Args) != 1 || s.Args[0] != "arg" || s.User != "nobody" || !s.Security {
+		t.Errorf("script: %+v", d.Checks[0].Checker)
+	}
+	if ck := d.Checks[0]; ck.Interval != 2*time.Second || ck.Fall != 3 || ck.Rise != 2 {
+		t.Errorf("script schedule: %+v", ck)
+	}
+	if p, ok := d.Checks[1].Checker.(*health.Process); !ok || p.Name != "nginx" || p.Quorum != 2 || p.QuorumMax != 0 {
+		t.Errorf("process: %+v", d.Checks[1].Checker)
+	}
+	tr := d.Tracks["VI_1"]
+	if len(tr) != 2 || tr[0] != (health.Track{Check: "chk", Weight: -20}) || tr[1] != (health.Track{Check: "proc", Weight: 10}) {
+		t.Errorf("tracks: %+v", tr)
+	}
+	if len(d.Files) != 1 || d.Files[0].Path != "/run/tf" || d.Files[0].Weight != 3 {
+		t.Errorf("files: %+v", d.Files)
+	}
+	if ft := d.FileTracks["VI_1"]; len(ft) != 1 || ft[0].File != "tf" || ft[0].Weight == nil || *ft[0].Weight != 2 {
+		t.Errorf("file tracks: %+v", ft)
+	}
+	n := d.Notify["VI_1"]
+	if n.Master == nil || n.Master.Path != "/bin/echo" || n.Any == nil || n.Any.Path != "/bin/notify.sh" || n.Backup != nil {
+		t.Errorf("notify: %+v", n)
+	}
+	if d.RouterID != "r1" {
+		t.Errorf("router id %q", d.RouterID)
+	}
+}
+
+func TestConvertVersionsAndGroups(t *testing.T) {
+	d, diags, err := convertText(t, `
+global_defs {
+  vrrp_version 3
+  vrrp_mcast_group4 224.0.0.19
+  vrrp_garp_master_delay 0
+}
+vrrp_sync_group G {
+  group {
+    A
+    B
+  }
+  sync_group_tracking_weight
+  notify_master /bin/true
+}
+vrrp_instance A {
+  interface eth0
+  virtual_router_id 1
+  advert_int 0.5
+  use_vmac vrrp1
+  vmac_xmit_base
+  dont_track_primary
+  lower_prio_no_advert
+  virtual_ipaddress {
+    198.18.0.100
+  }
+}
+vrrp_instance B {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress {
+    fd00::100/64
+  }
+}
+`)
+	if err != nil {
+		t.Fatalf("convert: %v\n%s", err, diags)
+	}
+	a, b := d.Instances[0], d.Instances[1]
+	if a.Version != 3 || a.AdvertInterval != 500*time.Millisecond || a.Group != netip.MustParseAddr("224.0.0.19") ||
+		!a.UseVMAC || a.VMACName != "vrrp1" || !a.VMACXmitBase || !a.DontTrackPrimary || !a.NoLowerPrioAdvert ||
+		a.GARPMasterDelay >= 0 {
+		t.Errorf("A: %+v", a)
+	}
+	if b.Version != 3 || b.Group != netip.MustParseAddr("ff02::12") {
+		t.Errorf("B: %+v", b)
+	}
+	if len(d.SyncGroups) != 1 || d.SyncGroups[0].Name != "G" || !d.SyncGroups[0].TrackingWeight ||
+		strings.Join(d.SyncGroups[0].Members, ",") != "A,B" {
+		t.Errorf("groups: %+v", d.SyncGroups)
+	}
+	if d.GroupNotify["G"].Master == nil {
+		t.Errorf("group notify: %+v", d.GroupNotify)
+	}
+}
+
+func TestConvertDefaultVersion2(t *testing.T) {
+	d, diags, err := convertText(t, "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n")
+	if err != nil {
+		t.Fatalf("convert: %v\n%s", err, diags)
+	}
+	if v := d.Instances[0].Version; v != 2 {
+		t.Errorf("version %d, want keepalived's default 2", v)
+	}
+}
+
+func TestConvertErrors(t *testing.T) {
+	_, diags, err := convertText(t, "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n authentication {\n  auth_type AH\n  auth_pass x\n }\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n")
+	if err == nil {
+		t.Fatalf("AH accepted")
+	}
+	if diags.HasErrors() && err.Error() != diags.Err().Error() {
+		t.Errorf("error %q, want the diagnostics' %q", err, diags.Err())
+	}
+}
+
+// TestConvertCorpus converts the shared keepalived configurations: those
+// with errors fail with the same errors, the others convert.
+func TestConvertCorpus(t *testing.T) {
+	dir := testenv.SharedTestdata(t, "keepalived-configs")
+	files, err := filepath.Glob(filepath.Join(dir, "*.conf"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus files in %s: %v", dir, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, diags := kaconf.LoadBytes(f, src, kaconf.LoadOptions{ConfigID: "h1", Host: fakeHost{}})
+			d, err := convert(cfg, diags)
+			if diags.HasErrors() {
+				if err == nil || err.Error() != diags.Err().Error() {
+					t.Fatalf("error %v, want the diagnostics' %v", err, diags.Err())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("convert: %v", err)
+			}
+			if len(d.Instances) != len(cfg.Instances) {
+				t.Errorf("%d instances, want %d", len(d.Instances), len(cfg.Instances))
+			}
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vrrpkit/vrrpkit/transport/fake"
+	"github.com/vrrpkit/vrrpkit/vrrp"
+)
+
+// TestServers serves --status and --metrics for a Router on the fake
+// segment, which runs and becomes Master.
+func TestServers(t *testing.T) {
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	host := seg.NewHost("h1", netip.MustParseAddr("198.18.0.1"))
+	d := &daemon{opts: options{status: "127.0.0.1:0", metrics: "127.0.0.1:0"}, log: slog.New(slog.DiscardHandler),
+		masterTime: &masterClock{}}
+	r, err := vrrp.NewRouter(vrrp.Config{
+		Transport: host,
+		Instances: []vrrp.InstanceConfig{{Name: "VI_1", Interface: "eth0", VRID: 1, Priority: 200,
+			AdvertInterval: 100 * time.Millisecond, VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}}}},
+		OnTransition: d.masterTime.transition,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.router = r
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = r.Run(ctx)
+	}()
+	if err := d.startServers(ctx, &wg); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, _ := r.InstanceStatus("VI_1")
+		if st.State == vrrp.Master {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not Master: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	get := func(url string) string {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+		}
+		return string(b)
+	}
+	var st statusJSON
+	if err := json.Unmarshal([]byte(get("http://"+d.statusAddr+"/")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Instances) != 1 || st.Instances[0].Name != "VI_1" || st.Instances[0].State != vrrp.Master {
+		t.Errorf("status: %+v", st)
+	}
+	m := get("http://" + d.metricsAddr + "/metrics")
+	for _, want := range []string{
+		`vrrpd_instance_state{instance="VI_1",interface="eth0",state="MASTER",vrid="1"} 1`,
+		`vrrpd_instance_priority{instance="VI_1",interface="eth0",vrid="1"} 200`,
+		`vrrpd_instance_effective_priority{`,
+		`vrrpd_adverts_sent_total{`,
+		`vrrpd_adverts_received_total{`,
+		`vrrpd_adverts_dropped_total{`,
+		`vrrpd_transitions_total{`,
+		`vrrpd_master_seconds_total{`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q:\n%s", want, m)
+		}
+	}
+}
