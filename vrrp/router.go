@@ -842,6 +842,7 @@ func (r *Router) receive(p *inbound) {
 // tick runs every instance whose machine timer or schedule is due. Adverts
 // that fall due together leave in batches.
 func (r *Router) tick(now time.Time) {
+	r.drain()
 	r.batching = true
 	for i := 0; i < 2*len(r.insts)+1; i++ {
 		inst := r.timers.top()
@@ -858,6 +859,25 @@ func (r *Router) tick(now time.Time) {
 		r.schedules(inst, now)
 	}
 	r.flush()
+	r.batching = false
+}
+
+// drainMax bounds how many queued packets a timer tick handles first.
+const drainMax = 4096
+
+// drain handles the packets already read before a timer tick: an advert
+// that arrived before a Backup's deadline must count, even when the owner
+// loop is behind, or a loaded Router would take over from a live Master.
+func (r *Router) drain() {
+	for i := 0; i < drainMax; i++ {
+		select {
+		case p := <-r.in:
+			r.receive(p)
+			r.free.Put(p)
+		default:
+			return
+		}
+	}
 }
 
 func (r *Router) commands() {
@@ -1008,6 +1028,11 @@ func (r *Router) apply(inst *instance, e Effects, now time.Time) {
 	}
 	if e.Send {
 		r.send(inst, e.SendPriority)
+		if e.Bind || e.Transitioned() {
+			// A takeover's advert leaves before the addresses are bound
+			// and announced (RFC 5798 section 6.4.2), not after.
+			r.flush()
+		}
 	}
 	if e.Unbind || (e.Transitioned() && e.From == Master) {
 		if inst.cancel != nil {
@@ -1121,7 +1146,6 @@ func (r *Router) sent(inst *instance, prio uint8, dst netip.Addr, err error) {
 // flush writes the adverts queued by a tick, one WriteBatch for each run of
 // adverts on the same Conn.
 func (r *Router) flush() {
-	r.batching = false
 	for i := 0; i < len(r.pending); {
 		j := i + 1
 		for j < len(r.pending) && r.pending[j].c == r.pending[i].c {
