@@ -4,8 +4,8 @@
 #
 #   sudo scripts/bench-failover.sh [PARTS]
 #
-# PARTS is "all" (the default) or a comma-separated list of failover, cpu
-# and stable. The test log goes to standard error, the tables to standard
+# PARTS is "all" (the default) or a comma-separated list of failover, cpu,
+# stable and heap. The test log goes to standard error, the tables to standard
 # output. Knobs, passed through from the environment (see
 # internal/bench/doc.go): VRRPKIT_BENCH_N, VRRPKIT_BENCH_PERIOD,
 # VRRPKIT_BENCH_STABLE, VRRPKIT_BENCH_IMPLS, VRRPKIT_BENCH_PROFILE.

@@ -1,8 +1,8 @@
 // Package bench holds the failover benchmark of vrrpkit against keepalived,
 // run on demand in network namespaces (internal/netns): crash and graceful
 // failover timings at 1 s, 100 ms and 10 ms adverts, CPU time per advert
-// and resident memory with 1, 255 and 1,000 instances, and the stability of
-// 1,000 instances at 10 ms.
+// and resident memory with 1, 255 and 1,000 instances, the stability of
+// 1,000 instances at 10 ms, and the Go heap a Router holds per instance.
 //
 // Its tests skip unless VRRPKIT_BENCH asks for them, so that
 // "go test ./..." stays fast. Run them as root with
@@ -13,8 +13,8 @@
 //
 //	sudo VRRPKIT_BENCH=all go test ./internal/bench -run . -v -timeout 2h
 //
-// VRRPKIT_BENCH is "all" or a comma-separated list of failover, cpu and
-// stable. Other knobs (all optional):
+// VRRPKIT_BENCH is "all" or a comma-separated list of failover, cpu, stable
+// and heap. Other knobs (all optional):
 //
 //	VRRPKIT_BENCH_OUT      append the markdown tables to this file
 //	VRRPKIT_BENCH_N        trials per interval (default 5 at 1 s, 20 below)
@@ -24,6 +24,7 @@
 //	VRRPKIT_BENCH_IMPLS    implementations (default "vrrpkit,keepalived")
 //	VRRPKIT_BENCH_PROFILE  directory for CPU profiles of the vrrpkit daemons
 //	                       (cpu and stable; profiling adds its own cost)
+//	                       and heap profiles of the Routers (heap)
 //	VRRPKIT_BENCH_DAEMON   a prebuilt internal/testdaemon to run instead of
 //	                       building this tree's (to compare a change)
 //

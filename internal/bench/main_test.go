@@ -33,7 +33,7 @@ const (
 // howTo is what a skipped benchmark says.
 const howTo = "benchmark not requested: run scripts/bench-failover.sh, or as root " +
 	"VRRPKIT_BENCH=all go test ./internal/bench -run . -v -timeout 2h " +
-	"(VRRPKIT_BENCH is all or a list of failover,cpu,stable)"
+	"(VRRPKIT_BENCH is all or a list of failover,cpu,stable,heap)"
 
 // daemonPath is the test daemon built by TestMain when the benchmark is
 // requested, or empty with the reason in daemonErr.
