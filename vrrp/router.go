@@ -91,7 +91,7 @@ type Status struct {
 	Stats Stats
 }
 
-// CheckumsSeen reports the count of received adverts that matched form.
+// ChecksumsSeen reports the count of received adverts that matched form.
 func (s *Stats) ChecksumsSeen(form ChecksumForm) uint64 {
 	if int(form) < len(s.Checksums) {
 		return s.Checksums[form]
@@ -1160,7 +1160,7 @@ func (r *Router) flush() {
 			if k < n {
 				r.sent(p.inst, p.prio, p.out.Dst, nil)
 			} else {
-				r.sent(p.inst, p.prio, p.out.Dst, cmpErr(err))
+				r.sent(p.inst, p.prio, p.out.Dst, shortErr(err))
 			}
 		}
 		i = j
@@ -1175,7 +1175,9 @@ func (r *Router) flush() {
 	r.arena = r.arena[:0]
 }
 
-func cmpErr(err error) error {
+// shortErr is the error for the messages of a batch that WriteBatch did
+// not send: its own error, or one saying it stopped short.
+func shortErr(err error) error {
 	if err == nil {
 		return errors.New("vrrp: batch write stopped short")
 	}
