@@ -180,10 +180,14 @@ type conn struct {
 
 	done chan struct{} // closed by Close
 	wg   sync.WaitGroup
-	pool sync.Pool // of *batch
+	pool  sync.Pool // of *batch
+	rpool sync.Pool // of *readBuf
 }
 
-var _ vrrp.BatchConn = (*conn)(nil)
+var (
+	_ vrrp.BatchConn   = (*conn)(nil)
+	_ vrrp.BatchReader = (*conn)(nil)
+)
 
 // sock is one raw socket, bound to one interface index.
 type sock struct {
@@ -199,26 +203,6 @@ func (s *sock) close() error {
 		return s.p4.Close()
 	}
 	return s.p6.Close()
-}
-
-// ReadFrom reads the next VRRP message into b. While the interface is gone
-// it blocks until the interface is back or the Conn is closed.
-func (c *conn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
-	for {
-		s, err := c.waitSock()
-		if err != nil {
-			return 0, vrrp.PacketInfo{}, err
-		}
-		n, info, err := s.read(b)
-		if err == nil {
-			return n, info, nil
-		}
-		if s.dead.Load() {
-			// Closed by Close, or replaced by the recovery goroutine.
-			continue
-		}
-		return 0, vrrp.PacketInfo{}, fmt.Errorf("transport: read on %s: %w", c.name, err)
-	}
 }
 
 // waitSock returns the current socket, waiting while there is none.
@@ -257,32 +241,6 @@ func (c *conn) current() (*sock, netip.Addr, error) {
 		return nil, netip.Addr{}, fmt.Errorf("%w: %s is gone; the Conn re-opens when it is back", ErrNoInterface, c.name)
 	}
 	return c.s, c.local, nil
-}
-
-func (s *sock) read(b []byte) (int, vrrp.PacketInfo, error) {
-	var info vrrp.PacketInfo
-	if s.p4 != nil {
-		n, cm, src, err := s.p4.ReadFrom(b)
-		if err != nil {
-			return 0, info, err
-		}
-		info.Src = addrOf(src)
-		if cm != nil {
-			info.Dst = ipAddr(cm.Dst)
-			info.TTL = uint8(cm.TTL)
-		}
-		return n, info, nil
-	}
-	n, cm, src, err := s.p6.ReadFrom(b)
-	if err != nil {
-		return 0, info, err
-	}
-	info.Src = addrOf(src)
-	if cm != nil {
-		info.Dst = ipAddr(cm.Dst)
-		info.TTL = uint8(cm.HopLimit)
-	}
-	return n, info, nil
 }
 
 // addrOf returns the address of a received packet's source, without zone
@@ -869,7 +827,7 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 		if err == nil && !c.sendOnly {
 			err = errors.Join(
 				wrapOpt("IP_ADD_MEMBERSHIP "+c.group.String(), p.JoinGroup(ifi, group)),
-				wrapOpt("IP_PKTINFO/IP_RECVTTL", p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface, true)),
+				timestamps(rc),
 			)
 		}
 	} else {
@@ -892,7 +850,8 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 		if err == nil && !c.sendOnly {
 			err = errors.Join(
 				wrapOpt("IPV6_JOIN_GROUP "+c.group.String(), p.JoinGroup(ifi, group)),
-				wrapOpt("IPV6_RECVPKTINFO/IPV6_RECVHOPLIMIT", p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)),
+				wrapOpt("IPV6_RECVPKTINFO/IPV6_RECVHOPLIMIT", p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst, true)),
+				timestamps(rc),
 			)
 		}
 	}
@@ -913,6 +872,13 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 	}
 	return control(rc, func(fd int) error {
 		return wrapOpt("SO_DETACH_FILTER", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0))
+	})
+}
+
+// timestamps asks the kernel for each packet's arrival time.
+func timestamps(rc syscall.RawConn) error {
+	return control(rc, func(fd int) error {
+		return wrapOpt("SO_TIMESTAMPNS", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
 	})
 }
 

@@ -338,6 +338,60 @@ func TestLinuxWriteBatch(t *testing.T) {
 	})
 }
 
+// TestLinuxReadBatch reads queued adverts with one ReadBatch: each with its
+// source, destination, TTL and an arrival time between the send and the
+// read, and a message longer than its buffer truncated to the buffer.
+func TestLinuxReadBatch(t *testing.T) {
+	families(t, func(t *testing.T, fam vrrp.Family) {
+		lab := netns.New(t, 2)
+		h1, h2 := lab.Host(1), lab.Host(2)
+		group, _, src1 := addrs(h1, fam)
+		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
+		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
+		var ms []vrrp.Outgoing
+		for vrid := uint8(30); vrid < 36; vrid++ {
+			ms = append(ms, vrrp.Outgoing{Msg: advert(t, fam, vrid, src1, group), Dst: group})
+		}
+		before := time.Now()
+		if n, err := c1.(vrrp.BatchConn).WriteBatch(ms); n != len(ms) || err != nil {
+			t.Fatalf("WriteBatch = %d, %v", n, err)
+		}
+		// Let every advert queue at c2 before reading.
+		time.Sleep(200 * time.Millisecond)
+		in := make([]vrrp.Incoming, 8)
+		for i := range in {
+			in[i].Buf = make([]byte, 4160)
+		}
+		in[len(ms)-1].Buf = make([]byte, 5) // the last one is truncated
+		got := 0
+		deadline := time.Now().Add(waitTimeout)
+		for got < len(ms) && time.Now().Before(deadline) {
+			n, err := c2.(vrrp.BatchReader).ReadBatch(in[got:len(ms)])
+			if err != nil {
+				t.Fatalf("ReadBatch: %v", err)
+			}
+			got += n
+		}
+		after := time.Now()
+		if got != len(ms) {
+			t.Fatalf("read %d adverts, want %d", got, len(ms))
+		}
+		for i, m := range ms {
+			p := packet{msg: in[i].Buf[:in[i].N], info: in[i].Info}
+			if i == len(ms)-1 {
+				if in[i].N != 5 || !bytes.Equal(p.msg, m.Msg[:5]) {
+					t.Errorf("truncated read = %x (N %d), want %x", p.msg, in[i].N, m.Msg[:5])
+				}
+			} else {
+				checkReceived(t, p, m.Msg, src1, group, group)
+			}
+			if ts := in[i].Info.Time; ts.Before(before.Add(-time.Millisecond)) || ts.After(after) {
+				t.Errorf("advert %d: arrival time %v, not between the send (%v) and the read (%v)", i, ts, before, after)
+			}
+		}
+	})
+}
+
 func TestLinuxOpenErrors(t *testing.T) {
 	lab := netns.New(t, 1)
 	h := lab.Host(1)

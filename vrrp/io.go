@@ -98,6 +98,12 @@ type PacketInfo struct {
 	Src, Dst netip.Addr
 	// TTL is the IPv4 TTL or IPv6 hop limit.
 	TTL uint8
+	// Time is when the kernel received the packet (SO_TIMESTAMPNS), by the
+	// wall clock; the zero Time when the Conn does not know. The Router
+	// dates the advert by it, so that the time a packet waited in the
+	// socket does not push a Backup's deadline back (RFC 5798 6.4.2 counts
+	// Master_Down_Interval from the advert's arrival).
+	Time time.Time
 }
 
 // Conn is a VRRP (IP protocol 112) packet connection on one interface and
@@ -202,6 +208,27 @@ type Outgoing struct {
 	Msg []byte
 	// Src and Dst are as for Conn.WriteTo.
 	Src, Dst netip.Addr
+}
+
+// Incoming is one message for BatchReader.ReadBatch.
+type Incoming struct {
+	// Buf is where the message goes, set by the caller; a message longer
+	// than Buf is truncated to len(Buf).
+	Buf []byte
+	// N is the length of the message read.
+	N int
+	// Info is as returned by Conn.ReadFrom.
+	Info PacketInfo
+}
+
+// BatchReader is a Conn that can read many messages in one system call
+// (recvmmsg). The Router's readers use it when the Conn has it, so that a
+// burst of adverts costs one wake-up of the Router instead of one each.
+type BatchReader interface {
+	// ReadBatch blocks until at least one message arrives, then reads as
+	// many queued messages as fit in ms without blocking again, and
+	// returns how many it read. Its errors are those of ReadFrom.
+	ReadBatch(ms []Incoming) (int, error)
 }
 
 // BatchConn is a Conn that can send many messages in one system call. The
