@@ -178,8 +178,8 @@ type conn struct {
 	closed bool          // Close was called
 	wake   chan struct{} // closed (and replaced) when s changes or on Close
 
-	done chan struct{} // closed by Close
-	wg   sync.WaitGroup
+	done  chan struct{} // closed by Close
+	wg    sync.WaitGroup
 	pool  sync.Pool // of *batch
 	rpool sync.Pool // of *readBuf
 }
