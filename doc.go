@@ -27,6 +27,7 @@
 // A service embeds a Router:
 //
 //	r, err := vrrp.NewRouter(vrrp.Config{
+//		Clock:     vrrp.PreciseClock{}, // timers to the microsecond (Linux)
 //		Transport: transport,
 //		Binder:    binder,
 //		Instances: []vrrp.InstanceConfig{{

@@ -40,6 +40,25 @@ func (SystemClock) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
 	return t, t.C
 }
 
+// PreciseClock is the SystemClock with a Router loop timer that fires to the
+// microsecond on Linux (a timerfd), where Go's timers fire up to a
+// millisecond late: a Backup then takes over within microseconds of its
+// Master_Down_Interval. It is not the default because a timerfd runs on
+// the real clock, outside the fake time of testing/synctest; use it in
+// daemons, and SystemClock (or nil) in tests. Elsewhere than Linux it is
+// the SystemClock.
+type PreciseClock struct{}
+
+// Now returns time.Now().
+func (PreciseClock) Now() time.Time { return time.Now() }
+
+// NewTimer returns time.NewTimer(d) and its channel; the Router's own loop
+// timer is the precise one.
+func (PreciseClock) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
+	t := time.NewTimer(d)
+	return t, t.C
+}
+
 // Family is an IP address family.
 type Family uint8
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -123,16 +124,17 @@ type Router struct {
 	names   map[string]bool
 	cmds    []command
 	status  map[string]Status
-	rstats  RouterStats
 	wake    chan struct{}
+	rstats  routerCounters
 
 	// Owned by the Run goroutine.
 	ctx     context.Context
 	insts   map[string]*instance
 	conns   map[connKey]*conn
 	timers  timerHeap
-	in      chan *inbound
+	in      chan *inbatch
 	free    sync.Pool
+	dirty   []*instance
 	quit    chan struct{}
 	readers sync.WaitGroup
 	masters sync.WaitGroup
@@ -199,8 +201,18 @@ type instance struct {
 	ann      announcing
 	leaseAt  time.Time
 	since    time.Time
+	recvAt   time.Time // the time the last advert was dated by
 	stats    Stats
 	dropLog  [NumDropReasons]dropLog
+	dirty    bool // changed since the last publish
+}
+
+// routerCounters are the RouterStats, updated by the readers and the owner
+// loop without a lock.
+type routerCounters struct {
+	received   atomic.Uint64
+	readErrors atomic.Uint64
+	drops      [NumDropReasons]atomic.Uint64
 }
 
 // dropLog rate-limits the log lines of one drop reason.
@@ -237,14 +249,35 @@ type command struct {
 // bytes; a read that fills the buffer is too long and fails to decode.
 const maxMessage = 4160
 
+// readBatch is how many messages a reader reads with one system call
+// (BatchReader) and hands to the owner loop at once.
+const readBatch = 16
+
+// inbound is one received message, decoded and checksummed by the reader.
 type inbound struct {
-	c    *conn
 	info PacketInfo
 	n    int
 	err  error
 	form ChecksumForm
 	adv  Advertisement
 	buf  [maxMessage]byte
+}
+
+// inbatch is what a reader hands to the owner loop: the messages of one
+// read.
+type inbatch struct {
+	c  *conn
+	n  int
+	ps [readBatch]inbound
+	in [readBatch]Incoming
+}
+
+func newInbatch() any {
+	b := new(inbatch)
+	for i := range b.in {
+		b.in[i].Buf = b.ps[i].buf[:]
+	}
+	return b
 }
 
 // NewRouter validates cfg and returns a Router that has started nothing.
@@ -267,7 +300,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	r.free.New = func() any { return new(inbound) }
+	r.free.New = newInbatch
 	r.setNames(cfg.Instances)
 	for i := range cfg.Instances {
 		c := cfg.Instances[i]
@@ -325,9 +358,11 @@ func (r *Router) InstanceStatus(name string) (Status, bool) {
 
 // Stats returns the counters of packets that reached no instance.
 func (r *Router) Stats() RouterStats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.rstats
+	s := RouterStats{Received: r.rstats.received.Load(), ReadErrors: r.rstats.readErrors.Load()}
+	for i := range s.Drops {
+		s.Drops[i] = r.rstats.drops[i].Load()
+	}
+	return s
 }
 
 // SetPriority sets the effective priority of an instance, 1 to 254, in place
@@ -463,7 +498,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.insts = map[string]*instance{}
 	r.conns = map[connKey]*conn{}
 	r.timers = nil
-	r.in = make(chan *inbound, 256)
+	r.in = make(chan *inbatch, 16)
 	r.quit = make(chan struct{})
 	r.disp = newDispatcher(r.cfg.OnTransition, r.cfg.OnGroupTransition)
 	go r.disp.run()
@@ -476,13 +511,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.mu.Unlock()
 	r.startLinks(ctx)
 
-	now := r.clock.Now()
-	var startErr error
-	for i := range insts {
-		if err := r.addInstance(insts[i], now); err != nil {
-			startErr = errors.Join(startErr, err)
-		}
-	}
+	startErr := r.addInstances(insts)
 	if startErr == nil {
 		r.loop(ctx)
 	}
@@ -490,47 +519,72 @@ func (r *Router) Run(ctx context.Context) error {
 	return startErr
 }
 
-func (r *Router) loop(ctx context.Context) {
+// addInstances sets up every instance of cs (sockets, stale addresses
+// removed), then reads the clock and starts them all, so that the time the
+// set-up took does not count against the first Master_Down_Interval.
+func (r *Router) addInstances(cs []InstanceConfig) error {
 	var (
-		timer  Timer
-		timerC <-chan time.Time
-		armed  time.Time
+		errs  error
+		added []*instance
 	)
-	defer func() {
-		if timer != nil {
-			timer.Stop()
+	for i := range cs {
+		inst, err := r.addInstance(cs[i])
+		if err != nil {
+			errs = errors.Join(errs, err)
+			continue
 		}
-	}()
+		added = append(added, inst)
+	}
+	now := r.clock.Now()
+	for _, inst := range added {
+		r.startInstance(inst, now)
+	}
+	return errs
+}
+
+func (r *Router) loop(ctx context.Context) {
+	timer, timerC, closeTimer := r.loopTimer()
+	defer closeTimer()
+	var armed time.Time
 	for {
-		if next := r.timers.next(); !next.Equal(armed) {
+		// Re-arm only when the earliest deadline moved earlier, or the
+		// timer is idle: when it moved later (a Backup's deadline pushed
+		// back by an advert, the common case), the timer fires early, the
+		// tick finds nothing due and re-arms. That costs one wake-up per
+		// deadline instead of a re-arm per advert.
+		if next := r.timers.next(); !next.IsZero() && (armed.IsZero() || next.Before(armed)) {
 			armed = next
-			if next.IsZero() {
-				if timer != nil {
-					timer.Stop()
-				}
-			} else {
-				d := max(next.Sub(r.clock.Now()), 0)
-				if timer == nil {
-					timer, timerC = r.clock.NewTimer(d)
-				} else {
-					timer.Stop()
-					timer.Reset(d)
-				}
-			}
+			timer.Reset(max(next.Sub(r.clock.Now()), 0))
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case p := <-r.in:
-			r.receive(p)
-			r.free.Put(p)
+		case b := <-r.in:
+			r.receiveBatch(b)
 		case <-timerC:
 			armed = time.Time{}
 			r.tick(r.clock.Now())
 		case <-r.wake:
 			r.commands()
 		}
+		r.publishDirty()
 	}
+}
+
+// loopTimer returns the owner loop's timer, stopped, and a function that
+// releases it: a timerfd when the clock is the PreciseClock, else the
+// clock's own timer.
+func (r *Router) loopTimer() (Timer, <-chan time.Time, func()) {
+	if _, ok := r.clock.(PreciseClock); ok {
+		t, err := newPreciseTimer()
+		if err == nil {
+			return t, t.C(), func() { _ = t.Close() }
+		}
+		r.log.Debug("using Go timers", "err", err)
+	}
+	t, c := r.clock.NewTimer(time.Hour)
+	t.Stop()
+	return t, c, func() { t.Stop() }
 }
 
 // shutdown stops every instance gracefully and waits for the goroutines.
@@ -574,7 +628,9 @@ func (r *Router) opCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
 }
 
-func (r *Router) addInstance(c InstanceConfig, now time.Time) error {
+// addInstance sets up an instance: its socket, its VMAC, its stale
+// addresses removed. startInstance starts it.
+func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
 	key := connKey{c.Interface, c.Family()}
 	cn := r.conns[key]
 	if cn == nil {
@@ -588,7 +644,7 @@ func (r *Router) addInstance(c InstanceConfig, now time.Time) error {
 		conn0, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: c.Interface, Family: key.fam, Group: group})
 		if err != nil {
 			r.log.Error("cannot open VRRP socket", "instance", c.Name, "interface", c.Interface, "family", key.fam, "err", err)
-			return fmt.Errorf("vrrp: instance %s: open %s %v: %w", c.Name, c.Interface, key.fam, err)
+			return nil, fmt.Errorf("vrrp: instance %s: open %s %v: %w", c.Name, c.Interface, key.fam, err)
 		}
 		cn = &conn{key: key, conn: conn0, group: group}
 		r.conns[key] = cn
@@ -608,17 +664,21 @@ func (r *Router) addInstance(c InstanceConfig, now time.Time) error {
 	// starting instance is not Master.
 	r.unbind(inst, inst.vips)
 	inst.m = NewMachine(c.machineConfig(inst.src))
+	if err != nil {
+		inst.faults["vmac"] = true
+	}
+	return inst, nil
+}
+
+// startInstance starts the machine of an instance set up by addInstance.
+func (r *Router) startInstance(inst *instance, now time.Time) {
 	for name, ls := range r.linkState {
 		r.trackLink(inst, ls, name)
 	}
 	inst.m.SetPriority(now, r.effective(inst))
-	if err != nil {
-		inst.faults["vmac"] = true
-	}
 	inst.m.SetFault(now, len(inst.faults) > 0)
-	r.publish(inst)
+	r.markDirty(inst)
 	r.apply(inst, inst.m.Start(now), now)
-	return nil
 }
 
 // openVMAC creates the VMAC interface of inst and, unless adverts leave by
@@ -686,6 +746,7 @@ func (r *Router) removeInstance(inst *instance, now time.Time) {
 		r.unbind(inst, inst.vips)
 	}
 	r.timers.remove(inst)
+	r.publishDirty()
 	cn := inst.c
 	cn.vrids[inst.cfg.VRID] = nil
 	cn.users--
@@ -717,42 +778,56 @@ func (r *Router) closeConn(c *conn) {
 	}
 }
 
-// read is the reader goroutine of one Conn: it decodes and checksums each
-// packet and hands it to the owner loop.
+// read is the reader goroutine of one Conn: it reads a batch of packets
+// (one at a time when the Conn is no BatchReader), decodes and checksums
+// each, and hands the batch to the owner loop.
 func (r *Router) read(c *conn) {
 	defer r.readers.Done()
+	br, _ := c.conn.(BatchReader)
 	for {
-		p := r.free.Get().(*inbound)
-		n, info, err := c.conn.ReadFrom(p.buf[:])
+		b := r.free.Get().(*inbatch)
+		n, err := 0, error(nil)
+		if br != nil {
+			n, err = br.ReadBatch(b.in[:])
+		} else {
+			b.in[0].N, b.in[0].Info, err = c.conn.ReadFrom(b.in[0].Buf)
+			n = 1
+		}
 		if err != nil {
-			r.free.Put(p)
+			r.free.Put(b)
 			if errors.Is(err, net.ErrClosed) || c.closedNow(r) {
 				return
 			}
-			r.mu.Lock()
-			r.rstats.ReadErrors++
-			r.mu.Unlock()
+			r.rstats.readErrors.Add(1)
 			r.log.Warn("reading VRRP socket", "interface", c.key.iface, "err", err)
 			if !r.pause(100 * time.Millisecond) {
 				return
 			}
 			continue
 		}
-		info.Src, info.Dst = info.Src.Unmap(), info.Dst.Unmap()
-		p.c, p.info, p.n = c, info, n
-		msg := p.buf[:n]
-		p.err = nil
-		p.form = ChecksumBad
-		if n == len(p.buf) {
-			p.err = fmt.Errorf("%w: message of %d bytes or more", ErrLength, n)
-		} else if p.err = p.adv.Unmarshal(msg, c.key.fam == IPv6); p.err == nil {
-			p.form = VerifyChecksum(msg, info.Src, info.Dst, c.group)
+		b.c, b.n = c, n
+		for i := range n {
+			r.decode(c, &b.ps[i], b.in[i].N, b.in[i].Info)
 		}
 		select {
-		case r.in <- p:
+		case r.in <- b:
 		case <-r.quit:
 			return
 		}
+	}
+}
+
+// decode decodes and checksums one message of n bytes in p.buf.
+func (r *Router) decode(c *conn, p *inbound, n int, info PacketInfo) {
+	info.Src, info.Dst = info.Src.Unmap(), info.Dst.Unmap()
+	p.info, p.n = info, n
+	msg := p.buf[:n]
+	p.err = nil
+	p.form = ChecksumBad
+	if n == len(p.buf) {
+		p.err = fmt.Errorf("%w: message of %d bytes or more", ErrLength, n)
+	} else if p.err = p.adv.Unmarshal(msg, c.key.fam == IPv6); p.err == nil {
+		p.form = VerifyChecksum(msg, info.Src, info.Dst, c.group)
 	}
 }
 
@@ -799,24 +874,33 @@ func dropFor(err error) DropReason {
 	return DropLength
 }
 
-func (r *Router) receive(p *inbound) {
+// receiveBatch handles the messages of one read, and frees the batch.
+func (r *Router) receiveBatch(b *inbatch) {
+	now := r.clock.Now()
+	for i := range b.n {
+		r.receive(b.c, &b.ps[i], now)
+	}
+	r.free.Put(b)
+}
+
+// maxQueued bounds how long before now an advert's arrival time may be and
+// still date it; beyond, the wall clock has likely been stepped.
+const maxQueued = time.Second
+
+func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 	var inst *instance
 	if p.n >= 2 {
-		inst = p.c.vrids[p.buf[1]]
+		inst = c.vrids[p.buf[1]]
 	}
-	r.mu.Lock()
-	r.rstats.Received++
-	if inst == nil || p.c.closed {
+	r.rstats.received.Add(1)
+	if inst == nil || c.closed {
 		d := DropUnknownVRID
 		if p.err != nil {
 			d = dropFor(p.err)
 		}
-		r.rstats.Drops[d]++
-		r.mu.Unlock()
+		r.rstats.drops[d].Add(1)
 		return
 	}
-	r.mu.Unlock()
-	now := r.clock.Now()
 	switch {
 	case p.err != nil:
 		r.apply(inst, Effects{Drop: dropFor(p.err)}, now)
@@ -836,7 +920,29 @@ func (r *Router) receive(p *inbound) {
 	if p.adv.Priority == 0 {
 		inst.stats.PriorityZeroReceived++
 	}
-	r.apply(inst, inst.m.Receive(now, &p.adv, p.info), now)
+	at := arrival(now, p.info.Time, inst.recvAt)
+	inst.recvAt = at
+	r.apply(inst, inst.m.Receive(at, &p.adv, p.info), now)
+}
+
+// arrival dates an advert read at now: by the kernel's arrival time when
+// known and plausible, so that the time it waited in the socket and the
+// Router's queue does not delay the Backup's deadline, and never before
+// the previous advert of the instance (last), so that its machine sees
+// time move forward.
+func arrival(now, kernel, last time.Time) time.Time {
+	at := now
+	if !kernel.IsZero() {
+		// now carries a monotonic reading and kernel none: Sub compares
+		// their wall clocks, and Add keeps now's monotonic reading.
+		if age := now.Sub(kernel); age > 0 && age < maxQueued {
+			at = now.Add(-age)
+		}
+	}
+	if at.Before(last) {
+		at = last
+	}
+	return at
 }
 
 // tick runs every instance whose machine timer or schedule is due. Adverts
@@ -862,8 +968,8 @@ func (r *Router) tick(now time.Time) {
 	r.batching = false
 }
 
-// drainMax bounds how many queued packets a timer tick handles first.
-const drainMax = 4096
+// drainMax bounds how many queued batches a timer tick handles first.
+const drainMax = 256
 
 // drain handles the packets already read before a timer tick: an advert
 // that arrived before a Backup's deadline must count, even when the owner
@@ -871,9 +977,8 @@ const drainMax = 4096
 func (r *Router) drain() {
 	for i := 0; i < drainMax; i++ {
 		select {
-		case p := <-r.in:
-			r.receive(p)
-			r.free.Put(p)
+		case b := <-r.in:
+			r.receiveBatch(b)
 		default:
 			return
 		}
@@ -970,17 +1075,17 @@ func (r *Router) reload(insts []InstanceConfig, now time.Time) error {
 			r.removeInstance(r.insts[name], now)
 		}
 	}
-	var errs error
+	var added []InstanceConfig
 	for i := range insts {
 		c := insts[i]
 		if inst := r.insts[c.Name]; inst != nil {
 			r.reconfigure(inst, c, now)
 			continue
 		}
-		if err := r.addInstance(c, now); err != nil {
-			errs = errors.Join(errs, err)
-		}
+		added = append(added, c)
 	}
+	errs := r.addInstances(added)
+	r.publishDirty()
 	r.mu.Lock()
 	r.cfg.Instances = insts
 	for name := range r.status {
@@ -1056,7 +1161,7 @@ func (r *Router) apply(inst *instance, e Effects, now time.Time) {
 		r.transitioned(inst, e, now)
 	}
 	r.timers.update(inst)
-	r.publish(inst)
+	r.markDirty(inst)
 	if e.Transitioned() {
 		r.synced(inst, e, now)
 	}
@@ -1166,9 +1271,7 @@ func (r *Router) flush() {
 		i = j
 	}
 	for _, p := range r.pending {
-		if p.inst.m != nil {
-			r.publish(p.inst)
-		}
+		r.markDirty(p.inst)
 	}
 	clear(r.pending)
 	r.pending = r.pending[:0]
@@ -1226,7 +1329,34 @@ func (r *Router) announce(inst *instance, vips []VIP) {
 	}
 }
 
-func (r *Router) publish(inst *instance) {
+// markDirty marks inst for the next publishDirty.
+func (r *Router) markDirty(inst *instance) {
+	if !inst.dirty {
+		inst.dirty = true
+		r.dirty = append(r.dirty, inst)
+	}
+}
+
+// publishDirty copies the Status of every instance changed since the last
+// call where Status and InstanceStatus read it: once per event of the owner
+// loop, not once per change.
+func (r *Router) publishDirty() {
+	if len(r.dirty) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, inst := range r.dirty {
+		inst.dirty = false
+		if r.insts[inst.cfg.Name] == inst {
+			r.status[inst.cfg.Name] = r.statusOf(inst)
+		}
+	}
+	r.mu.Unlock()
+	clear(r.dirty)
+	r.dirty = r.dirty[:0]
+}
+
+func (r *Router) statusOf(inst *instance) Status {
 	master, mprio := inst.m.Master()
 	s := Status{
 		Name: inst.cfg.Name, Interface: inst.cfg.Interface, VRID: inst.cfg.VRID,
@@ -1238,9 +1368,7 @@ func (r *Router) publish(inst *instance) {
 	if len(inst.faults) > 0 {
 		s.Faults = sortedKeys(inst.faults)
 	}
-	r.mu.Lock()
-	r.status[inst.cfg.Name] = s
-	r.mu.Unlock()
+	return s
 }
 
 // dispatcher runs OnTransition and OnGroupTransition callbacks in order on

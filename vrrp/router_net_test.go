@@ -466,3 +466,36 @@ func TestRouterFollowsSourceAddress(t *testing.T) {
 		}
 	})
 }
+
+// With the PreciseClock (a timerfd loop timer, in real time), a pair at
+// 10 ms adverts elects the higher priority, and the Backup takes over when
+// the Master stops.
+func TestRouterPreciseClock(t *testing.T) {
+	seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+	defer seg.Close()
+	inst := func(prio uint8) vrrp.InstanceConfig {
+		c := v3inst(prio)
+		c.AdvertInterval = 10 * time.Millisecond
+		return c
+	}
+	a, stopA := runRouter(t, vrrp.Config{Clock: vrrp.PreciseClock{}, Transport: seg.NewHost("a", addr4(1)),
+		Instances: []vrrp.InstanceConfig{inst(150)}})
+	defer stopA()
+	b, stopB := runRouter(t, vrrp.Config{Clock: vrrp.PreciseClock{}, Transport: seg.NewHost("b", addr4(2)),
+		Instances: []vrrp.InstanceConfig{inst(100)}})
+	defer stopB()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor("a Master, b Backup", func() bool {
+		s, _ := b.InstanceStatus("VI_1")
+		return stateOf(t, a, "VI_1") == vrrp.Master && s.State == vrrp.Backup && s.Stats.AdvertsReceived > 10
+	})
+	stopA()
+	waitFor("b Master", func() bool { return stateOf(t, b, "VI_1") == vrrp.Master })
+}

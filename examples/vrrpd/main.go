@@ -236,6 +236,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Instances:         cfg.Instances,
 		SyncGroups:        cfg.SyncGroups,
+		Clock:             vrrp.PreciseClock{},
 		Transport:         &transport.Linux{Logger: log},
 		Links:             &transport.Monitor{Logger: log},
 		Binder:            binder,

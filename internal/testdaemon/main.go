@@ -160,6 +160,7 @@ func run(path, statusPath string) error {
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Instances:  cfg.Instances,
 		SyncGroups: cfg.SyncGroups,
+		Clock:      vrrp.PreciseClock{},
 		Transport:  &transport.Linux{Logger: log},
 		Links:      &transport.Monitor{Logger: log},
 		Binder:     binder,

@@ -1,0 +1,111 @@
+package vrrp
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// RFC 5798 6.4.2: Master_Down_Interval counts from the advert's arrival.
+// arrival dates an advert by the kernel's receive time when it is
+// plausible, and never before the previous advert.
+func TestArrival(t *testing.T) {
+	now := time.Now() // with a monotonic reading
+	wall := now.Round(0)
+	tests := []struct {
+		name         string
+		kernel, last time.Time
+		want         time.Duration // before now
+	}{
+		{"unknown", time.Time{}, time.Time{}, 0},
+		{"queued 300us", wall.Add(-300 * time.Microsecond), time.Time{}, 300 * time.Microsecond},
+		{"in the future: clock stepped", wall.Add(time.Second), time.Time{}, 0},
+		{"too old: clock stepped", wall.Add(-2 * time.Hour), time.Time{}, 0},
+		{"not before the last advert", wall.Add(-time.Millisecond), now.Add(-200 * time.Microsecond), 200 * time.Microsecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := arrival(now, tt.kernel, tt.last)
+			if d := now.Sub(got); d != tt.want {
+				t.Errorf("arrival = now - %v, want now - %v", d, tt.want)
+			}
+		})
+	}
+}
+
+func TestPreciseTimer(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the precise timer is a Linux timerfd")
+	}
+	tm, err := newPreciseTimer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := tm.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	wait := func(what string) time.Time {
+		t.Helper()
+		select {
+		case at := <-tm.C():
+			return at
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the timer did not fire", what)
+		}
+		return time.Time{}
+	}
+	quiet := func(what string, d time.Duration) {
+		t.Helper()
+		select {
+		case <-tm.C():
+			t.Fatalf("%s: the timer fired", what)
+		case <-time.After(d):
+		}
+	}
+
+	// It fires no earlier than asked.
+	start := time.Now()
+	if tm.Reset(20 * time.Millisecond) {
+		t.Error("Reset of a new timer reported it active")
+	}
+	if at := wait("armed"); at.Sub(start) < 20*time.Millisecond {
+		t.Errorf("fired after %v, before 20ms", at.Sub(start))
+	}
+	// Zero and negative durations fire at once.
+	tm.Reset(0)
+	wait("Reset(0)")
+	tm.Reset(-time.Second)
+	wait("Reset(-1s)")
+
+	// Stop: nothing arrives, even once the deadline has passed.
+	tm.Reset(10 * time.Millisecond)
+	if !tm.Stop() {
+		t.Error("Stop of an armed timer reported it stopped")
+	}
+	quiet("after Stop", 50*time.Millisecond)
+
+	// A Reset after the old deadline passed unseen replaces it: no stale
+	// firing, and the new one comes.
+	tm.Reset(time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	start = time.Now()
+	tm.Reset(60 * time.Millisecond)
+	quiet("after Reset past an unseen fire", 30*time.Millisecond)
+	if at := wait("re-armed"); at.Sub(start) < 60*time.Millisecond {
+		t.Errorf("fired after %v, before 60ms", at.Sub(start))
+	}
+
+	// Re-arming earlier and later.
+	start = time.Now()
+	tm.Reset(time.Hour)
+	tm.Reset(10 * time.Millisecond)
+	wait("moved earlier")
+	tm.Reset(5 * time.Millisecond)
+	tm.Reset(80 * time.Millisecond)
+	quiet("moved later", 40*time.Millisecond)
+	if at := wait("moved later"); at.Sub(start) < 80*time.Millisecond {
+		t.Errorf("fired after %v, before 80ms", at.Sub(start))
+	}
+}

@@ -1,0 +1,122 @@
+//go:build linux
+
+package vrrp
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// preciseTimer is a one-shot Timer on a Linux timerfd. Go's timers wake
+// through epoll_wait, whose timeout counts whole milliseconds, so they fire
+// up to a millisecond late; a timerfd wakes the poller when it expires, to
+// the microsecond. The Router uses one for its loop when its clock is the
+// PreciseClock, since a Backup's takeover is due at Master_Down_Interval to
+// the microsecond (RFC 5798 6.4.2).
+//
+// Its goroutine reads the timerfd through the runtime's poller and ends on
+// Close.
+type preciseTimer struct {
+	f    *os.File
+	fd   int
+	c    chan time.Time
+	done chan struct{}
+
+	mu    sync.Mutex
+	armed bool
+}
+
+// newPreciseTimer returns a stopped preciseTimer.
+func newPreciseTimer() (*preciseTimer, error) {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("timerfd_create", err)
+	}
+	t := &preciseTimer{
+		f:    os.NewFile(uintptr(fd), "timerfd"),
+		fd:   fd,
+		c:    make(chan time.Time, 1),
+		done: make(chan struct{}),
+	}
+	go t.run()
+	return t, nil
+}
+
+func (t *preciseTimer) run() {
+	defer close(t.done)
+	var b [8]byte
+	for {
+		if _, err := t.f.Read(b[:]); err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			continue // EAGAIN after a re-arm that reset the count
+		}
+		now := time.Now()
+		t.mu.Lock()
+		// The expiry read may be of an earlier arming, replaced since: the
+		// current one has fired only when the one-shot timer is disarmed.
+		var cur unix.ItimerSpec
+		if t.armed && unix.TimerfdGettime(t.fd, &cur) == nil && cur.Value.Sec == 0 && cur.Value.Nsec == 0 {
+			t.armed = false
+			select {
+			case t.c <- now:
+			default:
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+// C is the channel the timer sends its firing time on.
+func (t *preciseTimer) C() <-chan time.Time { return t.c }
+
+// Reset arms the timer to fire after d (at once when d <= 0).
+func (t *preciseTimer) Reset(d time.Duration) bool {
+	d = max(d, time.Nanosecond) // a zero value would disarm
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	was := t.armed
+	t.drain()
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if err := unix.TimerfdSettime(t.fd, 0, &spec, nil); err != nil {
+		// Cannot happen with a valid descriptor; fire now rather than
+		// never.
+		t.armed = false
+		t.c <- time.Now()
+		return was
+	}
+	t.armed = true
+	return was
+}
+
+// Stop disarms the timer; no stale time arrives on C after it returns.
+func (t *preciseTimer) Stop() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	was := t.armed
+	t.armed = false
+	t.drain()
+	var zero unix.ItimerSpec
+	_ = unix.TimerfdSettime(t.fd, 0, &zero, nil)
+	return was
+}
+
+func (t *preciseTimer) drain() {
+	select {
+	case <-t.c:
+	default:
+	}
+}
+
+// Close releases the timerfd and waits for the goroutine to end.
+func (t *preciseTimer) Close() error {
+	t.Stop()
+	err := t.f.Close()
+	<-t.done
+	return err
+}
