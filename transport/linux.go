@@ -116,19 +116,20 @@ func (c *conn) open(ctx context.Context) (*sock, error) {
 	if idx == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNoInterface, c.name)
 	}
-	local, tentative, err := c.localAddr(idx)
+	src, err := c.localAddr(idx, netip.Addr{})
 	if err != nil {
 		return nil, err
 	}
-	if tentative && !local.IsValid() {
+	tentative := src.tentative
+	if tentative {
 		// A link-local address still in duplicate address detection:
 		// it is usable within a second or two.
-		local, err = c.waitDAD(ctx, idx)
+		src, err = c.waitDAD(ctx, idx)
 		if err != nil {
 			return nil, err
 		}
 	}
-	if !local.IsValid() && !c.sendOnly {
+	if !src.addr.IsValid() && !c.sendOnly {
 		what := "no IPv4 address"
 		if c.fam == vrrp.IPv6 {
 			what = "no IPv6 link-local address"
@@ -138,13 +139,13 @@ func (c *conn) open(ctx context.Context) (*sock, error) {
 		}
 		return nil, fmt.Errorf("%w: %s has %s", ErrNoAddress, c.name, what)
 	}
-	c.local = local
+	c.local, c.localScope = src.addr, src.scope
 	return c.openSocket(idx)
 }
 
 // waitDAD polls the interface's addresses until its link-local address is
 // usable, for at most dadWait.
-func (c *conn) waitDAD(ctx context.Context, idx int) (netip.Addr, error) {
+func (c *conn) waitDAD(ctx context.Context, idx int) (source, error) {
 	ctx, cancel := context.WithTimeout(ctx, dadWait)
 	defer cancel()
 	t := time.NewTicker(100 * time.Millisecond)
@@ -152,12 +153,12 @@ func (c *conn) waitDAD(ctx context.Context, idx int) (netip.Addr, error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return netip.Addr{}, nil
+			return source{}, nil
 		case <-t.C:
 		}
-		local, tentative, err := c.localAddr(idx)
-		if err != nil || local.IsValid() || !tentative {
-			return local, err
+		src, err := c.localAddr(idx, netip.Addr{})
+		if err != nil || !src.tentative {
+			return src, err
 		}
 	}
 }
@@ -177,6 +178,10 @@ type conn struct {
 	local  netip.Addr    // LocalAddr
 	closed bool          // Close was called
 	wake   chan struct{} // closed (and replaced) when s changes or on Close
+
+	// localScope is the scope (RT_SCOPE_*) of local, for IPv4. Open sets
+	// it, then only the recovery goroutine uses it.
+	localScope int
 
 	done  chan struct{} // closed by Close
 	wg    sync.WaitGroup
@@ -390,9 +395,11 @@ func (c *conn) fill(bt *batch, s *sock, ms []vrrp.Outgoing, local netip.Addr) er
 	return nil
 }
 
-// LocalAddr returns the interface's primary IPv4 address or its IPv6
-// link-local address, as of the last address change; the zero Addr when it
-// has none.
+// LocalAddr returns the interface's primary IPv4 address (the first one
+// the kernel lists) or its IPv6 link-local address (the one it had, as long
+// as it stays usable; another link-local address added later does not
+// replace it), as of the last address change; the zero Addr when it has
+// none.
 func (c *conn) LocalAddr() netip.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -513,16 +520,19 @@ func (c *conn) watchOnce() (subscribed, closed bool) {
 	reconcile(c.reconcile)
 	for {
 		// Wait for a change, then take every change already queued, so
-		// that a burst (many addresses added at once) costs one look.
+		// that a burst (many addresses added at once) costs at most one
+		// look. Most address changes need none: see affectsLocal.
 		var rec, local bool
+		idx := c.index()
+		cur := c.LocalAddr()
 		take := func(l *netlink.LinkUpdate, a *netlink.AddrUpdate) {
 			switch {
 			case l != nil:
-				if at := l.Attrs(); at.Name == c.name || at.Index == c.index() {
+				if at := l.Attrs(); at.Name == c.name || at.Index == idx {
 					rec = true
 				}
-			case a != nil:
-				local = local || a.LinkIndex == c.index()
+			case a != nil && !local:
+				local = c.affectsLocal(a, idx, cur)
 			}
 		}
 		select {
@@ -565,10 +575,60 @@ func (c *conn) watchOnce() (subscribed, closed bool) {
 		}
 		if rec {
 			reconcile(c.reconcile) // refreshes LocalAddr too
-		} else if idx := c.index(); local && idx != 0 {
+		} else if local && idx != 0 {
 			reconcile(func() bool { return c.refreshLocal(idx) })
 		}
 	}
+}
+
+// affectsLocal reports whether the address change u may change LocalAddr,
+// cur, on interface idx, which then has to be read again with an address
+// dump. It judges from u alone, so that the many changes that cannot
+// (virtual addresses added and removed on a busy interface) cost nothing:
+//
+//   - a change on another interface, or of the other address family,
+//     cannot;
+//   - without LocalAddr, any change of the family may bring one (for IPv6,
+//     of a link-local address: a tentative one may have become usable);
+//   - the removal of LocalAddr changes it;
+//   - IPv4: an address added after LocalAddr, the first primary address,
+//     comes after it (the kernel puts a secondary address last and a
+//     primary one after the last primary address of the same or a
+//     narrower scope), unless it is a primary address of a narrower scope
+//     than LocalAddr's, which the kernel may put first;
+//   - IPv6: another link-local address, added or changed, does not replace
+//     LocalAddr; LocalAddr itself turning unusable (tentative again, or
+//     failed duplicate address detection) does.
+//
+// Only the recovery goroutine calls it.
+func (c *conn) affectsLocal(u *netlink.AddrUpdate, idx int, cur netip.Addr) bool {
+	if idx == 0 || u.LinkIndex != idx {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+	if !ok {
+		return true // not an address: look
+	}
+	if c.fam == vrrp.IPv4 {
+		switch {
+		case !ip.Is4(): // an IPv6 address, IPv4-mapped ones included
+			return false
+		case !cur.IsValid():
+			return true
+		case !u.NewAddr:
+			return ip == cur
+		}
+		return u.Flags&unix.IFA_F_SECONDARY == 0 && u.Scope > c.localScope
+	}
+	switch {
+	case !ip.Is6() || !ip.IsLinkLocalUnicast():
+		return false
+	case !cur.IsValid():
+		return true
+	case ip != cur:
+		return false
+	}
+	return !u.NewAddr || !usable6(u.Flags)
 }
 
 // stopSubscriptions stops the netlink subscriptions of links (if linksOn)
@@ -628,7 +688,7 @@ func (c *conn) reconcile() bool {
 			return true
 		}
 		cur.close()
-		c.setLocal(netip.Addr{})
+		c.setLocal(source{})
 		c.log.Warn("interface is gone: reads wait and writes fail until it is back", "index", cur.index)
 	}
 	if idx == 0 {
@@ -651,18 +711,18 @@ func (c *conn) reconcile() bool {
 // refreshLocal reads LocalAddr again. It reports false when it should be
 // tried again later.
 func (c *conn) refreshLocal(idx int) bool {
-	local, _, err := c.localAddr(idx)
+	src, err := c.localAddr(idx, c.LocalAddr())
 	if err != nil {
 		c.log.Warn("cannot list the interface's addresses", "err", err)
 		return false
 	}
-	c.setLocal(local)
+	c.setLocal(src)
 	return true
 }
 
-func (c *conn) setLocal(a netip.Addr) {
+func (c *conn) setLocal(src source) {
 	c.mu.Lock()
-	c.local = a
+	c.local, c.localScope = src.addr, src.scope
 	c.mu.Unlock()
 }
 
@@ -679,35 +739,52 @@ func (c *conn) lookup() (int, error) {
 	return link.Attrs().Index, nil
 }
 
+// source is an address to send from, as localAddr finds it.
+type source struct {
+	addr      netip.Addr // the zero Addr when none
+	scope     int        // the scope (RT_SCOPE_*) of addr
+	tentative bool       // no addr, but an IPv6 link-local address in duplicate address detection
+}
+
 // localAddr returns the address to send from on interface idx: the first
-// IPv4 address that is not secondary, or the first usable IPv6 link-local
-// address. tentative reports an IPv6 link-local address still in duplicate
-// address detection.
-func (c *conn) localAddr(idx int) (a netip.Addr, tentative bool, err error) {
+// IPv4 address that is not secondary; or keep if it is a usable IPv6
+// link-local address of the interface, else its first usable IPv6
+// link-local address.
+func (c *conn) localAddr(idx int, keep netip.Addr) (source, error) {
 	fam := netlink.FAMILY_V4
 	if c.fam == vrrp.IPv6 {
 		fam = netlink.FAMILY_V6
 	}
 	addrs, err := addrList(c.h, idx, fam)
 	if err != nil {
-		return netip.Addr{}, false, fmt.Errorf("transport: list addresses of %s: %w", c.name, err)
+		return source{}, fmt.Errorf("transport: list addresses of %s: %w", c.name, err)
 	}
+	var first source
+	tentative := false
 	for _, na := range addrs {
 		ip := ipAddr(na.IP)
 		switch {
 		case c.fam == vrrp.IPv4:
 			if ip.Is4() && na.Flags&unix.IFA_F_SECONDARY == 0 {
-				return ip, false, nil
+				return source{addr: ip, scope: na.Scope}, nil
 			}
 		case ip.Is6() && ip.IsLinkLocalUnicast():
 			if !usable6(na.Flags) {
 				tentative = tentative || na.Flags&unix.IFA_F_TENTATIVE != 0
 				continue
 			}
-			return ip, false, nil
+			if ip == keep || !keep.IsValid() {
+				return source{addr: ip, scope: na.Scope}, nil
+			}
+			if !first.addr.IsValid() {
+				first = source{addr: ip, scope: na.Scope}
+			}
 		}
 	}
-	return netip.Addr{}, tentative, nil
+	if first.addr.IsValid() {
+		return first, nil
+	}
+	return source{tentative: tentative}, nil
 }
 
 // usable6 reports whether an IPv6 address with flags can be sent from:

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -742,4 +743,113 @@ func TestLinuxLocalAddr(t *testing.T) {
 	// 198.19.0.1 is now the first primary address.
 	want := netip.MustParseAddr("198.19.0.1")
 	netns.WaitFor(t, waitTimeout, "LocalAddr "+want.String(), func() bool { return c.LocalAddr() == want })
+}
+
+// TestLinuxLocalAddrManyAddresses adds 200 addresses to the interface of
+// an open Conn (as virtual addresses come and go on a busy one): LocalAddr
+// stays the interface's own address, except for an IPv4 primary address of
+// a narrower scope, which the kernel lists first. When LocalAddr is
+// removed, it moves to the next address, the one a Conn opened afterwards
+// finds.
+func TestLinuxLocalAddrManyAddresses(t *testing.T) {
+	families(t, func(t *testing.T, fam vrrp.Family) {
+		lab := netns.New(t, 1)
+		h := lab.Host(1)
+		_, _, local := addrs(h, fam)
+		ep := vrrp.Endpoint{Interface: h.Iface, Family: fam}
+		c := open(t, h, ep)
+		// fresh returns the LocalAddr of a Conn opened now, from a full
+		// read of the interface's addresses.
+		fresh := func() netip.Addr {
+			t.Helper()
+			c2, err := transportOf(t, h).Open(context.Background(), ep)
+			if errors.Is(err, transport.ErrNoAddress) {
+				return netip.Addr{}
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer c2.Close()
+			return c2.LocalAddr()
+		}
+		// stays checks that LocalAddr stays want for a while.
+		stays := func(what string, want netip.Addr) {
+			t.Helper()
+			for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+				if got := c.LocalAddr(); got != want {
+					t.Fatalf("%s: LocalAddr = %v, want %v", what, got, want)
+				}
+			}
+			if f := fresh(); f != want {
+				t.Errorf("%s: a new Conn's LocalAddr = %v, want %v", what, f, want)
+			}
+		}
+		// moves waits for LocalAddr to become want, which a new Conn
+		// finds too.
+		moves := func(what string, want netip.Addr) {
+			t.Helper()
+			netns.WaitFor(t, waitTimeout, fmt.Sprintf("%s: LocalAddr %v", what, want), func() bool { return c.LocalAddr() == want })
+			if f := fresh(); f != want {
+				t.Errorf("%s: a new Conn's LocalAddr = %v, want %v", what, f, want)
+			}
+		}
+		batch := func(lines []string) {
+			t.Helper()
+			file := filepath.Join(t.TempDir(), "batch")
+			if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			h.Run(t, "ip", "-batch", file)
+		}
+
+		// 200 addresses: for IPv4, half secondary (in the primary's
+		// subnet), half primary (/32s elsewhere); for IPv6, global.
+		var add, del []string
+		for i := range 200 {
+			var p string
+			switch {
+			case fam == vrrp.IPv6:
+				p = fmt.Sprintf("fd00::1:%x/64", i+1)
+			case i%2 == 0:
+				p = fmt.Sprintf("198.18.0.%d/24", 100+i/2)
+			default:
+				p = fmt.Sprintf("198.19.1.%d/32", 1+i/2)
+			}
+			add = append(add, fmt.Sprintf("addr add %s dev %s", p, h.Iface))
+			if i%4 == 3 {
+				del = append(del, fmt.Sprintf("addr del %s dev %s", p, h.Iface))
+			}
+		}
+		batch(add)
+		stays("after 200 addresses added", local)
+		batch(del)
+		stays("after 50 of them removed", local)
+
+		if fam == vrrp.IPv4 {
+			// A host-scope primary address goes first.
+			host := netip.MustParseAddr("198.19.2.1")
+			h.Run(t, "ip", "addr", "add", host.String()+"/32", "dev", h.Iface, "scope", "host")
+			moves("after a host-scope address added", host)
+			h.Run(t, "ip", "addr", "del", host.String()+"/32", "dev", h.Iface)
+			moves("after the host-scope address removed", local)
+
+			// The interface's own address removed (with its secondaries,
+			// or one of them promoted after the last primary address):
+			// the first /32 is next.
+			h.Run(t, "ip", "addr", "del", h.Addr4.String(), "dev", h.Iface)
+			moves("after the primary address removed", netip.MustParseAddr("198.19.1.1"))
+			return
+		}
+		// The link-local address removed: there is none left. Down and up,
+		// the kernel gives it back.
+		h.Run(t, "ip", "addr", "del", local.String()+"/64", "dev", h.Iface)
+		moves("after the link-local address removed", netip.Addr{})
+		if err := h.SetLink(false); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.SetLink(true); err != nil {
+			t.Fatal(err)
+		}
+		moves("after down and up", local)
+	})
 }

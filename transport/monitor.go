@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 
@@ -86,7 +87,40 @@ type watcher struct {
 type linkEntry struct {
 	name  string
 	up    bool
-	addrs []netlink.Addr
+	addrs []ifAddr // in the kernel's order: IPv4 ones, then IPv6 ones
+}
+
+// ifAddr is one address of an interface.
+type ifAddr struct {
+	ip    netip.Addr // as the kernel gives it: 4 bytes for IPv4, 16 for IPv6
+	bits  int        // the prefix length
+	flags int        // IFA_F_*
+	scope int        // RT_SCOPE_*
+}
+
+// newIfAddr returns the ifAddr of a netlink address; ok is false when it
+// has none.
+func newIfAddr(n *net.IPNet, flags, scope int) (a ifAddr, ok bool) {
+	if n == nil {
+		return ifAddr{}, false
+	}
+	ip, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return ifAddr{}, false
+	}
+	bits, _ := n.Mask.Size()
+	return ifAddr{ip: ip, bits: bits, flags: flags, scope: scope}, true
+}
+
+// byIndex groups addresses by interface index, keeping their order.
+func byIndex(all []netlink.Addr) map[int][]ifAddr {
+	m := map[int][]ifAddr{}
+	for _, na := range all {
+		if a, ok := newIfAddr(na.IPNet, na.Flags, na.Scope); ok {
+			m[na.LinkIndex] = append(m[na.LinkIndex], a)
+		}
+	}
+	return m
 }
 
 // run subscribes, reads the whole state, reports it and then follows
@@ -122,10 +156,11 @@ func (w *watcher) run(ctx context.Context) (subscribed bool, err error) {
 	if err := w.sync(); err != nil {
 		return true, err
 	}
-	pend := pending{links: map[int]bool{}, addrs: map[int]bool{}}
+	pend := pending{links: map[int]bool{}, list: map[int]bool{}, addrs: map[int]bool{}}
 	for {
 		// Wait for a change, then take every change already queued, so
-		// that a burst (many addresses added at once) costs one dump.
+		// that a burst (many addresses added at once) costs one report
+		// per interface, and at most one address dump.
 		var ended error
 		select {
 		case <-ctx.Done():
@@ -144,8 +179,9 @@ func (w *watcher) run(ctx context.Context) (subscribed bool, err error) {
 			if !ok {
 				addrsOn = false
 				ended = lastErr(subErr, "address")
+			} else {
+				w.addr(&pend, u)
 			}
-			pend.addrs[u.LinkIndex] = ok
 		}
 	burst:
 		for range maxBurst {
@@ -163,8 +199,9 @@ func (w *watcher) run(ctx context.Context) (subscribed bool, err error) {
 				if !ok {
 					addrsOn = false
 					ended = lastErr(subErr, "address")
+				} else {
+					w.addr(&pend, u)
 				}
-				pend.addrs[u.LinkIndex] = ok
 			default:
 				break burst
 			}
@@ -183,10 +220,11 @@ func (w *watcher) run(ctx context.Context) (subscribed bool, err error) {
 // applied.
 const maxBurst = 4096
 
-// pending are the interfaces whose link or addresses changed.
+// pending are the interfaces whose link or addresses changed, by index.
 type pending struct {
-	links map[int]bool
-	addrs map[int]bool
+	links map[int]bool // link changed: read the interface again
+	list  map[int]bool // addresses not followed: list them again
+	addrs map[int]bool // addresses changed, and followed: report them
 }
 
 // link notes a link update (the zero update of a closed channel is none).
@@ -198,40 +236,78 @@ func (p *pending) link(u netlink.LinkUpdate) {
 	p.links[int(u.Index)] = true
 }
 
-// flush reads the interfaces in p again, with one address dump for all of
-// them, and reports those that changed.
+// addr follows the address change u in what w knows, from u alone (see
+// linkEntry.apply), or notes in p that the addresses of its interface
+// must be listed again.
+func (w *watcher) addr(p *pending, u netlink.AddrUpdate) {
+	idx := u.LinkIndex
+	if idx <= 0 || p.list[idx] {
+		return // the listing covers u
+	}
+	e := w.links[idx]
+	if e == nil {
+		if u.NewAddr {
+			// An interface not known yet (its link change may come
+			// later, on the other subscription): read it all.
+			p.links[idx] = true
+			p.list[idx] = true
+		}
+		return
+	}
+	switch changed, ok := e.apply(u); {
+	case !ok:
+		p.list[idx] = true
+	case changed:
+		p.addrs[idx] = true
+	}
+}
+
+// flush reads the interfaces in p again, listing the addresses of those
+// that need it with one address dump for all of them, and reports those
+// that changed.
 func (w *watcher) flush(p *pending) error {
-	delete(p.addrs, 0)
-	if len(p.links) == 0 && len(p.addrs) == 0 {
+	if len(p.links) == 0 && len(p.list) == 0 && len(p.addrs) == 0 {
 		return nil
 	}
-	var byIndex map[int][]netlink.Addr
-	if len(p.addrs) > 0 {
+	defer func() {
+		clear(p.links)
+		clear(p.list)
+		clear(p.addrs)
+	}()
+	for i := range p.links {
+		if w.links[i] == nil {
+			// A new interface: its addresses are not known.
+			p.list[i] = true
+		}
+	}
+	var listed map[int][]ifAddr
+	if len(p.list) > 0 {
 		all, err := addrList(w.h, 0, netlink.FAMILY_ALL)
 		if err != nil {
 			return fmt.Errorf("list addresses: %w", err)
 		}
-		byIndex = map[int][]netlink.Addr{}
-		for _, a := range all {
-			byIndex[a.LinkIndex] = append(byIndex[a.LinkIndex], a)
-		}
+		listed = byIndex(all)
 	}
-	idx := make([]int, 0, len(p.links)+len(p.addrs))
-	for i := range p.links {
-		idx = append(idx, i)
-	}
-	for i := range p.addrs {
-		if !p.links[i] {
+	idx := make([]int, 0, len(p.links)+len(p.list)+len(p.addrs))
+	for _, m := range []map[int]bool{p.links, p.list, p.addrs} {
+		for i := range m {
 			idx = append(idx, i)
 		}
 	}
 	slices.Sort(idx)
-	clear(p.links)
-	defer clear(p.addrs)
+	idx = slices.Compact(idx)
 	for _, i := range idx {
-		if err := w.refresh(i, byIndex[i], p.addrs[i]); err != nil {
-			return err
+		e := w.links[i]
+		if p.links[i] || e == nil {
+			if err := w.refresh(i, listed[i], p.list[i]); err != nil {
+				return err
+			}
+			continue
 		}
+		if p.list[i] {
+			e.addrs = listed[i]
+		}
+		w.report(e.state())
 	}
 	return nil
 }
@@ -262,15 +338,12 @@ func (w *watcher) sync() error {
 	if err != nil {
 		return fmt.Errorf("list addresses: %w", err)
 	}
-	byIndex := map[int][]netlink.Addr{}
-	for _, a := range all {
-		byIndex[a.LinkIndex] = append(byIndex[a.LinkIndex], a)
-	}
+	listed := byIndex(all)
 	seen := map[int]bool{}
 	for _, l := range links {
 		a := l.Attrs()
 		seen[a.Index] = true
-		w.set(a.Index, a, byIndex[a.Index])
+		w.set(a.Index, a, listed[a.Index])
 	}
 	for _, idx := range sortedIndexes(w.links) {
 		if !seen[idx] {
@@ -291,7 +364,7 @@ func sortedIndexes(m map[int]*linkEntry) []int {
 
 // refresh reads interface idx again and reports it if it changed. With
 // newAddrs, addrs are its new addresses; else it keeps the known ones.
-func (w *watcher) refresh(idx int, addrs []netlink.Addr, newAddrs bool) error {
+func (w *watcher) refresh(idx int, addrs []ifAddr, newAddrs bool) error {
 	l, err := w.h.LinkByIndex(idx)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
@@ -301,30 +374,123 @@ func (w *watcher) refresh(idx int, addrs []netlink.Addr, newAddrs bool) error {
 		}
 		return fmt.Errorf("read interface %d: %w", idx, err)
 	}
-	if !newAddrs {
-		if e := w.links[idx]; e != nil {
-			addrs = e.addrs
-		} else if addrs, err = addrList(w.h, idx, netlink.FAMILY_ALL); err != nil {
-			return fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
-		}
+	if e := w.links[idx]; !newAddrs && e != nil {
+		addrs = e.addrs
 	}
 	w.set(idx, l.Attrs(), addrs)
 	return nil
 }
 
 // set records the state of interface idx and reports it if it changed.
-func (w *watcher) set(idx int, a *netlink.LinkAttrs, addrs []netlink.Addr) {
+func (w *watcher) set(idx int, a *netlink.LinkAttrs, addrs []ifAddr) {
 	e := w.links[idx]
 	if e != nil && e.name != a.Name {
 		// Renamed: the old name is gone.
 		w.report(vrrp.LinkState{Interface: e.name})
 	}
-	if addrs == nil {
-		addrs = []netlink.Addr{}
-	}
 	e = &linkEntry{name: a.Name, up: linkUp(a), addrs: addrs}
 	w.links[idx] = e
-	w.report(vrrp.LinkState{Interface: e.name, Exists: true, Up: e.up, Addrs: orderAddrs(e.addrs)})
+	w.report(e.state())
+}
+
+// state returns the state of e to report.
+func (e *linkEntry) state() vrrp.LinkState {
+	return vrrp.LinkState{Interface: e.name, Exists: true, Up: e.up, Addrs: orderAddrs(e.addrs)}
+}
+
+// apply follows the address change u in e.addrs, keeping the kernel's
+// order, and reports whether they changed. ok is false when u alone does
+// not tell where the address goes (a secondary IPv4 address promoted to
+// primary, which the kernel moves; two addresses alike, as with peer
+// addresses), and the addresses must be listed again.
+func (e *linkEntry) apply(u netlink.AddrUpdate) (changed, ok bool) {
+	a, valid := newIfAddr(&u.LinkAddress, u.Flags, u.Scope)
+	if !valid {
+		return false, false
+	}
+	at, sameIP := -1, false
+	for i, b := range e.addrs {
+		if b.ip != a.ip {
+			continue
+		}
+		sameIP = true
+		if b.bits == a.bits {
+			if at >= 0 {
+				return false, false
+			}
+			at = i
+		}
+	}
+	switch {
+	case !u.NewAddr && at < 0:
+		// Not known: removed before a listing that saw it gone.
+		return false, true
+	case !u.NewAddr:
+		e.addrs = slices.Delete(e.addrs, at, at+1)
+		return true, true
+	case at >= 0:
+		old := e.addrs[at]
+		if a.ip.Is4() && (old.flags^a.flags)&unix.IFA_F_SECONDARY != 0 {
+			return false, false
+		}
+		e.addrs[at] = a
+		return old != a, true
+	case a.ip.Is6() && sameIP:
+		// An IPv6 address is on an interface once: what is known is
+		// stale.
+		return false, false
+	}
+	e.addrs = slices.Insert(e.addrs, insertAt(e.addrs, a), a)
+	return true, true
+}
+
+// insertAt returns where the kernel puts the new address a among addrs,
+// IPv4 addresses first, then IPv6 ones, as it lists them. IPv4
+// (__inet_insert_ifa): a secondary address goes last; a primary one after
+// the last primary address of the same or a narrower scope, or first.
+// IPv6 (ipv6_link_dev_addr): before the first address of the same or a
+// narrower scope, so the newest first among those of one scope.
+func insertAt(addrs []ifAddr, a ifAddr) int {
+	n4 := 0
+	for n4 < len(addrs) && addrs[n4].ip.Is4() {
+		n4++
+	}
+	if a.ip.Is4() {
+		if a.flags&unix.IFA_F_SECONDARY != 0 {
+			return n4
+		}
+		at := 0
+		for i, b := range addrs[:n4] {
+			if b.flags&unix.IFA_F_SECONDARY == 0 && a.scope <= b.scope {
+				at = i + 1
+			}
+		}
+		return at
+	}
+	s := srcScope6(a.ip)
+	for i := n4; i < len(addrs); i++ {
+		if s >= srcScope6(addrs[i].ip) {
+			return i
+		}
+	}
+	return len(addrs)
+}
+
+// srcScope6 returns the scope by which the kernel sorts the IPv6 addresses
+// of an interface (ipv6_addr_src_scope): the wider, the larger.
+func srcScope6(ip netip.Addr) int {
+	b := ip.As16()
+	switch {
+	case b[0] == 0xff: // multicast: its scope field
+		return int(b[1] & 0x0f)
+	case b[0] == 0xfe && b[1]&0xc0 == 0x80, ip == netip.IPv6Loopback(): // link-local
+		return 0x2
+	case b[0] == 0xfe && b[1]&0xc0 == 0xc0: // site-local
+		return 0x5
+	case ip == netip.IPv6Unspecified():
+		return -1
+	}
+	return 0xe // global, unique local and the rest
 }
 
 // gone records that interface idx no longer exists.
@@ -369,19 +535,16 @@ func linkUp(a *netlink.LinkAttrs) bool {
 
 // orderAddrs returns the IPv4 primary addresses, then the IPv4 secondary
 // ones, then the usable IPv6 ones, each in the kernel's order.
-func orderAddrs(addrs []netlink.Addr) []netip.Addr {
+func orderAddrs(addrs []ifAddr) []netip.Addr {
 	out := make([]netip.Addr, 0, len(addrs))
 	for pass := range 3 {
-		for _, na := range addrs {
-			ip := ipAddr(na.IP)
-			if !ip.IsValid() {
-				continue
-			}
-			secondary := na.Flags&unix.IFA_F_SECONDARY != 0
+		for _, a := range addrs {
+			ip := a.ip.Unmap()
+			secondary := a.flags&unix.IFA_F_SECONDARY != 0
 			switch {
 			case pass == 0 && ip.Is4() && !secondary,
 				pass == 1 && ip.Is4() && secondary,
-				pass == 2 && ip.Is6() && usable6(na.Flags):
+				pass == 2 && ip.Is6() && usable6(a.flags):
 				out = append(out, ip)
 			}
 		}

@@ -312,3 +312,151 @@ func TestMonitorResubscribe(t *testing.T) {
 	h.Run(t, "ip", "link", "del", "test0")
 	rec.wait(t, "test0", "deleted", func(ls vrrp.LinkState) bool { return !ls.Exists })
 }
+
+// snapshot returns the state of iface in h as a new Monitor first reports
+// it, from a full read of the namespace.
+func snapshot(t *testing.T, h *netns.Host, iface string) vrrp.LinkState {
+	t.Helper()
+	var rec recorder
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- transport.Monitor{Namespace: h.Path()}.Watch(ctx, rec.add) }()
+	var ls vrrp.LinkState
+	var ok bool
+	for end := time.Now().Add(waitTimeout); !ok && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		ls, ok = rec.get(iface)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if !ok {
+		t.Fatalf("no state of %s reported in %v", iface, waitTimeout)
+	}
+	return ls
+}
+
+// TestMonitorManyAddresses adds and removes hundreds of addresses of every
+// kind in bursts (IPv4 secondary and primary ones of three scopes, IPv6
+// ones, some removed and added again, a secondary promoted): the Monitor
+// follows them from the changes alone, and its state must be, in the same
+// order, what a new Monitor reads from the kernel.
+func TestMonitorManyAddresses(t *testing.T) {
+	lab := netns.New(t, 1)
+	h := lab.Host(1)
+	var rec recorder
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- transport.Monitor{Namespace: h.Path(), Logger: testLogger(t)}.Watch(ctx, rec.add)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Watch: %v", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Errorf("Watch still running %v after its context ended", waitTimeout)
+		}
+	}()
+	rec.wait(t, h.Iface, "up with its addresses", func(ls vrrp.LinkState) bool {
+		return ls.Up && has(ls, h.Addr4.Addr()) && has(ls, h.LinkLocal)
+	})
+
+	batch := func(lines []string) {
+		t.Helper()
+		file := filepath.Join(t.TempDir(), "batch")
+		if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h.Run(t, "ip", "-batch", file)
+	}
+	// same waits until the Monitor's state of eth0 is what a new Monitor
+	// reads.
+	same := func(what string) vrrp.LinkState {
+		t.Helper()
+		want := snapshot(t, h, h.Iface)
+		var got vrrp.LinkState
+		for end := time.Now().Add(waitTimeout); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if got, _ = rec.get(h.Iface); got.Up == want.Up && slices.Equal(got.Addrs, want.Addrs) {
+				return got
+			}
+		}
+		t.Fatalf("%s: the Monitor reports\n%v\nwhere a new one reads\n%v", what, got.Addrs, want.Addrs)
+		return got
+	}
+
+	dev := " dev " + h.Iface
+	var lines []string
+	for i := range 60 {
+		lines = append(lines,
+			fmt.Sprintf("addr add 198.18.0.%d/24", 100+i)+dev,       // secondary
+			fmt.Sprintf("addr add 198.19.1.%d/32", 1+i)+dev,         // primary, after the others
+			fmt.Sprintf("addr add fd00::1:%x/64", 1+i)+dev+" nodad", // newest first
+		)
+	}
+	lines = append(lines,
+		"addr add 198.19.2.1/32"+dev+" scope host", // first
+		"addr add 198.19.3.1/32"+dev+" scope link", // after the host-scope one
+		"addr add 198.19.3.2/32"+dev+" scope link",
+	)
+	for i := range 10 {
+		lines = append(lines,
+			fmt.Sprintf("addr del 198.18.0.%d/24", 110+i)+dev,
+			fmt.Sprintf("addr del 198.19.1.%d/32", 11+i)+dev,
+			fmt.Sprintf("addr del fd00::1:%x/64", 11+i)+dev,
+		)
+	}
+	lines = append(lines,
+		"addr add 198.19.1.15/32"+dev,
+		"addr add fd00::1:f/64"+dev+" nodad",
+		"addr add 198.18.0.115/24"+dev,
+	)
+	batch(lines)
+	ls := same(fmt.Sprintf("after %d changes", len(lines)))
+	if ls.Addrs[0] != netip.MustParseAddr("198.19.2.1") {
+		t.Errorf("Addrs = %v, want the host-scope address first", ls.Addrs)
+	}
+	checkOrder(t, ls)
+
+	// Primary addresses removed: a secondary one is promoted, which the
+	// kernel moves after the last primary address of the same or a
+	// narrower scope (or where the removed one was): for the host-scope
+	// one, before the global ones.
+	h.Run(t, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/"+h.Iface+"/promote_secondaries")
+	h.Run(t, "ip", "addr", "add", "198.19.5.1/24", "dev", h.Iface, "scope", "host")
+	h.Run(t, "ip", "addr", "add", "198.19.5.2/24", "dev", h.Iface, "scope", "host")
+	h.Run(t, "ip", "addr", "del", "198.19.5.1/24", "dev", h.Iface)
+	ls = same("after a host-scope promotion")
+	if i := slices.Index(ls.Addrs, netip.MustParseAddr("198.19.5.2")); i != 1 {
+		t.Errorf("Addrs = %v, want 198.19.5.2 promoted second", ls.Addrs)
+	}
+	h.Run(t, "ip", "addr", "del", h.Addr4.String(), "dev", h.Iface)
+	ls = same("after a promotion")
+	if has(ls, h.Addr4.Addr()) || !has(ls, netip.MustParseAddr("198.18.0.100")) {
+		t.Errorf("Addrs = %v, want %v gone and 198.18.0.100 promoted", ls.Addrs, h.Addr4.Addr())
+	}
+
+	// Without promotion, the secondary addresses go with the primary one.
+	h.Run(t, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/conf/"+h.Iface+"/promote_secondaries")
+	h.Run(t, "ip", "addr", "del", "198.18.0.100/24", "dev", h.Iface)
+	ls = same("after the primary address removed with its secondaries")
+	if has(ls, netip.MustParseAddr("198.18.0.101")) {
+		t.Errorf("Addrs = %v, want the secondary addresses gone", ls.Addrs)
+	}
+
+	// Down: the kernel removes the IPv6 addresses; up, the link-local one
+	// comes back.
+	if err := h.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, h.Iface, "down without IPv6 addresses", func(ls vrrp.LinkState) bool { return !ls.Up && !has(ls, h.LinkLocal) })
+	same("down")
+	if err := h.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, h.Iface, "up with its link-local address", func(ls vrrp.LinkState) bool { return ls.Up && has(ls, h.LinkLocal) })
+	same("up again")
+}
