@@ -3,6 +3,7 @@
 package announce
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -36,11 +37,16 @@ var allNodes = netip.MustParseAddr("ff02::1")
 // Linux interfaces, in one network namespace. It implements vrrp.Announcer.
 //
 // Sockets are opened on first use, one packet socket (ARP) and one ICMPv6
-// socket (NA) per interface, and reused by later calls. A socket is
-// reopened when its interface was deleted and created again (its index
-// changed), and once after any send error, so an interface that went away
-// or down and came back works again. Opening sockets needs CAP_NET_RAW, and
-// CAP_SYS_ADMIN when Options.Namespace is set.
+// socket (NA) per interface, and reused by later calls. The interface's
+// index and MAC address are looked up on first use too, and again after a
+// failed send or once the last lookup is a second old, so that a steady
+// stream of announcements costs no lookup per call. After a failed send
+// (or socket open) Linux looks the interface up again and tries once more:
+// when the interface was deleted and created again (its index changed) or
+// got another MAC address, the sockets are reopened and the frame rebuilt,
+// and an interface that went away or down and came back works again.
+// Opening sockets needs CAP_NET_RAW, and CAP_SYS_ADMIN when
+// Options.Namespace is set.
 //
 // A Linux is safe for concurrent use; its calls are serialized.
 type Linux struct {
@@ -50,17 +56,27 @@ type Linux struct {
 	ns         netns.NsHandle  // open only when Options.Namespace is set
 	nl         *netlink.Handle // nil: netlink's package functions, in the calling thread's namespace
 
-	mu     sync.Mutex
-	closed bool
-	links  map[string]*link
-	opened int // sockets opened so far, for tests
+	mu      sync.Mutex
+	closed  bool
+	links   map[string]*link
+	ttl     time.Duration // how long a lookup is trusted: lookupTTL; tests change it
+	opened  int           // sockets opened so far, for tests
+	lookups int           // interface lookups done so far, for tests
 }
 
-// link holds the cached sockets of one interface.
+// lookupTTL bounds how long Announce trusts a cached interface lookup. A
+// failed send looks the interface up again at once; the bound catches what
+// a send does not show: a MAC address changed in place, or an interface
+// created again with the index of the old one.
+const lookupTTL = time.Second
+
+// link is what Linux keeps of one interface: its last lookup and the
+// sockets opened for it.
 type link struct {
-	index int // the interface index the sockets were opened for
-	arp   *packet.Conn
-	nd    *ndp.Conn
+	ifi     iface     // as last looked up; the sockets are opened on ifi.index
+	checked time.Time // when ifi was looked up
+	arp     *packet.Conn
+	nd      *ndp.Conn
 }
 
 // iface is what one Announce call needs to know of its interface.
@@ -82,6 +98,7 @@ func New(opts Options) (*Linux, error) {
 		nsPath:     opts.Namespace,
 		ns:         netns.None(),
 		links:      make(map[string]*link),
+		ttl:        lookupTTL,
 	}
 	if opts.Namespace == "" {
 		return l, nil
@@ -151,28 +168,9 @@ func (l *Linux) Announce(ctx context.Context, ifaceName string, addrs []netip.Ad
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("announce: on %s: %w", ifaceName, err)
 	}
-	ifi, err := l.lookup(ifaceName)
+	lk, err := l.link(ifaceName, false)
 	if err != nil {
-		if lk := l.links[ifaceName]; lk != nil && errors.Is(err, ErrNoInterface) {
-			// The interface is gone: close its sockets.
-			if cerr := lk.close(); cerr != nil {
-				l.log.Debug("close sockets of a deleted interface", "iface", ifaceName, "err", cerr)
-			}
-			delete(l.links, ifaceName)
-		}
 		return err
-	}
-	lk := l.links[ifaceName]
-	if lk != nil && lk.index != ifi.index {
-		l.log.Debug("interface index changed, reopening sockets", "iface", ifaceName, "old", lk.index, "new", ifi.index)
-		if err := lk.close(); err != nil {
-			l.log.Debug("close stale sockets", "iface", ifaceName, "err", err)
-		}
-		lk = nil
-	}
-	if lk == nil {
-		lk = &link{index: ifi.index}
-		l.links[ifaceName] = lk
 	}
 	deadline, _ := ctx.Deadline()
 	var errs []error
@@ -181,21 +179,66 @@ func (l *Linux) Announce(ctx context.Context, ifaceName string, addrs []netip.Ad
 			errs = append(errs, fmt.Errorf("announce: on %s: %w", ifaceName, err))
 			break
 		}
+		var what string
 		switch {
 		case !addr.IsValid():
 			errs = append(errs, fmt.Errorf("announce: on %s: invalid address", ifaceName))
+			continue
 		case vrrp.FamilyOf(addr) == vrrp.IPv4:
-			if err := l.sendARP(lk, ifi, addr.Unmap(), deadline); err != nil {
-				errs = append(errs, fmt.Errorf("announce: gratuitous ARP for %s on %s: %w", addr.Unmap(), ifaceName, err))
-			}
+			addr = addr.Unmap()
+			what, err = "gratuitous ARP", l.sendARP(lk, addr, deadline)
 		default:
 			addr = addr.WithZone("")
-			if err := l.sendNA(lk, ifi, addr, deadline); err != nil {
-				errs = append(errs, fmt.Errorf("announce: neighbour advertisement for %s on %s: %w", addr, ifaceName, err))
-			}
+			what, err = "neighbour advertisement", l.sendNA(lk, addr, deadline)
+		}
+		if errors.Is(err, ErrNoInterface) {
+			// The interface went away since it was looked up: nothing
+			// more can be sent.
+			errs = append(errs, err)
+			break
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("announce: %s for %s on %s: %w", what, addr, ifaceName, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// link returns what l keeps of the interface name, looking the interface
+// up when it has not yet, when fresh is set, or when the last lookup is
+// older than l.ttl. It closes the sockets of an interface that changed (a
+// new index: deleted and created again; or a new MAC address or MTU) and
+// forgets an interface that is gone; the error then wraps ErrNoInterface.
+func (l *Linux) link(name string, fresh bool) (*link, error) {
+	lk := l.links[name]
+	now := time.Now()
+	if lk != nil && !fresh && now.Sub(lk.checked) < l.ttl {
+		return lk, nil
+	}
+	ifi, err := l.lookup(name)
+	if err != nil {
+		if lk != nil && errors.Is(err, ErrNoInterface) {
+			// The interface is gone: close its sockets.
+			if cerr := lk.close(); cerr != nil {
+				l.log.Debug("close sockets of a deleted interface", "iface", name, "err", cerr)
+			}
+			delete(l.links, name)
+		}
+		return nil, err
+	}
+	switch {
+	case lk == nil:
+		lk = &link{}
+		l.links[name] = lk
+	case lk.ifi.index != ifi.index || lk.ifi.mtu != ifi.mtu || !bytes.Equal(lk.ifi.mac, ifi.mac):
+		l.log.Debug("interface changed, reopening sockets", "iface", name,
+			"old_index", lk.ifi.index, "index", ifi.index, "old_mac", lk.ifi.mac.String(), "mac", ifi.mac.String())
+		if err := lk.close(); err != nil {
+			l.log.Debug("close stale sockets", "iface", name, "err", err)
+		}
+	}
+	lk.ifi, lk.checked = ifi, now
+	return lk, nil
 }
 
 // lookup returns the index, MTU and MAC address of the interface name.
@@ -203,6 +246,7 @@ func (l *Linux) lookup(name string) (iface, error) {
 	if name == "" {
 		return iface{}, fmt.Errorf("announce: empty interface name: %w", ErrNoInterface)
 	}
+	l.lookups++
 	var (
 		lnk netlink.Link
 		err error
@@ -235,40 +279,28 @@ func (l *Linux) where() string {
 }
 
 // sendARP sends a gratuitous ARP request for ip, opening the ARP socket of
-// lk when needed and reopening it once after a send error.
-func (l *Linux) sendARP(lk *link, ifi iface, ip netip.Addr, deadline time.Time) error {
-	p, err := arp.NewPacket(arp.OperationRequest, ifi.mac, ip, ethernet.Broadcast, ip)
-	if err != nil {
-		return err
-	}
-	pb, err := p.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	f := &ethernet.Frame{
-		Destination: ethernet.Broadcast,
-		Source:      ifi.mac,
-		EtherType:   ethernet.EtherTypeARP,
-		Payload:     pb,
-	}
-	fb, err := f.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	return retry(l, "ARP", ifi, ip,
+// lk when needed; see retry.
+func (l *Linux) sendARP(lk *link, ip netip.Addr, deadline time.Time) error {
+	return l.retry(lk, "ARP", ip,
 		func() error {
 			if lk.arp != nil {
 				return nil
 			}
-			c, err := l.openARP(ifi)
+			c, err := l.openARP(lk.ifi)
 			lk.arp = c
 			return err
 		},
 		func() error {
+			// Built from the interface as last looked up: its MAC
+			// address may have changed before a retry.
+			fb, err := garpFrame(lk.ifi.mac, ip)
+			if err != nil {
+				return err
+			}
 			if err := lk.arp.SetWriteDeadline(deadline); err != nil {
 				return err
 			}
-			_, err := lk.arp.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+			_, err = lk.arp.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
 			return err
 		},
 		func() {
@@ -277,27 +309,48 @@ func (l *Linux) sendARP(lk *link, ifi iface, ip netip.Addr, deadline time.Time) 
 		})
 }
 
-// sendNA sends an unsolicited neighbour advertisement for ip, opening the
-// ICMPv6 socket of lk when needed and reopening it once after a send error.
-func (l *Linux) sendNA(lk *link, ifi iface, ip netip.Addr, deadline time.Time) error {
-	na := &ndp.NeighborAdvertisement{
-		Router:        l.routerFlag,
-		Override:      true,
-		TargetAddress: ip,
-		Options: []ndp.Option{
-			&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: ifi.mac},
-		},
+// garpFrame returns the Ethernet frame of a gratuitous ARP request for ip
+// from mac.
+func garpFrame(mac net.HardwareAddr, ip netip.Addr) ([]byte, error) {
+	p, err := arp.NewPacket(arp.OperationRequest, mac, ip, ethernet.Broadcast, ip)
+	if err != nil {
+		return nil, err
 	}
-	return retry(l, "ICMPv6", ifi, ip,
+	pb, err := p.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	f := &ethernet.Frame{
+		Destination: ethernet.Broadcast,
+		Source:      mac,
+		EtherType:   ethernet.EtherTypeARP,
+		Payload:     pb,
+	}
+	return f.MarshalBinary()
+}
+
+// sendNA sends an unsolicited neighbour advertisement for ip, opening the
+// ICMPv6 socket of lk when needed; see retry.
+func (l *Linux) sendNA(lk *link, ip netip.Addr, deadline time.Time) error {
+	return l.retry(lk, "ICMPv6", ip,
 		func() error {
 			if lk.nd != nil {
 				return nil
 			}
-			c, err := l.openNDP(ifi)
+			c, err := l.openNDP(lk.ifi)
 			lk.nd = c
 			return err
 		},
 		func() error {
+			ifi := lk.ifi // as last looked up: it may have changed before a retry
+			na := &ndp.NeighborAdvertisement{
+				Router:        l.routerFlag,
+				Override:      true,
+				TargetAddress: ip,
+				Options: []ndp.Option{
+					&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: ifi.mac},
+				},
+			}
 			if err := lk.nd.SetWriteDeadline(deadline); err != nil {
 				return err
 			}
@@ -319,22 +372,33 @@ func (l *Linux) sendNA(lk *link, ifi iface, ip netip.Addr, deadline time.Time) e
 		})
 }
 
-// retry opens a socket if needed and sends; after a send error it closes
-// the socket and does both once more.
-func retry(l *Linux, kind string, ifi iface, addr netip.Addr, open, send func() error, drop func()) error {
+// retry opens a socket of lk if needed and sends. When either fails (the
+// interface may be gone, down, or deleted and created again with a new
+// index and MAC address: errors such as ENXIO, ENODEV or ENETDOWN), it
+// drops the socket, looks the interface up again, which reopens the
+// sockets of a changed interface, and does both once more. The error wraps
+// ErrNoInterface when the interface turns out to be gone.
+func (l *Linux) retry(lk *link, kind string, addr netip.Addr, open, send func() error, drop func()) error {
 	for attempt := 0; ; attempt++ {
-		if err := open(); err != nil {
-			return fmt.Errorf("open %s socket: %w", kind, err)
-		}
-		err := send()
-		if err == nil {
+		err := open()
+		if err != nil {
+			err = fmt.Errorf("open %s socket: %w", kind, err)
+		} else if err = send(); err == nil {
 			return nil
+		} else {
+			drop()
 		}
-		drop()
 		if attempt > 0 || errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
-		l.log.Debug("send failed, reopening socket", "kind", kind, "iface", ifi.name, "addr", addr, "err", err)
+		name := lk.ifi.name
+		l.log.Debug("send failed, looking the interface up again", "kind", kind, "iface", name, "index", lk.ifi.index, "addr", addr, "err", err)
+		if _, lerr := l.link(name, true); lerr != nil {
+			if errors.Is(lerr, ErrNoInterface) {
+				return lerr
+			}
+			return fmt.Errorf("%w; looking the interface up again: %w", err, lerr)
+		}
 	}
 }
 

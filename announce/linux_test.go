@@ -525,6 +525,62 @@ func TestReuse(t *testing.T) {
 	t.Logf("after down and up: %d sockets opened in all", l.opened)
 }
 
+// TestRecreatedCached deletes an interface whose lookup the announcer has
+// cached and creates it again with the same name, a new index and a new
+// MAC address: the first send on the old sockets fails, and the announcer
+// looks the interface up again, reopens its sockets and announces from the
+// new MAC. Calls on an unchanged interface look nothing up.
+func TestRecreatedCached(t *testing.T) {
+	lab := netns.New(t, 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	addMacvlan(t, h1, "vrrp.51", vmac)
+	addAddr(t, h1, "vrrp.51", "198.18.0.100/24")
+	addAddr(t, h1, "vrrp.51", "fd00::100/64")
+	l := newLinux(t, h1, Options{})
+	l.ttl = time.Hour // only a failed send may look the interface up again
+	c := h2.Capture(t, "eth0")
+
+	for range 5 {
+		announce(t, l, "vrrp.51", vip4, vip6)
+	}
+	waitCounts(t, c, 5, vip4, vip6)
+	if l.lookups != 1 || l.opened != 2 {
+		t.Errorf("after 5 calls: %d lookups and %d sockets opened, want 1 and 2", l.lookups, l.opened)
+	}
+	oldIndex := l.links["vrrp.51"].ifi.index
+
+	vmac2 := net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x01, 0x34}
+	delLink(t, h1, "vrrp.51")
+	addMacvlan(t, h1, "vrrp.51", vmac2)
+	addAddr(t, h1, "vrrp.51", "198.18.0.100/24")
+	addAddr(t, h1, "vrrp.51", "fd00::100/64")
+	c.Clear()
+	announce(t, l, "vrrp.51", vip4, vip6)
+	waitCounts(t, c, 1, vip4, vip6)
+	checkGARP(t, garps(c.Frames(), vip4)[0], vip4, vmac2)
+	checkNA(t, nas(c.Frames(), vip6)[0], vip6, vip6, vmac2, false)
+	lk := l.links["vrrp.51"]
+	if lk == nil || lk.ifi.index == oldIndex || !bytes.Equal(lk.ifi.mac, vmac2) {
+		t.Fatalf("cached interface %+v, want a new index (the old one was %d) and MAC %v", lk, oldIndex, vmac2)
+	}
+	if l.lookups != 2 || l.opened != 4 {
+		t.Errorf("after the interface came back: %d lookups and %d sockets opened, want 2 and 4", l.lookups, l.opened)
+	}
+
+	// Deleted for good: the failed send finds it gone.
+	delLink(t, h1, "vrrp.51")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := l.Announce(ctx, "vrrp.51", []netip.Addr{vip6, vip4})
+	if !errors.Is(err, ErrNoInterface) {
+		t.Errorf("Announce on the deleted interface = %v, want ErrNoInterface", err)
+	}
+	t.Logf("deleted interface: %v", err)
+	if _, ok := l.links["vrrp.51"]; ok {
+		t.Error("the deleted interface is still cached")
+	}
+}
+
 // TestErrors checks a missing interface, an invalid address among valid
 // ones, a cancelled context and Close.
 func TestErrors(t *testing.T) {
