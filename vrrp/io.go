@@ -171,7 +171,8 @@ type Binder interface {
 // Announcer tells the link that a virtual router moved: gratuitous ARP for
 // IPv4 addresses and unsolicited neighbour advertisements for IPv6.
 type Announcer interface {
-	// Announce sends one round of announcements for addrs on iface.
+	// Announce sends one round of announcements for addrs on iface. It
+	// must not modify addrs, which the Router reuses.
 	Announce(ctx context.Context, iface string, addrs []netip.Addr) error
 }
 

@@ -189,8 +189,9 @@ type instance struct {
 	vmacConn Conn
 	src      netip.Addr
 	dsts     []netip.Addr
-	vips     []VIP  // cfg.VIPs, on the VMAC when one is used
-	vipIface string // the interface VIPs and announcements go on
+	vips     []VIP        // cfg.VIPs, on the VMAC when one is used
+	vipAddrs []netip.Addr // the addresses of vips, for announcements
+	vipIface string       // the interface VIPs and announcements go on
 	override uint8
 	deltas   map[string]int
 	faults   map[string]bool
@@ -738,6 +739,15 @@ func (r *Router) setAddressing(inst *instance) {
 			inst.vips[i] = v
 		}
 	}
+	inst.vipAddrs = addrsOf(inst.vips)
+}
+
+func addrsOf(vips []VIP) []netip.Addr {
+	addrs := make([]netip.Addr, len(vips))
+	for i, v := range vips {
+		addrs[i] = v.Prefix.Addr()
+	}
+	return addrs
 }
 
 func (r *Router) removeInstance(inst *instance, now time.Time) {
@@ -1119,7 +1129,7 @@ func (r *Router) reconfigure(inst *instance, c InstanceConfig, now time.Time) {
 		}
 		if len(added) > 0 {
 			r.bind(inst, added)
-			r.announce(inst, added)
+			r.announce(inst, addrsOf(added))
 		}
 	}
 	r.apply(inst, inst.m.Reconfigure(now, c.machineConfig(inst.src)), now)
@@ -1313,13 +1323,9 @@ func (r *Router) unbind(inst *instance, vips []VIP) {
 	}
 }
 
-func (r *Router) announce(inst *instance, vips []VIP) {
+func (r *Router) announce(inst *instance, addrs []netip.Addr) {
 	if r.cfg.Announcer == nil {
 		return
-	}
-	addrs := make([]netip.Addr, len(vips))
-	for i, v := range vips {
-		addrs[i] = v.Prefix.Addr()
 	}
 	ctx, cancel := r.opCtx()
 	defer cancel()

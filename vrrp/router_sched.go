@@ -60,7 +60,7 @@ func (r *Router) schedules(inst *instance, now time.Time) {
 		a.rounds += c.GARPMasterRefreshRepeat
 	}
 	for a.rounds > 0 && due(a.next, now) {
-		r.announce(inst, inst.vips)
+		r.announce(inst, inst.vipAddrs)
 		a.rounds--
 		a.next = time.Time{}
 		if a.rounds > 0 && c.GARPInterval > 0 {
