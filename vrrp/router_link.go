@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -108,6 +109,11 @@ func (r *Router) trackLink(inst *instance, ls LinkState, iface string) bool {
 func (r *Router) followSource(inst *instance, ls LinkState, now time.Time) {
 	c := &inst.cfg
 	if c.SourceAddr.IsValid() || ls.Interface != c.Interface || (inst.vmacConn != nil && c.Family() == IPv6) {
+		return
+	}
+	if c.Family() == IPv6 && slices.Contains(ls.Addrs, inst.src) {
+		// Keep a link-local address while it lasts, as the Conn does: a
+		// newer one (a link-local VIP) comes first in the list.
 		return
 	}
 	for _, a := range ls.Addrs {

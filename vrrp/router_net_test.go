@@ -467,6 +467,53 @@ func TestRouterFollowsSourceAddress(t *testing.T) {
 	})
 }
 
+// An IPv6 instance keeps its link-local source while the interface has it,
+// as the transport does, when a newer link-local (listed first) appears;
+// it moves when its address goes.
+func TestRouterKeepsLinkLocalSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		ll1, ll9 := netip.MustParseAddr("fe80::1"), netip.MustParseAddr("fe80::9")
+		links := &fakeLinks{ch: make(chan vrrp.LinkState)}
+		host := seg.NewHost("a", ll1, ll9)
+		var mu sync.Mutex
+		var last netip.Addr
+		defer seg.Tap(func(f fake.Frame) {
+			mu.Lock()
+			last = f.Info.Src
+			mu.Unlock()
+		})()
+		c := v3inst(100)
+		c.VIPs = []vrrp.VIP{{Prefix: vip6}}
+		_, stop := runRouter(t, vrrp.Config{Transport: host, Links: links, Instances: []vrrp.InstanceConfig{c}})
+		defer stop()
+		lastSrc := func() netip.Addr {
+			mu.Lock()
+			defer mu.Unlock()
+			return last
+		}
+		links.ch <- vrrp.LinkState{Interface: "eth0", Exists: true, Up: true, Addrs: []netip.Addr{ll1}}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := lastSrc(); got != ll1 {
+			t.Fatalf("adverts from %v, want %v", got, ll1)
+		}
+		links.ch <- vrrp.LinkState{Interface: "eth0", Exists: true, Up: true, Addrs: []netip.Addr{ll9, ll1}}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if got := lastSrc(); got != ll1 {
+			t.Errorf("adverts from %v after a newer link-local appeared, want still %v", got, ll1)
+		}
+		links.ch <- vrrp.LinkState{Interface: "eth0", Exists: true, Up: true, Addrs: []netip.Addr{ll9}}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if got := lastSrc(); got != ll9 {
+			t.Errorf("adverts from %v after %v went, want %v", got, ll1, ll9)
+		}
+	})
+}
+
 // With the PreciseClock (a timerfd loop timer, in real time), a pair at
 // 10 ms adverts elects the higher priority, and the Backup takes over when
 // the Master stops.
