@@ -673,6 +673,8 @@ func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
 
 // startInstance starts the machine of an instance set up by addInstance.
 func (r *Router) startInstance(inst *instance, now time.Time) {
+	// Adverts queued before the start are dated by it, not before.
+	inst.recvAt = now
 	for name, ls := range r.linkState {
 		r.trackLink(inst, ls, name)
 	}
