@@ -21,6 +21,7 @@
 //	VRRPKIT_BENCH_PERIOD   CPU measuring period (default 30s)
 //	VRRPKIT_BENCH_STABLE   stability period (default 30s)
 //	VRRPKIT_BENCH_STABLE_N instance counts of the stability run (default 1000)
+//	VRRPKIT_BENCH_CPU_N    instance counts of the CPU run (default 1,255,1000)
 //	VRRPKIT_BENCH_IMPLS    implementations (default "vrrpkit,keepalived")
 //	VRRPKIT_BENCH_PROFILE  directory for CPU profiles of the vrrpkit daemons
 //	                       (cpu and stable; profiling adds its own cost)

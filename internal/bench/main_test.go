@@ -25,6 +25,7 @@ const (
 	envPeriod  = "VRRPKIT_BENCH_PERIOD"
 	envStable  = "VRRPKIT_BENCH_STABLE"
 	envStableN = "VRRPKIT_BENCH_STABLE_N"
+	envCPUN    = "VRRPKIT_BENCH_CPU_N"
 	envImpls   = "VRRPKIT_BENCH_IMPLS"
 	envProfile = "VRRPKIT_BENCH_PROFILE"
 	envDaemon  = "VRRPKIT_BENCH_DAEMON"

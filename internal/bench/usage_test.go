@@ -104,7 +104,7 @@ func TestCPU(t *testing.T) {
 	h1, h2 := lab.Host(1), lab.Host(2)
 	cnt := newCounter(t, h2, allIfaces()...)
 	var results []*cpuResult
-	for _, n := range []int{1, 255, 1000} {
+	for _, n := range sizes(t, envCPUN, []int{1, 255, 1000}) {
 		for _, k := range impls() {
 			r := &cpuResult{impl: k, n: n}
 			results = append(results, r)
@@ -304,25 +304,32 @@ type stableResult struct {
 	details                 []string
 }
 
+// sizes returns the instance counts listed in the environment variable
+// name, or def.
+func sizes(t *testing.T, name string, def []int) []int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 250*segments {
+			t.Fatalf("%s=%q: want a list of 1 to %d", name, v, 250*segments)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 // TestStable runs 1,000 instances at 10 ms in one Master process against
 // a Backup process of the same 1,000 instances on a second host, and
 // counts the state changes over a fixed period (none is "stable").
 func TestStable(t *testing.T) {
 	requested(t, "stable")
 	period := envDuration(t, envStable, 30*time.Second)
-	sizes := []int{1000}
-	if v := os.Getenv(envStableN); v != "" {
-		sizes = nil
-		for _, f := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 || n > 250*segments {
-				t.Fatalf("%s=%q: want a list of 1 to %d", envStableN, v, 250*segments)
-			}
-			sizes = append(sizes, n)
-		}
-	}
 	var results []*stableResult
-	for _, n := range sizes {
+	for _, n := range sizes(t, envStableN, []int{1000}) {
 		for _, k := range impls() {
 			r := &stableResult{impl: k, n: n}
 			results = append(results, r)
