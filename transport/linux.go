@@ -185,7 +185,7 @@ type conn struct {
 
 	done  chan struct{} // closed by Close
 	wg    sync.WaitGroup
-	pool  sync.Pool // of *batch
+	pool  sync.Pool // of *sendBuf
 	rpool sync.Pool // of *readBuf
 }
 
@@ -197,8 +197,9 @@ var (
 // sock is one raw socket, bound to one interface index.
 type sock struct {
 	index int
-	p4    *ipv4.PacketConn
+	p4    *ipv4.PacketConn // for the socket options; I/O goes through rc
 	p6    *ipv6.PacketConn
+	rc    syscall.RawConn
 	dead  atomic.Bool // set before the socket is closed
 }
 
@@ -248,15 +249,6 @@ func (c *conn) current() (*sock, netip.Addr, error) {
 	return c.s, c.local, nil
 }
 
-// addrOf returns the address of a received packet's source, without zone
-// and unmapped.
-func addrOf(a net.Addr) netip.Addr {
-	if ia, ok := a.(*net.IPAddr); ok {
-		return ipAddr(ia.IP)
-	}
-	return netip.Addr{}
-}
-
 func ipAddr(ip net.IP) netip.Addr {
 	a, _ := netip.AddrFromSlice(ip)
 	return a.Unmap()
@@ -303,22 +295,11 @@ func (c *conn) addrs(src, dst, local netip.Addr) (netip.Addr, netip.Addr, error)
 }
 
 func (s *sock) write(b []byte, src, dst netip.Addr) error {
-	to := &net.IPAddr{IP: dst.AsSlice()}
-	if s.p4 != nil {
-		cm := ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: s.index}
-		_, err := s.p4.WriteTo(b, &cm, to)
-		return err
-	}
-	cm := ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: s.index, HopLimit: ttlVRRP}
-	_, err := s.p6.WriteTo(b, &cm, to)
+	var sb sendBuf
+	sb.grow(1)
+	sb.set(0, b, src, dst, s.index, s.p6 != nil)
+	_, err := s.sendmmsg(sb.hs)
 	return err
-}
-
-// batch is the reusable memory of one WriteBatch call.
-type batch struct {
-	ms   []ipv4.Message // ipv4.Message and ipv6.Message are the same type
-	bufs [][]byte
-	tos  []net.IPAddr
 }
 
 // WriteBatch sends ms with as few system calls (sendmmsg) as the kernel
@@ -327,15 +308,14 @@ func (c *conn) WriteBatch(ms []vrrp.Outgoing) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	bt, _ := c.pool.Get().(*batch)
-	if bt == nil {
-		bt = new(batch)
+	sb, _ := c.pool.Get().(*sendBuf)
+	if sb == nil {
+		sb = new(sendBuf)
 	}
 	defer func() {
 		// Keep no reference to the caller's messages.
-		clear(bt.bufs)
-		clear(bt.ms)
-		c.pool.Put(bt)
+		sb.clear()
+		c.pool.Put(sb)
 	}()
 	sent := 0
 	retried := false
@@ -344,15 +324,16 @@ func (c *conn) WriteBatch(ms []vrrp.Outgoing) (int, error) {
 		if err != nil {
 			return sent, err
 		}
-		if err := c.fill(bt, s, ms[sent:], local); err != nil {
-			return sent, err
+		rest := ms[sent:]
+		sb.grow(len(rest))
+		for i := range rest {
+			src, dst, err := c.addrs(rest[i].Src, rest[i].Dst, local)
+			if err != nil {
+				return sent, err
+			}
+			sb.set(i, rest[i].Msg, src, dst, s.index, s.p6 != nil)
 		}
-		var n int
-		if s.p4 != nil {
-			n, err = s.p4.WriteBatch(bt.ms, 0)
-		} else {
-			n, err = s.p6.WriteBatch(bt.ms, 0)
-		}
+		n, err := s.sendmmsg(sb.hs[:len(rest)])
 		sent += n
 		if err != nil {
 			if s.dead.Load() && !retried {
@@ -361,38 +342,8 @@ func (c *conn) WriteBatch(ms []vrrp.Outgoing) (int, error) {
 			}
 			return sent, fmt.Errorf("transport: send batch on %s: message %d to %v: %w", c.name, sent, ms[sent].Dst, err)
 		}
-		if n == 0 {
-			return sent, fmt.Errorf("transport: send batch on %s: no message sent", c.name)
-		}
 	}
 	return sent, nil
-}
-
-// fill prepares bt for sending ms on s.
-func (c *conn) fill(bt *batch, s *sock, ms []vrrp.Outgoing, local netip.Addr) error {
-	n := len(ms)
-	if cap(bt.ms) < n {
-		bt.ms = make([]ipv4.Message, n)
-		bt.bufs = make([][]byte, n)
-		bt.tos = make([]net.IPAddr, n)
-	}
-	bt.ms, bt.bufs, bt.tos = bt.ms[:n], bt.bufs[:n], bt.tos[:n]
-	for i := range ms {
-		src, dst, err := c.addrs(ms[i].Src, ms[i].Dst, local)
-		if err != nil {
-			return err
-		}
-		bt.bufs[i] = ms[i].Msg
-		bt.tos[i] = net.IPAddr{IP: dst.AsSlice()}
-		m := &bt.ms[i]
-		*m = ipv4.Message{Buffers: bt.bufs[i : i+1 : i+1], Addr: &bt.tos[i]}
-		if s.p4 != nil {
-			m.OOB = (&ipv4.ControlMessage{Src: src.AsSlice(), IfIndex: s.index}).Marshal()
-		} else {
-			m.OOB = (&ipv6.ControlMessage{Src: src.AsSlice(), IfIndex: s.index, HopLimit: ttlVRRP}).Marshal()
-		}
-	}
-	return nil
 }
 
 // LocalAddr returns the interface's primary IPv4 address (the first one
@@ -875,6 +826,7 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 	if err != nil {
 		return err
 	}
+	s.rc = rc
 	if !c.sendOnly {
 		// A burst of adverts (many instances, or a hostile flood) must
 		// queue, not vanish: ask for a larger receive buffer, beyond

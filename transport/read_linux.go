@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
@@ -19,22 +20,23 @@ import (
 // and packet info (each at most 40 bytes with its header).
 const oobLen = 128
 
-// readBuf is the reusable memory of one ReadBatch call. ipv4.Message and
-// ipv6.Message are the same type.
+// readBuf is the reusable memory of one ReadBatch call.
 type readBuf struct {
-	ms   []ipv4.Message
-	hdrs [][ipv4.HeaderLen]byte
-	bufs [][2][]byte
-	oob  []byte
+	hs    []mmsghdr
+	iovs  [][2]unix.Iovec
+	hdrs  [][ipv4.HeaderLen]byte
+	names []unix.RawSockaddrInet6
+	oob   []byte
 }
 
 func (rb *readBuf) grow(n int) {
-	if cap(rb.ms) >= n {
+	if cap(rb.hs) >= n {
 		return
 	}
-	rb.ms = make([]ipv4.Message, n)
+	rb.hs = make([]mmsghdr, n)
+	rb.iovs = make([][2]unix.Iovec, n)
 	rb.hdrs = make([][ipv4.HeaderLen]byte, n)
-	rb.bufs = make([][2][]byte, n)
+	rb.names = make([]unix.RawSockaddrInet6, n)
 	rb.oob = make([]byte, n*oobLen)
 }
 
@@ -63,10 +65,8 @@ func (c *conn) ReadBatch(ms []vrrp.Incoming) (int, error) {
 	}
 	defer func() {
 		// Keep no reference to the caller's buffers.
-		for i := range rb.ms {
-			rb.ms[i] = ipv4.Message{}
-			rb.bufs[i] = [2][]byte{}
-		}
+		clear(rb.iovs)
+		clear(rb.hs)
 		c.rpool.Put(rb)
 	}()
 	for {
@@ -88,44 +88,55 @@ func (c *conn) ReadBatch(ms []vrrp.Incoming) (int, error) {
 
 func (s *sock) readBatch(ms []vrrp.Incoming, rb *readBuf) (int, error) {
 	rb.grow(len(ms))
-	msgs := rb.ms[:len(ms)]
-	for i := range msgs {
-		oob := rb.oob[i*oobLen : (i+1)*oobLen : (i+1)*oobLen]
-		if s.p4 != nil {
+	v6 := s.p6 != nil
+	hs := rb.hs[:len(ms)]
+	for i := range hs {
+		h := &hs[i]
+		*h = mmsghdr{}
+		iov := &rb.iovs[i]
+		n := 0
+		if !v6 {
 			// An IPv4 raw socket receives the IP header too.
-			rb.bufs[i] = [2][]byte{rb.hdrs[i][:], ms[i].Buf}
-			msgs[i] = ipv4.Message{Buffers: rb.bufs[i][:], OOB: oob}
-		} else {
-			rb.bufs[i] = [2][]byte{ms[i].Buf}
-			msgs[i] = ipv4.Message{Buffers: rb.bufs[i][:1], OOB: oob}
+			iov[n] = unix.Iovec{Base: &rb.hdrs[i][0]}
+			iov[n].SetLen(ipv4.HeaderLen)
+			n++
 		}
+		iov[n] = unix.Iovec{}
+		if len(ms[i].Buf) > 0 {
+			iov[n].Base = &ms[i].Buf[0]
+			iov[n].SetLen(len(ms[i].Buf))
+			n++
+		}
+		h.hdr.Iov = &iov[0]
+		h.hdr.SetIovlen(n)
+		if v6 {
+			h.hdr.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
+			h.hdr.Namelen = unix.SizeofSockaddrInet6
+		}
+		h.hdr.Control = &rb.oob[i*oobLen]
+		h.hdr.SetControllen(oobLen)
 	}
-	var (
-		n   int
-		err error
-	)
-	if s.p4 != nil {
-		n, err = s.p4.ReadBatch(msgs, 0)
-	} else {
-		n, err = s.p6.ReadBatch(msgs, 0)
-	}
+	n, err := s.recvmmsg(hs)
 	if err != nil {
 		return 0, err
 	}
 	for i := 0; i < n; i++ {
-		m := &msgs[i]
+		h := &hs[i]
 		in := &ms[i]
 		in.Info = vrrp.PacketInfo{}
-		if s.p4 != nil {
-			in.N = header4(&rb.hdrs[i], in.Buf, m.N, &in.Info)
+		if !v6 {
+			in.N = header4(&rb.hdrs[i], in.Buf, int(h.n), &in.Info)
 		} else {
-			in.N = min(m.N, len(in.Buf))
-			in.Info.Src = addrOf(m.Addr)
+			in.N = min(int(h.n), len(in.Buf))
+			if h.hdr.Namelen >= unix.SizeofSockaddrInet6 {
+				in.Info.Src = netip.AddrFrom16(rb.names[i].Addr)
+			}
 		}
-		if m.Flags&unix.MSG_TRUNC != 0 {
+		if h.hdr.Flags&unix.MSG_TRUNC != 0 {
 			in.N = len(in.Buf)
 		}
-		parseControl(m.OOB[:m.NN], &in.Info, s.p6 != nil)
+		ctl := min(int(h.hdr.Controllen), oobLen)
+		parseControl(rb.oob[i*oobLen:i*oobLen+ctl], &in.Info, v6)
 	}
 	return n, nil
 }

@@ -3,10 +3,11 @@
 package vrrp
 
 import (
-	"errors"
 	"os"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +23,7 @@ import (
 // Close.
 type preciseTimer struct {
 	f    *os.File
+	rc   syscall.RawConn
 	fd   int
 	c    chan time.Time
 	done chan struct{}
@@ -42,26 +44,45 @@ func newPreciseTimer() (*preciseTimer, error) {
 		c:    make(chan time.Time, 1),
 		done: make(chan struct{}),
 	}
+	if t.rc, err = t.f.SyscallConn(); err != nil {
+		t.f.Close()
+		return nil, err
+	}
 	go t.run()
 	return t, nil
 }
+
+// The timerfd's system calls are raw (syscall.RawSyscall6): none blocks,
+// and the scheduler's blocking-syscall path would wake the runtime's
+// monitor thread from its idle sleep on every call, which costs more than
+// the call.
 
 func (t *preciseTimer) run() {
 	defer close(t.done)
 	var b [8]byte
 	for {
-		if _, err := t.f.Read(b[:]); err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
+		err := t.rc.Read(func(fd uintptr) bool {
+			for {
+				_, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+				switch e {
+				case unix.EINTR:
+					continue
+				case unix.EAGAIN:
+					// Not expired yet, or a re-arm reset the count.
+					return false
+				}
+				return true
 			}
-			continue // EAGAIN after a re-arm that reset the count
+		})
+		if err != nil {
+			return // closed
 		}
 		now := time.Now()
 		t.mu.Lock()
 		// The expiry read may be of an earlier arming, replaced since: the
 		// current one has fired only when the one-shot timer is disarmed.
 		var cur unix.ItimerSpec
-		if t.armed && unix.TimerfdGettime(t.fd, &cur) == nil && cur.Value.Sec == 0 && cur.Value.Nsec == 0 {
+		if t.armed && t.gettime(&cur) == nil && cur.Value.Sec == 0 && cur.Value.Nsec == 0 {
 			t.armed = false
 			select {
 			case t.c <- now:
@@ -83,7 +104,7 @@ func (t *preciseTimer) Reset(d time.Duration) bool {
 	was := t.armed
 	t.drain()
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
-	if err := unix.TimerfdSettime(t.fd, 0, &spec, nil); err != nil {
+	if err := t.settime(&spec); err != nil {
 		// Cannot happen with a valid descriptor; fire now rather than
 		// never.
 		t.armed = false
@@ -102,8 +123,24 @@ func (t *preciseTimer) Stop() bool {
 	t.armed = false
 	t.drain()
 	var zero unix.ItimerSpec
-	_ = unix.TimerfdSettime(t.fd, 0, &zero, nil)
+	_ = t.settime(&zero)
 	return was
+}
+
+func (t *preciseTimer) settime(spec *unix.ItimerSpec) error {
+	_, _, e := syscall.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(t.fd), 0, uintptr(unsafe.Pointer(spec)), 0, 0, 0)
+	if e != 0 {
+		return os.NewSyscallError("timerfd_settime", e)
+	}
+	return nil
+}
+
+func (t *preciseTimer) gettime(spec *unix.ItimerSpec) error {
+	_, _, e := syscall.RawSyscall(unix.SYS_TIMERFD_GETTIME, uintptr(t.fd), uintptr(unsafe.Pointer(spec)), 0)
+	if e != 0 {
+		return os.NewSyscallError("timerfd_gettime", e)
+	}
+	return nil
 }
 
 func (t *preciseTimer) drain() {
