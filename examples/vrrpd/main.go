@@ -6,6 +6,9 @@
 //	      [-i CONFIG_ID] [--status ADDR] [--metrics ADDR]
 //	      [--data-file FILE] [--stats-file FILE]
 //
+// It runs on one P (GOMAXPROCS=1) unless the GOMAXPROCS environment
+// variable is set: see oneProc.
+//
 // SIGTERM and SIGINT stop it gracefully (priority 0 adverts, addresses
 // removed, notify STOP); SIGHUP reloads the configuration, keeping the
 // state of unchanged instances; SIGUSR1 writes the state to
@@ -22,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -93,7 +97,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 func main() {
+	oneProc()
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// oneProc runs the daemon on one P unless GOMAXPROCS says otherwise. The
+// Router's work is one owner goroutine fed by a reader per socket: with
+// more Ps, each hand-off from a reader or the timer to the owner wakes an
+// idle thread that finds nothing to do, which cost a daemon that only runs
+// VRRP half its CPU per advert (BENCHMARKS.md); health checks and scripts
+// wait on I/O and other processes, not on CPU.
+func oneProc() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 }
 
 // realMain runs vrrpd and returns its exit status.

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -96,6 +97,11 @@ type Event struct {
 }
 
 func main() {
+	// One P unless GOMAXPROCS says otherwise, as examples/vrrpd runs: the
+	// Router's hand-offs between goroutines wake idle threads otherwise.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	path := flag.String("config", "", "JSON configuration file")
 	status := flag.String("status", "", "file that SIGUSR1 fills with the JSON status")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to FILE until the daemon stops gracefully")
