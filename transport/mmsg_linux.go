@@ -29,13 +29,21 @@ type mmsghdr struct {
 // errShortBatch reports a sendmmsg that sent nothing without an error.
 var errShortBatch = errors.New("sendmmsg sent no message")
 
-// recvmmsg reads into hs once at least one message is queued.
+// recvmmsg reads into hs once at least one message is queued. After a
+// read that did not fill hs the queue was empty: the next call waits for
+// the poller's readiness before its first system call instead of spending
+// one on EAGAIN (the poller keeps a readiness that came in the meantime).
 func (s *sock) recvmmsg(hs []mmsghdr) (int, error) {
 	var (
 		n     int
 		errno syscall.Errno
 	)
+	wait := s.drained.Load()
 	err := s.rc.Read(func(fd uintptr) bool {
+		if wait {
+			wait = false
+			return false
+		}
 		for {
 			r, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
 			switch e {
@@ -52,8 +60,10 @@ func (s *sock) recvmmsg(hs []mmsghdr) (int, error) {
 		return 0, err
 	}
 	if errno != 0 {
+		s.drained.Store(false)
 		return 0, &netOpError{op: "recvmmsg", err: errno}
 	}
+	s.drained.Store(n < len(hs))
 	return n, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -88,6 +89,29 @@ type InstanceConfig struct {
 	// VIPs are the virtual addresses, all of one family, which is the
 	// family of the instance. At least one is required.
 	VIPs []VIP
+	// ExcludedVIPs are addresses the Master holds like its VIPs but does
+	// not advertise (keepalived's virtual_ipaddress_excluded): they are
+	// added at takeover and removed on leaving Master, at stop and as
+	// stale addresses at start, go on the VMAC interface with UseVMAC
+	// unless their Device says otherwise, are announced and lease-refreshed
+	// with the VIPs, and a Reload adds or removes them on a running Master
+	// without a failover. They are not in the adverts, so peers need not
+	// list them (the address-list check ignores them), and they may be of
+	// either family; the limit of 255 advertised addresses does not count
+	// them. None may repeat a VIP.
+	ExcludedVIPs []VIP
+	// InitialMaster is keepalived's "state MASTER" for a priority below
+	// 255: the instance starts in Backup, as every non-owner does (RFC 5798
+	// section 6.4.1), but its first Master_Down_Timer runs for one
+	// Advertisement_Interval plus the smallest skew (Advertisement_Interval
+	// / 256 for VRRPv3, 1 s / 256 for VRRPv2) instead of
+	// Master_Down_Interval, so that with no Master to hear it takes over
+	// after about one interval. An advert heard before then restarts the
+	// timer as usual (a better Master is followed, a worse one preempted).
+	// Only the Startup event uses the short timer: not a return from FAULT
+	// nor a sync group's demotion. An owner (priority 255) becomes Master
+	// at once regardless.
+	InitialMaster bool
 	// UnicastPeers, when set, replaces multicast: adverts go to each peer
 	// and are accepted only from them.
 	UnicastPeers []netip.Addr
@@ -100,6 +124,13 @@ type InstanceConfig struct {
 	Group netip.Addr
 	// MinTTL is the smallest TTL or hop limit accepted; 0 means 255.
 	MinTTL uint8
+	// PeerTTLs bounds the TTL or hop limit accepted from some of the
+	// UnicastPeers (keepalived's unicast_peer { ADDR min_ttl N max_ttl M }):
+	// an advert from such a peer is dropped (DropTTL) when its TTL is
+	// outside the peer's range, which replaces MinTTL for that peer. Peers
+	// not listed keep MinTTL. Each entry must name one of UnicastPeers, at
+	// most once.
+	PeerTTLs []PeerTTL
 	// SkipAddressCheck accepts adverts whose address list differs.
 	SkipAddressCheck bool
 	// NoLowerPrioAdvert stops the immediate advert a Master sends when it
@@ -150,6 +181,32 @@ type InstanceConfig struct {
 type TrackInterface struct {
 	Name   string
 	Weight int
+}
+
+// PeerTTL is the range of TTL or hop limit accepted from one unicast peer
+// (keepalived's min_ttl and max_ttl of a unicast_peer). The zero Min and
+// Max accept any TTL, as keepalived's defaults (0 and 255) do.
+type PeerTTL struct {
+	// Addr is the peer, one of InstanceConfig.UnicastPeers.
+	Addr netip.Addr
+	// Min is the smallest TTL accepted from Addr; 0 sets no lower bound.
+	Min uint8
+	// Max is the largest TTL accepted from Addr; 0 means 255. Min must not
+	// exceed it.
+	Max uint8
+}
+
+// maxTTL returns the largest TTL p accepts.
+func (p PeerTTL) maxTTL() uint8 {
+	if p.Max == 0 {
+		return 255
+	}
+	return p.Max
+}
+
+// Accepts reports whether a TTL or hop limit of ttl is within p.
+func (p PeerTTL) Accepts(ttl uint8) bool {
+	return ttl >= p.Min && ttl <= p.maxTTL()
 }
 
 // Default announcement schedule, as keepalived's.
@@ -280,6 +337,16 @@ func validateInstances(insts []InstanceConfig) []error {
 			}
 			seen[a] = true
 		}
+		for j, v := range c.ExcludedVIPs {
+			a := v.Prefix.Addr()
+			switch {
+			case !v.Prefix.IsValid() || a.Is4In6():
+				add(fmt.Sprintf("ExcludedVIPs[%d]", j), "invalid prefix %v", v.Prefix)
+			case seen[a]:
+				add(fmt.Sprintf("ExcludedVIPs[%d]", j), "duplicate address %v (of a VIP or an earlier excluded VIP)", a)
+			}
+			seen[a] = true
+		}
 		if len(c.VIPs) > 255 {
 			add("VIPs", "at most 255 addresses, not %d", len(c.VIPs))
 		}
@@ -295,6 +362,20 @@ func validateInstances(insts []InstanceConfig) []error {
 		for j, p := range c.UnicastPeers {
 			if !p.IsValid() || FamilyOf(p) != fam || p.IsMulticast() {
 				add(fmt.Sprintf("UnicastPeers[%d]", j), "%v is not a unicast %v address", p, fam)
+			}
+		}
+		ttlPeers := map[netip.Addr]bool{}
+		for j, pt := range c.PeerTTLs {
+			f := fmt.Sprintf("PeerTTLs[%d]", j)
+			switch {
+			case !slices.Contains(c.UnicastPeers, pt.Addr):
+				add(f, "%v is not one of UnicastPeers", pt.Addr)
+			case ttlPeers[pt.Addr]:
+				add(f, "duplicate peer %v", pt.Addr)
+			}
+			ttlPeers[pt.Addr] = true
+			if pt.Min > pt.maxTTL() {
+				add(f, "Min %d exceeds Max %d", pt.Min, pt.maxTTL())
 			}
 		}
 		if c.SourceAddr.IsValid() && (FamilyOf(c.SourceAddr) != fam || c.SourceAddr.IsMulticast()) {
@@ -355,6 +436,8 @@ func (c *InstanceConfig) machineConfig(local netip.Addr) MachineConfig {
 		Addresses:         addrs,
 		LocalAddr:         local,
 		MinTTL:            c.MinTTL,
+		PeerTTLs:          c.PeerTTLs,
+		InitialMaster:     c.InitialMaster,
 		SkipAddressCheck:  c.SkipAddressCheck,
 		NoLowerPrioAdvert: c.NoLowerPrioAdvert,
 	}

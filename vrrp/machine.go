@@ -174,6 +174,17 @@ type MachineConfig struct {
 	// MinTTL is the smallest TTL or hop limit accepted; 0 means 255 (RFC
 	// 5798 section 7.1). Lower it only for unicast peers behind routers.
 	MinTTL uint8
+	// PeerTTLs replaces MinTTL for adverts from the sources it lists: such
+	// an advert is accepted only with a TTL or hop limit within the
+	// source's range (keepalived's unicast_peer min_ttl and max_ttl).
+	PeerTTLs []PeerTTL
+	// InitialMaster shortens the first Master_Down_Timer of a non-owner
+	// after Start to Advertisement_Interval plus the smallest skew
+	// (Advertisement_Interval/256 for VRRPv3, 1 s/256 for VRRPv2), as
+	// keepalived does for "state MASTER": with no Master to hear, it takes
+	// over after about one interval. Later Backup periods (after Fault,
+	// Demote or a Master heard) use Master_Down_Interval.
+	InitialMaster bool
 	// SkipAddressCheck disables the comparison of the received address list
 	// with Addresses, which RFC 5798 section 7.1 makes optional.
 	SkipAddressCheck bool
@@ -294,8 +305,9 @@ func (m *Machine) FillAdvert(a *Advertisement, prio uint8) {
 }
 
 // Start is the Startup event (RFC 5798 section 6.4.1). The owner goes to
-// Master at once; others go to Backup with the Master_Down_Timer set. A
-// machine with a fault raised goes to Fault instead.
+// Master at once; others go to Backup with the Master_Down_Timer set to
+// Master_Down_Interval, or with InitialMaster to Advertisement_Interval plus
+// the smallest skew. A machine with a fault raised goes to Fault instead.
 func (m *Machine) Start(now time.Time) Effects {
 	if m.state != Init {
 		return Effects{}
@@ -306,7 +318,22 @@ func (m *Machine) Start(now time.Time) Effects {
 	if m.fault {
 		return m.transition(Fault, ReasonFault)
 	}
-	return m.enter(now, ReasonStartup)
+	e := m.enter(now, ReasonStartup)
+	if m.cfg.InitialMaster && m.state == Backup {
+		// keepalived's "state MASTER": one interval plus the smallest
+		// skew, VRRP_TIMER_SKEW_MIN.
+		m.deadline = now.Add(m.masterInt + m.minSkew())
+	}
+	return e
+}
+
+// minSkew is the Skew_Time of priority 255, the smallest there is:
+// Master_Adver_Interval/256 for VRRPv3, 1 s/256 for VRRPv2.
+func (m *Machine) minSkew() time.Duration {
+	if m.cfg.Version == 2 {
+		return time.Second / 256
+	}
+	return m.masterInt / 256
 }
 
 // enter leaves Init or Fault for Master (owner) or Backup.
@@ -508,14 +535,10 @@ func (m *Machine) Receive(now time.Time, a *Advertisement, info PacketInfo) Effe
 }
 
 func (m *Machine) check(a *Advertisement, info PacketInfo) DropReason {
-	minTTL := m.cfg.MinTTL
-	if minTTL == 0 {
-		minTTL = 255
-	}
 	switch {
 	case m.state != Backup && m.state != Master:
 		return DropNotRunning
-	case info.TTL < minTTL:
+	case !m.ttlOK(info):
 		return DropTTL
 	case a.Version != m.cfg.Version:
 		return DropVersion
@@ -544,6 +567,22 @@ func (m *Machine) check(a *Advertisement, info PacketInfo) DropReason {
 		return DropOwner
 	}
 	return DropNone
+}
+
+// ttlOK reports whether the TTL or hop limit of an advert is acceptable:
+// within the range of its source when PeerTTLs lists it, else at least
+// MinTTL, 255 by default (RFC 5798 section 7.1).
+func (m *Machine) ttlOK(info PacketInfo) bool {
+	for i := range m.cfg.PeerTTLs {
+		if p := &m.cfg.PeerTTLs[i]; p.Addr == info.Src {
+			return p.Accepts(info.TTL)
+		}
+	}
+	minTTL := m.cfg.MinTTL
+	if minTTL == 0 {
+		minTTL = 255
+	}
+	return info.TTL >= minTTL
 }
 
 // sameAddresses reports whether a and b hold the same addresses in any

@@ -385,6 +385,132 @@ func TestMachineStartupBackup(t *testing.T) {
 	}
 }
 
+// TestMachineInitialMaster: keepalived's "state MASTER" with a priority
+// below 255 (keepalived 2.2 vrrp_state_become_backup: ms_down_timer =
+// master_adver_int + VRRP_TIMER_SKEW_MIN). RFC 5798 §6.4.1 (150)-(165)
+// still makes it Backup at Startup, but its first Master_Down_Timer is
+// Advertisement_Interval plus the smallest skew (Advertisement_Interval/256
+// in VRRPv3, 1 s/256 in VRRPv2), so that with no Master it takes over after
+// about one interval; a Master heard before then is followed as usual
+// (§6.4.2 (445)-(460)). Only Startup uses it: a return from Fault, a sync
+// group's Demote and a followed Master's silence use Master_Down_Interval.
+// The owner (§6.4.1 (110)) is Master at once either way.
+func TestMachineInitialMaster(t *testing.T) {
+	initial := func(c vrrp.MachineConfig) vrrp.MachineConfig { c.InitialMaster = true; return c }
+	v3 := initial(machCfg(3, 100, time.Second))
+	v3fast := initial(machCfg(3, 200, 500*time.Millisecond))
+	v2 := initial(machCfg(2, 100, time.Second))
+	v2slow := initial(machCfg(2, 100, 3*time.Second))
+	v6 := initial(machCfg6(100, 10*time.Millisecond))
+	const (
+		first3     = time.Second + time.Second/256 // 1.00390625 s
+		first3fast = 500*time.Millisecond + 500*time.Millisecond/256
+		first2     = time.Second + time.Second/256
+		first2slow = 3*time.Second + time.Second/256 // the v2 skew is in seconds
+		first6     = 10*time.Millisecond + 10*time.Millisecond/256
+	)
+	started := vrrp.Effects{From: vrrp.Init, To: vrrp.Backup, Reason: vrrp.ReasonStartup}
+	demoteIn := machInput{"Demote", (*vrrp.Machine).Demote}
+	tests := []struct {
+		name  string
+		cfg   vrrp.MachineConfig
+		steps []machStep
+	}{
+		{"v3 no Master: takes over after one interval", v3, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3},
+			{first3 - time.Nanosecond, machTickIn(), vrrp.Effects{}, vrrp.Backup, first3},
+			{first3, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, first3 + time.Second},
+		}},
+		{"v3 50cs no Master", v3fast, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3fast},
+			{first3fast, machTickIn(), machToMaster(200, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, first3fast + 500*time.Millisecond},
+		}},
+		{"v3 IPv6 10ms no Master", v6, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first6},
+			{first6, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, first6 + 10*time.Millisecond},
+		}},
+		{"v2 no Master", v2, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first2},
+			{first2, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, first2 + time.Second},
+		}},
+		{"v2 3s interval: skew stays 1s/256", v2slow, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first2slow},
+			{first2slow, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, first2slow + 3*time.Second},
+		}},
+		// A better Master heard in time: followed, the timer now
+		// Master_Down_Interval (§6.4.2 (460)).
+		{"v3 better Master heard before the deadline", v3, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3},
+			{500 * time.Millisecond, machRecvIn(machAdv(v3, 200), machInfo(v3)), vrrp.Effects{}, vrrp.Backup, 500*time.Millisecond + machMD100},
+			{first3, machTickIn(), vrrp.Effects{}, vrrp.Backup, 500*time.Millisecond + machMD100},
+			{1500 * time.Millisecond, machRecvIn(machAdv(v3, 200), machInfo(v3)), vrrp.Effects{}, vrrp.Backup, 1500*time.Millisecond + machMD100},
+			// The Master goes silent: Master_Down_Interval, not the short
+			// timer.
+			{1500*time.Millisecond + machMD100, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, 2500*time.Millisecond + machMD100},
+		}},
+		{"v2 better Master heard before the deadline", v2, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first2},
+			{900 * time.Millisecond, machRecvIn(machAdv(v2, 150), machInfo(v2)), vrrp.Effects{}, vrrp.Backup, 900*time.Millisecond + machMD100},
+			{first2, machTickIn(), vrrp.Effects{}, vrrp.Backup, 900*time.Millisecond + machMD100},
+		}},
+		// An equal priority from a greater address wins too (§6.4.2 (445)).
+		{"v3 equal priority Master heard", v3, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3},
+			{time.Second, machRecvIn(machAdv(v3, 100), machInfo(v3)), vrrp.Effects{}, vrrp.Backup, time.Second + machMD100},
+		}},
+		// A lower priority Master is discarded (§6.4.2 (465)-(470)): the
+		// short timer runs out and this one preempts it.
+		{"v3 lower priority Master heard", v3, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3},
+			{500 * time.Millisecond, machRecvIn(machAdv(v3, 50), machInfo(v3)), machDrop(vrrp.DropLowerPriority), vrrp.Backup, first3},
+			{first3, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, first3 + time.Second},
+		}},
+		// A Master leaving sets the timer to Skew_Time (§6.4.2 (425)-(430)).
+		{"v3 priority 0 heard", v3, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3},
+			{200 * time.Millisecond, machRecvIn(machAdv(v3, 0), machInfo(v3)), vrrp.Effects{}, vrrp.Backup, 200*time.Millisecond + machSkew100},
+		}},
+		{"owner unaffected", initial(machCfg(3, 255, time.Second)), []machStep{
+			{0, machStartIn(), machToMaster(255, vrrp.Init, vrrp.ReasonOwner), vrrp.Master, time.Second},
+		}},
+		{"v2 owner unaffected", initial(machCfg(2, 255, time.Second)), []machStep{
+			{0, machStartIn(), machToMaster(255, vrrp.Init, vrrp.ReasonOwner), vrrp.Master, time.Second},
+		}},
+		// keepalived: leaving FAULT is not the startup.
+		{"return from Fault uses Master_Down_Interval", v3, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3},
+			{500 * time.Millisecond, machFaultIn(true), vrrp.Effects{From: vrrp.Backup, To: vrrp.Fault, Reason: vrrp.ReasonFault}, vrrp.Fault, machNone},
+			{2 * time.Second, machFaultIn(false), vrrp.Effects{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, vrrp.Backup, 2*time.Second + machMD100},
+		}},
+		{"faulted at Start, cleared: Master_Down_Interval", v3, []machStep{
+			{0, machFaultIn(true), vrrp.Effects{}, vrrp.Init, machNone},
+			{0, machStartIn(), vrrp.Effects{From: vrrp.Init, To: vrrp.Fault, Reason: vrrp.ReasonFault}, vrrp.Fault, machNone},
+			{time.Second, machFaultIn(false), vrrp.Effects{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, vrrp.Backup, time.Second + machMD100},
+		}},
+		{"Demote uses Master_Down_Interval", v3, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3},
+			{first3, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, first3 + time.Second},
+			{2 * time.Second, demoteIn, vrrp.Effects{Unbind: true, From: vrrp.Master, To: vrrp.Backup, Reason: vrrp.ReasonSync}, vrrp.Backup, 2*time.Second + machMD100},
+		}},
+		// A Stop and a new Start is a new Startup event.
+		{"restart after Stop is a Startup", v3, []machStep{
+			{0, machStartIn(), started, vrrp.Backup, first3},
+			{first3, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, first3 + time.Second},
+			{2 * time.Second, machStopIn(), vrrp.Effects{Send: true, SendPriority: 0, Unbind: true, From: vrrp.Master, To: vrrp.Init, Reason: vrrp.ReasonShutdown}, vrrp.Init, machNone},
+			{3 * time.Second, machStartIn(), started, vrrp.Backup, 3*time.Second + first3},
+		}},
+		// Without InitialMaster nothing changes (§6.4.1 (160)).
+		{"not set: Master_Down_Interval", machCfg(3, 100, time.Second), []machStep{
+			{0, machStartIn(), started, vrrp.Backup, machMD100},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			machRun(t, vrrp.NewMachine(tt.cfg), tt.steps)
+		})
+	}
+}
+
 // TestMachineBackupMasterDownTimer: RFC 5798 §6.4.2 (365)-(410), checklist
 // S3. When the Master_Down_Timer fires the Backup sends an advert, binds,
 // announces (GARP or NA) and becomes Master with Adver_Timer =
@@ -1071,6 +1197,16 @@ func TestMachineReceiveChecks(t *testing.T) {
 		return func(a *vrrp.Advertisement, _ *vrrp.PacketInfo) { a.Addresses = machAddrs(ss...) }
 	}
 	none := func(*vrrp.Advertisement, *vrrp.PacketInfo) {}
+	// peerTTL bounds the TTL accepted from machPeer4 (or machPeer6) to
+	// [lo, hi], as keepalived's unicast_peer { ADDR min_ttl lo max_ttl hi }.
+	peerTTL := func(c vrrp.MachineConfig, lo, hi uint8) vrrp.MachineConfig {
+		c.PeerTTLs = []vrrp.PeerTTL{{Addr: machInfo(c).Src, Min: lo, Max: hi}}
+		return c
+	}
+	other4 := netip.MustParseAddr("192.0.2.3")
+	ttlFrom := func(src netip.Addr, n uint8) func(*vrrp.Advertisement, *vrrp.PacketInfo) {
+		return func(_ *vrrp.Advertisement, info *vrrp.PacketInfo) { info.Src, info.TTL = src, n }
+	}
 	tests := []machReceiveCase{
 		{"baseline v3", v3, false, none, vrrp.DropNone},
 		{"baseline v2", v2, false, none, vrrp.DropNone},
@@ -1095,6 +1231,27 @@ func TestMachineReceiveChecks(t *testing.T) {
 		{"R1 v2 MinTTL 1 accepts TTL 1", minTTL(v2, 1), false, ttl(1), vrrp.DropNone},
 		{"R2 IPv6 MinTTL 64 accepts hop limit 64", minTTL(v6, 64), false, ttl(64), vrrp.DropNone},
 		{"R2 IPv6 MinTTL 64 drops hop limit 63", minTTL(v6, 64), false, ttl(63), vrrp.DropTTL},
+		// keepalived unicast_peer min_ttl/max_ttl: a peer's bounds replace
+		// the TTL 255 rule (and MinTTL) for that peer alone; "(VI_1) unicast
+		// peer TTL out of range" drops the rest.
+		{"R1 peer TTL 60-64 accepts 60", peerTTL(v3, 60, 64), false, ttl(60), vrrp.DropNone},
+		{"R1 peer TTL 60-64 accepts 64", peerTTL(v3, 60, 64), false, ttl(64), vrrp.DropNone},
+		{"R1 peer TTL 60-64 drops 59", peerTTL(v3, 60, 64), false, ttl(59), vrrp.DropTTL},
+		{"R1 peer TTL 60-64 drops 65", peerTTL(v3, 60, 64), false, ttl(65), vrrp.DropTTL},
+		{"R1 peer TTL 60-64 drops 255", peerTTL(v3, 60, 64), false, ttl(255), vrrp.DropTTL},
+		{"R1 peer TTL 60-64 drops 59 in Master", peerTTL(v3, 60, 64), true, ttl(59), vrrp.DropTTL},
+		{"R1 peer TTL max 0 means 255", peerTTL(v3, 200, 0), false, ttl(255), vrrp.DropNone},
+		{"R1 peer TTL max 0, min 200 drops 199", peerTTL(v3, 200, 0), false, ttl(199), vrrp.DropTTL},
+		{"R1 peer TTL zero range accepts 1", peerTTL(v3, 0, 0), false, ttl(1), vrrp.DropNone},
+		{"R1 peer TTL replaces MinTTL", peerTTL(minTTL(v3, 100), 10, 20), false, ttl(15), vrrp.DropNone},
+		{"R1 v2 peer TTL 1-1 accepts 1", peerTTL(v2, 1, 1), false, ttl(1), vrrp.DropNone},
+		{"R2 IPv6 peer hop limit 64-64 accepts 64", peerTTL(v6, 64, 64), false, ttl(64), vrrp.DropNone},
+		{"R2 IPv6 peer hop limit 64-64 drops 255", peerTTL(v6, 64, 64), false, ttl(255), vrrp.DropTTL},
+		// Another source keeps the RFC 5798 §7.1 rule, or MinTTL.
+		{"R1 unlisted source needs 255", peerTTL(v3, 0, 0), false, ttlFrom(other4, 254), vrrp.DropTTL},
+		{"R1 unlisted source at 255", peerTTL(v3, 0, 0), false, ttlFrom(other4, 255), vrrp.DropNone},
+		{"R1 unlisted source keeps MinTTL", peerTTL(minTTL(v3, 100), 10, 20), false, ttlFrom(other4, 15), vrrp.DropTTL},
+		{"R1 unlisted source at MinTTL", peerTTL(minTTL(v3, 100), 10, 20), false, ttlFrom(other4, 100), vrrp.DropNone},
 
 		// RFC 5798 §7.1 version 3; R6: keepalived "wrong version.
 		// Received 2 and expect 3".

@@ -189,7 +189,7 @@ type instance struct {
 	vmacConn Conn
 	src      netip.Addr
 	dsts     []netip.Addr
-	vips     []VIP        // cfg.VIPs, on the VMAC when one is used
+	vips     []VIP        // cfg.VIPs then cfg.ExcludedVIPs, on the VMAC when one is used
 	vipAddrs []netip.Addr // the addresses of vips, for announcements
 	vipIface string       // the interface VIPs and announcements go on
 	override uint8
@@ -315,7 +315,9 @@ func cloneInstances(in []InstanceConfig) []InstanceConfig {
 	for i, c := range in {
 		c = c.withDefaults()
 		c.VIPs = slices.Clone(c.VIPs)
+		c.ExcludedVIPs = slices.Clone(c.ExcludedVIPs)
 		c.UnicastPeers = slices.Clone(c.UnicastPeers)
+		c.PeerTTLs = slices.Clone(c.PeerTTLs)
 		out[i] = c
 	}
 	return out
@@ -730,15 +732,17 @@ func (r *Router) setAddressing(inst *instance) {
 		inst.dsts = []netip.Addr{inst.c.group}
 	}
 	inst.vipIface = c.Interface
-	inst.vips = c.VIPs
 	if c.UseVMAC {
 		inst.vipIface = c.vmacName()
-		inst.vips = make([]VIP, len(c.VIPs))
-		for i, v := range c.VIPs {
-			if v.Device == "" {
-				v.Device = inst.vipIface
+	}
+	// The excluded VIPs are bound, released and announced with the VIPs;
+	// only the adverts (the Machine's Addresses) leave them out.
+	inst.vips = slices.Concat(c.VIPs, c.ExcludedVIPs)
+	if c.UseVMAC {
+		for i := range inst.vips {
+			if inst.vips[i].Device == "" {
+				inst.vips[i].Device = inst.vipIface
 			}
-			inst.vips[i] = v
 		}
 	}
 	inst.vipAddrs = addrsOf(inst.vips)
@@ -924,6 +928,8 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 		r.apply(inst, Effects{Drop: DropLoop}, now)
 		return
 	case len(inst.cfg.UnicastPeers) > 0 && !slices.Contains(inst.cfg.UnicastPeers, p.info.Src):
+		// Known peers go on to the Machine, which checks their TTL
+		// against their PeerTTLs range or MinTTL.
 		r.apply(inst, Effects{Drop: DropUnknownPeer}, now)
 		return
 	}

@@ -60,8 +60,15 @@ func newPreciseTimer() (*preciseTimer, error) {
 func (t *preciseTimer) run() {
 	defer close(t.done)
 	var b [8]byte
-	for {
+	for wait := false; ; wait = true {
+		// After an expiry the timerfd is empty until the next one: wait
+		// for the poller before reading rather than spend a read on
+		// EAGAIN.
 		err := t.rc.Read(func(fd uintptr) bool {
+			if wait {
+				wait = false
+				return false
+			}
 			for {
 				_, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 				switch e {
