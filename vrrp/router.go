@@ -198,7 +198,6 @@ type instance struct {
 	bound    bool
 	cancel   context.CancelFunc
 	hidx     int
-	hkey     time.Time // the timer heap's key: due, or earlier
 	due      time.Time // earliest of the machine's and the schedules' deadlines
 	ann      announcing
 	leaseAt  time.Time
@@ -971,12 +970,8 @@ func (r *Router) tick(now time.Time) {
 	r.batching = true
 	for i := 0; i < 2*len(r.insts)+1; i++ {
 		inst := r.timers.top()
-		if inst == nil || inst.hkey.After(now) {
+		if inst == nil || inst.due.After(now) {
 			break
-		}
-		if inst.due.After(now) {
-			r.timers.rekey(inst)
-			continue
 		}
 		if d := inst.m.Deadline(); !d.IsZero() && !d.After(now) {
 			if r.groupHolds(inst) {
@@ -986,9 +981,6 @@ func (r *Router) tick(now time.Time) {
 			}
 		}
 		r.schedules(inst, now)
-		if inst.hidx >= 0 && !inst.hkey.Equal(inst.due) {
-			r.timers.rekey(inst)
-		}
 	}
 	r.flush()
 	r.batching = false

@@ -91,15 +91,11 @@ func nextDue(inst *instance) time.Time {
 	return d
 }
 
-// timerHeap orders instances by a key no later than their next due time:
-// a due time that moves later (a Backup's deadline, pushed back by every
-// advert) leaves the key where it was, and the tick that finds the key
-// reached but the instance not due re-keys it. An advert then costs no
-// heap operation, and an instance one re-key per deadline.
+// timerHeap orders instances by their next due time.
 type timerHeap []*instance
 
 func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].hkey.Before(h[j].hkey) }
+func (h timerHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
 func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].hidx, h[j].hidx = i, j
@@ -128,21 +124,11 @@ func (h *timerHeap) update(inst *instance) {
 	switch {
 	case inst.due.IsZero():
 		h.remove(inst)
-	case inst.hidx < 0:
-		inst.hkey = inst.due
-		heap.Push(h, inst)
-	case inst.due.Before(inst.hkey):
-		inst.hkey = inst.due
+	case inst.hidx >= 0:
 		heap.Fix(h, inst.hidx)
+	default:
+		heap.Push(h, inst)
 	}
-	// Otherwise the due time is the key or later: the key stays.
-}
-
-// rekey moves inst, whose key was reached before its due time, to its due
-// time.
-func (h *timerHeap) rekey(inst *instance) {
-	inst.hkey = inst.due
-	heap.Fix(h, inst.hidx)
 }
 
 func (h *timerHeap) remove(inst *instance) {
@@ -162,5 +148,5 @@ func (h timerHeap) next() time.Time {
 	if len(h) == 0 {
 		return time.Time{}
 	}
-	return h[0].hkey
+	return h[0].due
 }
