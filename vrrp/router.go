@@ -123,7 +123,7 @@ type Router struct {
 	running bool
 	names   map[string]bool
 	cmds    []command
-	status  map[string]Status
+	status  map[string]*Status // each written in place by publishDirty
 	wake    chan struct{}
 	rstats  routerCounters
 
@@ -205,7 +205,8 @@ type instance struct {
 	recvAt   time.Time // the time the last advert was dated by
 	stats    Stats
 	dropLog  [NumDropReasons]dropLog
-	dirty    bool // changed since the last publish
+	dirty    bool    // changed since the last publish
+	pub      *Status // where publishDirty writes its Status; nil when removed
 }
 
 // routerCounters are the RouterStats, updated by the readers and the owner
@@ -292,7 +293,7 @@ func NewRouter(cfg Config) (*Router, error) {
 		cfg:    cfg,
 		clock:  cfg.Clock,
 		log:    cfg.Logger,
-		status: map[string]Status{},
+		status: map[string]*Status{},
 		wake:   make(chan struct{}, 1),
 	}
 	if r.clock == nil {
@@ -305,7 +306,8 @@ func NewRouter(cfg Config) (*Router, error) {
 	r.setNames(cfg.Instances)
 	for i := range cfg.Instances {
 		c := cfg.Instances[i]
-		r.status[c.Name] = initialStatus(&c)
+		s := initialStatus(&c)
+		r.status[c.Name] = &s
 	}
 	return r, nil
 }
@@ -341,7 +343,8 @@ func (r *Router) setNames(insts []InstanceConfig) {
 func (r *Router) Status() []Status {
 	r.mu.Lock()
 	out := make([]Status, 0, len(r.status))
-	for _, s := range r.status {
+	for _, p := range r.status {
+		s := *p
 		s.Faults = slices.Clone(s.Faults)
 		out = append(out, s)
 	}
@@ -354,9 +357,13 @@ func (r *Router) Status() []Status {
 func (r *Router) InstanceStatus(name string) (Status, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.status[name]
+	p, ok := r.status[name]
+	if !ok {
+		return Status{}, false
+	}
+	s := *p
 	s.Faults = slices.Clone(s.Faults)
-	return s, ok
+	return s, true
 }
 
 // Stats returns the counters of packets that reached no instance.
@@ -465,9 +472,10 @@ func (r *Router) ReloadGroups(ctx context.Context, instances []InstanceConfig, g
 	r.cfg.SyncGroups = groups
 	if !r.running {
 		r.cfg.Instances = insts
-		r.status = map[string]Status{}
+		r.status = map[string]*Status{}
 		for i := range insts {
-			r.status[insts[i].Name] = initialStatus(&insts[i])
+			s := initialStatus(&insts[i])
+			r.status[insts[i].Name] = &s
 		}
 		r.mu.Unlock()
 		return nil
@@ -763,6 +771,7 @@ func (r *Router) removeInstance(inst *instance, now time.Time) {
 	}
 	r.timers.remove(inst)
 	r.publishDirty()
+	inst.pub = nil
 	cn := inst.c
 	cn.vrids[inst.cfg.VRID] = nil
 	cn.users--
@@ -1361,9 +1370,18 @@ func (r *Router) publishDirty() {
 	r.mu.Lock()
 	for _, inst := range r.dirty {
 		inst.dirty = false
-		if r.insts[inst.cfg.Name] == inst {
-			r.status[inst.cfg.Name] = r.statusOf(inst)
+		if inst.pub == nil {
+			// Not published yet, or removed: look its slot up.
+			if r.insts[inst.cfg.Name] != inst {
+				continue
+			}
+			inst.pub = r.status[inst.cfg.Name]
+			if inst.pub == nil {
+				inst.pub = new(Status)
+				r.status[inst.cfg.Name] = inst.pub
+			}
 		}
+		*inst.pub = r.statusOf(inst)
 	}
 	r.mu.Unlock()
 	clear(r.dirty)
