@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -250,5 +252,161 @@ func TestConvertCorpus(t *testing.T) {
 				t.Errorf("%d instances, want %d", len(d.Instances), len(cfg.Instances))
 			}
 		})
+	}
+}
+
+// TestConvertStrict runs keepalived's strict mode checks (vrrp_strict,
+// strict_mode): what keepalived adjusts is adjusted with its warning, what
+// it refuses is an error, and the no_accept it implies is an error since
+// vrrpd manages no firewall rules.
+func TestConvertStrict(t *testing.T) {
+	const head = "global_defs {\n vrrp_strict\n%s}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n"
+	vips := " virtual_ipaddress {\n  198.18.0.9\n }\n"
+	for _, tc := range []struct {
+		name, global, body string
+		errs, warns        []string // each at "test.conf:LINE: "
+		check              func(t *testing.T, c vrrp.InstanceConfig)
+	}{{
+		name: "implied no_accept", body: vips,
+		errs: []string{"test.conf:4: (VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept` (with VRRP version 3"},
+	}, {
+		name: "implied no_accept v3", global: " vrrp_version 3\n", body: vips,
+		errs: []string{"test.conf:5: (VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`"},
+	}, {
+		name: "accept with version 2", body: " accept\n" + vips,
+		warns: []string{"test.conf:4: (VI_1) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"},
+		errs:  []string{"test.conf:4: (VI_1) vrrp_strict with VRRP version 2 implies no_accept"},
+	}, {
+		name: "accept with version 3", global: " vrrp_version 3\n", body: " accept\n" + vips,
+		check: func(t *testing.T, c vrrp.InstanceConfig) {
+			if !c.Accept || c.Version != 3 || !c.NoLowerPrioAdvert {
+				t.Errorf("instance %+v", c)
+			}
+		},
+	}, {
+		name: "address owner", body: " priority 255\n" + vips,
+		check: func(t *testing.T, c vrrp.InstanceConfig) {
+			if c.Priority != 255 || c.Version != 2 {
+				t.Errorf("instance %+v", c)
+			}
+		},
+	}, {
+		name: "authentication", global: " vrrp_version 3\n",
+		body:  " accept\n authentication {\n  auth_type PASS\n  auth_pass secret\n }\n" + vips,
+		warns: []string{"test.conf:5: (VI_1) Strict mode does not support authentication. Ignoring."},
+		check: func(t *testing.T, c vrrp.InstanceConfig) {
+			if c.AuthPass != "" {
+				t.Errorf("auth_pass %q kept", c.AuthPass)
+			}
+		},
+	}, {
+		name: "unicast peers", global: " vrrp_version 3\n", body: " accept\n unicast_peer {\n  198.18.0.2\n }\n" + vips,
+		errs: []string{"test.conf:5: (VI_1) Unicast peers are not supported in strict mode"},
+	}, {
+		name: "no VIP", global: " vrrp_version 3\n", body: " accept\n",
+		errs: []string{"test.conf:5: (VI_1) No VIP specified; at least one is required"},
+	}, {
+		name: "IPv6 with version 2", body: " version 2\n accept\n virtual_ipaddress {\n  fe80::9\n  fd00::9/64\n }\n",
+		warns: []string{"test.conf:4: (VI_1) cannot use IPv6 with VRRP version 2; setting version 3"},
+		check: func(t *testing.T, c vrrp.InstanceConfig) {
+			if c.Version != 3 || !c.Accept {
+				t.Errorf("instance %+v", c)
+			}
+		},
+	}, {
+		name: "IPv6 first VIP not link local", global: " vrrp_version 3\n", body: " accept\n virtual_ipaddress {\n  fd00::9/64\n }\n",
+		errs: []string{"test.conf:5: (VI_1) the first IPv6 VIP address must be link local"},
+	}, {
+		name: "per-instance strict_mode", body: " strict_mode\n accept\n" + vips,
+		errs: []string{"(VI_1) strict_mode with VRRP version 2 implies no_accept"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := fmt.Sprintf(head, tc.global) + tc.body + "}\n"
+			if tc.name == "per-instance strict_mode" {
+				text = strings.Replace(text, " vrrp_strict\n", "", 1)
+			}
+			d, diags, err := convertText(t, text)
+			for _, want := range tc.errs {
+				if !hasDiag(diags, kaconf.Error, want) {
+					t.Errorf("no error %q in\n%s", want, diags)
+				}
+			}
+			for _, want := range tc.warns {
+				if !hasDiag(diags, kaconf.Warning, want) {
+					t.Errorf("no warning %q in\n%s", want, diags)
+				}
+			}
+			if len(tc.errs) > 0 {
+				if err == nil {
+					t.Fatalf("configuration accepted:\n%s", diags)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("convert: %v\n%s", err, diags)
+			}
+			if tc.check != nil {
+				tc.check(t, d.Instances[0])
+			}
+		})
+	}
+}
+
+// hasDiag reports whether diags hold a diagnostic of severity sev whose
+// FILE:LINE: message starts with (or, without a position, contains) want.
+func hasDiag(diags kaconf.Diagnostics, sev kaconf.Severity, want string) bool {
+	for _, d := range diags {
+		if d.Severity == sev && (strings.HasPrefix(d.String(), want) || strings.Contains(d.String(), want)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestConfigTestStrict: vrrpd -t refuses a vrrp_strict configuration
+// without accept, saying why at the instance's line.
+func TestConfigTestStrict(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "strict.conf")
+	if err := os.WriteFile(f, []byte("global_defs {\n vrrp_strict\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := realMain([]string{"-t", "-f", f}, &stdout, &stderr); code == 0 {
+		t.Fatalf("exit 0:\n%s", stderr.String())
+	}
+	if want := f + ":4: (VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("no %q in:\n%s", want, stderr.String())
+	}
+}
+
+// TestConvertGlobals carries vrrp_startup_delay and net_namespace, and
+// refuses notify scripts in a net_namespace (they would run in vrrpd's
+// own namespace).
+func TestConvertGlobals(t *testing.T) {
+	const inst = "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n%s}\n"
+	d, diags, err := convertText(t, "net_namespace blue\nglobal_defs {\n vrrp_startup_delay 2.5\n}\n"+fmt.Sprintf(inst, ""))
+	if err != nil {
+		t.Fatalf("convert: %v\n%s", err, diags)
+	}
+	if d.StartupDelay != 2500*time.Millisecond || d.NetNamespace != "blue" {
+		t.Errorf("startup delay %v, namespace %q", d.StartupDelay, d.NetNamespace)
+	}
+	_, diags, err = convertText(t, "net_namespace blue\n"+fmt.Sprintf(inst, " notify_master /bin/true\n notify /bin/true\n")+
+		"vrrp_sync_group G {\n group {\n  V\n }\n notify_backup /bin/true\n}\n")
+	if err == nil {
+		t.Fatalf("notify scripts accepted with net_namespace:\n%s", diags)
+	}
+	for _, want := range []string{
+		"test.conf:8: (V) notify_master with net_namespace blue is not supported",
+		"test.conf:9: (V) notify with net_namespace blue is not supported",
+		"test.conf:15: (G) notify_backup with net_namespace blue is not supported",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in %v", want, err)
+		}
+	}
+	// Without net_namespace, notify scripts are fine.
+	if _, diags, err := convertText(t, fmt.Sprintf(inst, " notify_master /bin/true\n")); err != nil {
+		t.Errorf("convert: %v\n%s", err, diags)
 	}
 }

@@ -2,12 +2,28 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	vnetns "github.com/vishvananda/netns"
+
+	"github.com/vrrpkit/vrrpkit/health"
+	"github.com/vrrpkit/vrrpkit/internal/netns"
+	"github.com/vrrpkit/vrrpkit/internal/testenv"
+	"github.com/vrrpkit/vrrpkit/transport/fake"
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
@@ -78,4 +94,611 @@ func TestMasterClock(t *testing.T) {
 	if got := m.seconds("B", t0); got != 0 {
 		t.Errorf("unknown instance: %v", got)
 	}
+}
+
+func TestNetnsPath(t *testing.T) {
+	if p, err := netnsPath(""); p != "" || err != nil {
+		t.Errorf(`netnsPath(""): %q, %v`, p, err)
+	}
+	name := fmt.Sprintf("vrrpkit-%d-missing", os.Getpid())
+	if _, err := netnsPath(name); err == nil || !strings.Contains(err.Error(), "ip netns add "+name) {
+		t.Errorf("missing namespace: %v", err)
+	}
+	for _, bad := range []string{"../etc", "a/b", ".."} {
+		if _, err := netnsPath(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	dir := t.TempDir()
+	saved := netnsDirs
+	t.Cleanup(func() { netnsDirs = saved })
+	netnsDirs = []string{filepath.Join(dir, "run"), dir}
+	if err := os.WriteFile(filepath.Join(dir, "blue"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := netnsPath("blue"); err != nil || p != filepath.Join(dir, "blue") {
+		t.Errorf("netnsPath(blue): %q, %v", p, err)
+	}
+}
+
+// TestRunMissingNamespace: a net_namespace that does not exist stops
+// vrrpd before it does anything, as keepalived exits.
+func TestRunMissingNamespace(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "ns.conf")
+	name := fmt.Sprintf("vrrpkit-%d-missing", os.Getpid())
+	if err := os.WriteFile(f, []byte("net_namespace "+name+"\nvrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := realMain([]string{"-f", f}, &stdout, &stderr); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "net_namespace "+name+": no such network namespace") {
+		t.Errorf("no reason given:\n%s", stderr.String())
+	}
+}
+
+func TestWaitStartupDelay(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	if !waitStartupDelay(context.Background(), 0, log) || buf.Len() != 0 {
+		t.Errorf("no delay: waited, or logged %q", buf.String())
+	}
+	start := time.Now()
+	if !waitStartupDelay(context.Background(), 50*time.Millisecond, log) {
+		t.Error("delay: reported a stop")
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("waited %v, want 50ms", d)
+	}
+	if !strings.Contains(buf.String(), "Delaying startup for 0.05 seconds") {
+		t.Errorf("log:\n%s", buf.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	start = time.Now()
+	if waitStartupDelay(ctx, time.Hour, log) {
+		t.Error("cancelled: reported the delay over")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cancelled wait took %v", d)
+	}
+	if !strings.Contains(buf.String(), "Stopped during the startup delay") {
+		t.Errorf("log:\n%s", buf.String())
+	}
+}
+
+// TestStartupDelaySignals runs vrrpd with vrrp_startup_delay 60: SIGHUP
+// during the delay reloads the configuration the instances will start
+// with (and does not restart the delay), SIGUSR1 dumps it, SIGTERM ends
+// vrrpd at once with status 0. The instance's interface does not exist,
+// so that nothing could happen if the delay ended early.
+func TestStartupDelaySignals(t *testing.T) {
+	if vrrpdErr != nil {
+		testenv.Skip(t, "%v", vrrpdErr)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "keepalived.conf")
+	text := func(prio int) []byte {
+		return fmt.Appendf(nil, "global_defs {\n vrrp_startup_delay 60\n}\nvrrp_instance VI_1 {\n interface vrrpkit-none0\n virtual_router_id 51\n priority %d\n virtual_ipaddress {\n  198.18.0.100/24\n }\n}\n", prio)
+	}
+	if err := os.WriteFile(conf, text(100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath, pidPath, dataPath := filepath.Join(dir, "vrrpd.log"), filepath.Join(dir, "vrrpd.pid"), filepath.Join(dir, "keepalived.data")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(vrrpdPath, "-f", conf, "-n", "-l", "-p", pidPath, "--data-file", dataPath,
+		"--stats-file", filepath.Join(dir, "keepalived.stats"))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("vrrpd logged:\n%s", b)
+		}
+	})
+	logged := func() string {
+		b, _ := os.ReadFile(logPath)
+		return string(b)
+	}
+	waitLog := func(s string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(logged(), s) {
+			if time.Now().After(deadline) {
+				t.Fatalf("vrrpd did not log %q", s)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	signal := func(sig syscall.Signal) {
+		t.Helper()
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLog("Delaying startup for 60 seconds")
+
+	if err := os.WriteFile(conf, text(150), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	signal(syscall.SIGHUP)
+	waitLog("Reload finished")
+	signal(syscall.SIGUSR1)
+	waitLog("state written")
+	if b, _ := os.ReadFile(dataPath); !strings.Contains(string(b), "Base priority = 150") {
+		t.Errorf("the reloaded configuration is not the one waiting to start:\n%s", b)
+	}
+
+	signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		exited = true
+		if err != nil {
+			t.Errorf("vrrpd stopped with %v, want status 0", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("vrrpd did not stop on SIGTERM during the startup delay")
+	}
+	out := logged()
+	if n := strings.Count(out, "Delaying startup"); n != 1 {
+		t.Errorf("delayed %d times", n)
+	}
+	if strings.Contains(out, "Startup delay over") || !strings.Contains(out, "Stopped during the startup delay") {
+		t.Errorf("log:\n%s", out)
+	}
+	if _, err := os.Stat(pidPath); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+}
+
+// TestLogJSON: with --log-json every line is a JSON object from log/slog,
+// and the diagnostics keep keepalived's FILE:LINE: message.
+func TestLogJSON(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "strict.conf")
+	if err := os.WriteFile(f, []byte("global_defs {\n vrrp_strict\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n smtp_alert\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := realMain([]string{"--log-json", "-f", f}, &stdout, &stderr); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	var warn, diagErr, stopped bool
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+		msg, _ := rec["msg"].(string)
+		level, _ := rec["level"].(string)
+		if _, ok := rec["time"].(string); !ok || msg == "" || level == "" {
+			t.Errorf("record without time, level or msg: %q", line)
+		}
+		switch {
+		case level == "WARN" && strings.HasPrefix(msg, f+":7: keyword smtp_alert has no effect here"):
+			warn = true
+		case level == "ERROR" && strings.HasPrefix(msg, f+":4: (VI_1) vrrp_strict implies no_accept"):
+			diagErr = true
+		case level == "ERROR" && msg == "vrrpd stopped":
+			e, _ := rec["err"].(string)
+			stopped = strings.Contains(e, "loading "+f)
+		}
+	}
+	if !warn || !diagErr || !stopped {
+		t.Errorf("warning %v, error %v, stop %v in:\n%s", warn, diagErr, stopped, stderr.String())
+	}
+}
+
+func TestSameChecker(t *testing.T) {
+	s := health.Script{Path: "/bin/true", Args: []string{"a"}, User: "nobody"}
+	s2 := s
+	s2.Args = []string{"a"}
+	s3 := s
+	s3.Args = []string{"b"}
+	p := &health.Process{Name: "nginx", Quorum: 2}
+	for _, tc := range []struct {
+		a, b health.Checker
+		same bool
+	}{
+		{s, s2, true},
+		{s, s3, false},
+		{s, p, false},
+		{p, &health.Process{Name: "nginx", Quorum: 2}, true},
+		{p, &health.Process{Name: "nginx", Quorum: 3}, false},
+		{&flagCheck{Path: "/x", probes: new(atomic.Int64)}, &flagCheck{Path: "/x"}, true},
+		{&flagCheck{Path: "/x"}, &flagCheck{Path: "/y"}, false},
+		{health.CheckerFunc(func(context.Context) error { return nil }), health.CheckerFunc(func(context.Context) error { return nil }), false},
+		{nil, nil, true},
+		{nil, s, false},
+	} {
+		if got := sameChecker(tc.a, tc.b); got != tc.same {
+			t.Errorf("sameChecker(%#v, %#v) = %v", tc.a, tc.b, got)
+		}
+	}
+	// A running Process's state (unexported) is not configuration.
+	_ = p.Check(context.Background())
+	if !sameChecker(p, &health.Process{Name: "nginx", Quorum: 2}) {
+		t.Error("a probed Process differs from a new one")
+	}
+}
+
+// flagCheck is healthy while its file exists; it counts its probes.
+type flagCheck struct {
+	Path   string
+	probes *atomic.Int64
+}
+
+func (f *flagCheck) Check(context.Context) error {
+	if f.probes != nil {
+		f.probes.Add(1)
+	}
+	_, err := os.Stat(f.Path)
+	return err
+}
+
+// recTarget is a health.Target that records what it is told.
+type recTarget struct {
+	mu     sync.Mutex
+	deltas map[sourcePair]int
+	faults map[sourcePair]bool
+	log    []string
+}
+
+func newRecTarget() *recTarget {
+	return &recTarget{deltas: map[sourcePair]int{}, faults: map[sourcePair]bool{}}
+}
+
+func (r *recTarget) AdjustPriority(instance, source string, delta int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deltas[sourcePair{instance, source}] = delta
+	r.log = append(r.log, fmt.Sprintf("adjust %s %s %d", instance, source, delta))
+	return nil
+}
+
+func (r *recTarget) SetFault(instance, source string, on bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults[sourcePair{instance, source}] = on
+	r.log = append(r.log, fmt.Sprintf("fault %s %s %v", instance, source, on))
+	return nil
+}
+
+func (r *recTarget) TracksWeights(string) bool { return true }
+
+// state returns an instance's delta and fault from source.
+func (r *recTarget) state(instance, source string) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deltas[sourcePair{instance, source}], r.faults[sourcePair{instance, source}]
+}
+
+// mark returns a position in the log, for since.
+func (r *recTarget) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.log)
+}
+
+// since returns the log from mark on, for one source.
+func (r *recTarget) since(mark int, source string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, l := range r.log[mark:] {
+		if strings.Contains(l, " "+source+" ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestCheckSetReload reloads the health checks: an unchanged check keeps
+// running with its state (a failing check stays failed, no fresh start),
+// changed tracks are applied from that state at once, a changed check
+// starts fresh, a removed one stops and its effects are cleared.
+func TestCheckSetReload(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "up") // absent: the check fails
+	tgt := newRecTarget()
+	s := newCheckSet(slog.New(slog.DiscardHandler), tgt, vnetns.None())
+	defer s.stop()
+	ctx := context.Background()
+	const src = "check:chk"
+	cfg := func(interval time.Duration, weight int) (*daemonConfig, *atomic.Int64) {
+		probes := new(atomic.Int64)
+		return &daemonConfig{
+			Instances: []vrrp.InstanceConfig{{Name: "VI_1", Interface: "eth0", VRID: 1}},
+			Checks: []health.Check{{Name: "chk", Checker: &flagCheck{Path: flag, probes: probes},
+				Interval: interval, Rise: 2, Fall: 1}},
+			Tracks: map[string][]health.Track{"VI_1": {{Check: "chk", Weight: weight}}},
+		}, probes
+	}
+	c1, p1 := cfg(10*time.Millisecond, 0)
+	if err := s.validate(c1); err != nil {
+		t.Fatal(err)
+	}
+	s.update(ctx, nil, c1)
+	waitUntil(t, "the fault", func() bool { _, f := tgt.state("VI_1", src); return f })
+
+	// The same configuration: the running check goes on, still failed.
+	mark := tgt.mark()
+	c2, p2 := cfg(10*time.Millisecond, 0)
+	s.update(ctx, c1, c2)
+	before := p1.Load()
+	time.Sleep(100 * time.Millisecond)
+	if got := tgt.since(mark, src); slices.Contains(got, "fault VI_1 "+src+" false") {
+		t.Errorf("the unchanged failing check came back up at the reload: %q", got)
+	}
+	if _, f := tgt.state("VI_1", src); !f {
+		t.Error("fault cleared")
+	}
+	if p1.Load() == before || p2.Load() != 0 {
+		t.Errorf("probes: running check %d -> %d, new check %d: the check was restarted", before, p1.Load(), p2.Load())
+	}
+
+	// Another weight: applied at once from the kept state (down: -20, no
+	// fault), not from a fresh start (up: 0).
+	mark = tgt.mark()
+	c3, p3 := cfg(10*time.Millisecond, -20)
+	s.update(ctx, c2, c3)
+	got := tgt.since(mark, src)
+	if len(got) == 0 || got[0] != "adjust VI_1 "+src+" -20" || !slices.Contains(got, "fault VI_1 "+src+" false") {
+		t.Errorf("new weight applied as %q", got)
+	}
+	if d, f := tgt.state("VI_1", src); d != -20 || f {
+		t.Errorf("after the new weight: delta %d fault %v", d, f)
+	}
+
+	// A changed check starts fresh: healthy (delta 0), then failed.
+	mark = tgt.mark()
+	c4, p4 := cfg(20*time.Millisecond, -20)
+	s.update(ctx, c3, c4)
+	waitUntil(t, "the changed check's probes", func() bool { return p4.Load() > 0 })
+	waitUntil(t, "the changed check's failure", func() bool { d, _ := tgt.state("VI_1", src); return d == -20 })
+	if got := tgt.since(mark, src); len(got) == 0 || got[0] != "adjust VI_1 "+src+" 0" {
+		t.Errorf("changed check: %q, want a fresh start", got)
+	}
+	if p3.Load() != 0 {
+		t.Errorf("an unused check object was probed %d times", p3.Load())
+	}
+
+	// Removed: stopped, its effect cleared.
+	c5 := &daemonConfig{Instances: c4.Instances}
+	s.update(ctx, c4, c5)
+	if d, f := tgt.state("VI_1", src); d != 0 || f {
+		t.Errorf("after removal: delta %d fault %v", d, f)
+	}
+	n := p4.Load()
+	time.Sleep(60 * time.Millisecond)
+	if p4.Load() != n {
+		t.Error("the removed check still runs")
+	}
+}
+
+// TestCheckSetFiles reloads a track file: unchanged, its Tracker goes on
+// (init_file's overwrite is not applied again); with other tracks, or for
+// an instance the Router restarts, it restarts without overwriting.
+func TestCheckSetFiles(t *testing.T) {
+	fp := filepath.Join(t.TempDir(), "tf")
+	tgt := newRecTarget()
+	s := newCheckSet(slog.New(slog.DiscardHandler), tgt, vnetns.None())
+	defer s.stop()
+	ctx := context.Background()
+	const src = "file:tf"
+	cfg := func(vrid uint8, weight *int) *daemonConfig {
+		return &daemonConfig{
+			Instances: []vrrp.InstanceConfig{{Name: "VI_1", Interface: "eth0", VRID: vrid}},
+			Files: []health.File{{Name: "tf", Path: fp, Weight: 1, Interval: 10 * time.Millisecond,
+				Init: true, InitValue: 5, Overwrite: true}},
+			FileTracks: map[string][]health.FileTrack{"VI_1": {{File: "tf", Weight: weight}}},
+		}
+	}
+	delta := func(want int) func() bool {
+		return func() bool { d, _ := tgt.state("VI_1", src); return d == want }
+	}
+	c1 := cfg(1, nil)
+	if err := s.validate(c1); err != nil {
+		t.Fatal(err)
+	}
+	s.update(ctx, nil, c1)
+	waitUntil(t, "init_file's value", delta(5))
+	if err := os.WriteFile(fp, []byte("7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the new value", delta(7))
+
+	mark := tgt.mark()
+	c2 := cfg(1, nil)
+	s.update(ctx, c1, c2)
+	time.Sleep(60 * time.Millisecond)
+	if b, _ := os.ReadFile(fp); strings.TrimSpace(string(b)) != "7" {
+		t.Errorf("reload overwrote the file: %q", b)
+	}
+	if got := tgt.since(mark, src); len(got) != 0 {
+		t.Errorf("unchanged file re-applied: %q", got)
+	}
+
+	two := 2
+	c3 := cfg(1, &two)
+	s.update(ctx, c2, c3)
+	waitUntil(t, "the new weight", delta(14))
+	if b, _ := os.ReadFile(fp); strings.TrimSpace(string(b)) != "7" {
+		t.Errorf("reload overwrote the file: %q", b)
+	}
+
+	// The Router restarts VI_1 (another VRID) without its effects: the
+	// file's are given again.
+	mark = tgt.mark()
+	c4 := cfg(2, &two)
+	s.update(ctx, c3, c4)
+	waitUntil(t, "the effect given again", func() bool {
+		return slices.Contains(tgt.since(mark, src), "adjust VI_1 "+src+" 14")
+	})
+
+	s.update(ctx, c4, &daemonConfig{Instances: c4.Instances})
+	if d, f := tgt.state("VI_1", src); d != 0 || f {
+		t.Errorf("after removal: delta %d fault %v", d, f)
+	}
+}
+
+// TestReloadKeepsFailingCheck reloads a daemon on the fake segment whose
+// instance is in FAULT by a failing vrrp_script: an unchanged script keeps
+// it there with no transition; a changed one starts fresh (healthy, so
+// the instance leaves FAULT until the script fails again).
+func TestReloadKeepsFailingCheck(t *testing.T) {
+	falseBin, err := exec.LookPath("false")
+	if err != nil {
+		testenv.Skip(t, "no false(1): %v", err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "keepalived.conf")
+	text := func(interval int) []byte {
+		return fmt.Appendf(nil, "vrrp_script chk {\n script %q\n interval %d\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  198.18.0.100/24\n }\n track_script {\n  chk\n }\n}\n", falseBin, interval)
+	}
+	if err := os.WriteFile(conf, text(1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	o := options{file: conf, configID: "h1"}
+	cfg, diags, err := load(o)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, diags)
+	}
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	host := seg.NewHost("h1", netip.MustParseAddr("198.18.0.1"))
+	var (
+		mu          sync.Mutex
+		transitions []vrrp.Transition
+	)
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(transitions)
+	}
+	d := &daemon{opts: o, log: log, cfg: cfg, masterTime: &masterClock{}, notifier: newNotifier(log, time.Second)}
+	defer d.notifier.close()
+	r, err := vrrp.NewRouter(vrrp.Config{Instances: cfg.Instances, SyncGroups: cfg.SyncGroups, Transport: host,
+		OnTransition: func(tr vrrp.Transition) {
+			mu.Lock()
+			transitions = append(transitions, tr)
+			mu.Unlock()
+			d.onTransition(tr)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.router = r
+	ctx, cancel := context.WithCancel(context.Background())
+	checks := newCheckSet(log, r, vnetns.None())
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		checks.stop()
+	}()
+	if err := checks.validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	checks.update(ctx, nil, cfg)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = r.Run(ctx)
+	}()
+	state := func() vrrp.State {
+		st, _ := r.InstanceStatus("VI_1")
+		return st.State
+	}
+	waitUntil(t, "FAULT", func() bool { return state() == vrrp.Fault })
+
+	if err := os.WriteFile(conf, append([]byte("# reloaded\n"), text(1)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := count()
+	d.reload(ctx, checks)
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if s := state(); s != vrrp.Fault {
+			t.Fatalf("the reload took VI_1 out of FAULT (%v)", s)
+		}
+	}
+	if got := count(); got != n {
+		t.Errorf("the reload caused %d transitions", got-n)
+	}
+
+	// Another interval: a new check, which starts healthy.
+	if err := os.WriteFile(conf, text(2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.reload(ctx, checks)
+	waitUntil(t, "a fresh start and a new failure", func() bool { return count() >= n+2 && state() == vrrp.Fault })
+}
+
+// TestNetNamespace runs vrrpd in one lab host with net_namespace naming
+// another: the VIP comes up in that namespace and not in vrrpd's own, and
+// its vrrp_script, which passes only inside that namespace, runs there
+// (else the instance would be in FAULT, without the VIP). A graceful stop
+// removes the VIP there.
+func TestNetNamespace(t *testing.T) {
+	lab := netns.New(t, 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	var st syscall.Stat_t
+	if err := syscall.Stat(h1.Path(), &st); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "in-h1.sh")
+	if err := os.WriteFile(script, fmt.Appendf(nil, "#!/bin/sh\n[ \"$(readlink /proc/self/ns/net)\" = \"net:[%d]\" ]\n", st.Ino), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`net_namespace %s
+vrrp_script in_h1 {
+  script %q
+  interval 1
+}
+vrrp_instance VI_1 {
+  interface %s
+  virtual_router_id 51
+  priority 200
+  advert_int 1
+  virtual_ipaddress {
+    %s
+  }
+  track_script {
+    in_h1
+  }
+}
+`, h1.Name, script, netns.Iface, e2eVIP)
+	p := startPeer(t, "vrrpd", h2, conf)
+	h1.WaitAddr(t, e2eVIP.Addr(), 15*time.Second)
+	if hasVIP(t, h2) {
+		t.Fatal("the VIP is in vrrpd's own namespace")
+	}
+	if !strings.Contains(p.log(), "Running in network namespace "+h1.Name) {
+		t.Errorf("no namespace in the log:\n%s", p.log())
+	}
+	p.stop()
+	h1.WaitNoAddr(t, e2eVIP.Addr(), 5*time.Second)
 }

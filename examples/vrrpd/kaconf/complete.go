@@ -160,16 +160,30 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 	if !st.acceptSet {
 		in.Accept = !in.Strict
 	}
+	acceptReset := false
 	if in.Accept && in.Priority != ownerPriority && in.Strict && in.Version == 2 {
 		dc.warnf(n, "(%s) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting", name)
 		in.Accept = false
+		acceptReset = true
 	}
 	if !in.Accept && in.Priority != ownerPriority {
-		pos := st.noAcceptPos
-		if !pos.IsValid() {
-			pos = n.Pos
+		// keepalived filters the traffic to the VIPs of a no_accept
+		// instance with firewall rules (nftables); vrrpkit manages none,
+		// so the VIPs would answer what keepalived drops.
+		strictKw := "vrrp_strict"
+		if st.strictSet {
+			strictKw = "strict_mode"
 		}
-		dc.diags.errorf(pos, "(%s) no_accept mode (the default in strict mode) is not supported: vrrpkit does not filter packets to the VIPs, as keepalived does with nftables", name)
+		switch {
+		case st.noAcceptPos.IsValid():
+			dc.diags.errorf(st.noAcceptPos, "(%s) no_accept mode (the default in strict mode) is not supported: vrrpkit does not filter packets to the VIPs, as keepalived does with nftables", name)
+		case acceptReset:
+			dc.errorf(n, "(%s) %s with VRRP version 2 implies no_accept (accept does not comply with RFC3768), which needs firewall rules vrrpd does not manage; use VRRP version 3 with `accept`, or drop %s", name, strictKw, strictKw)
+		case in.Strict && in.Version == 2:
+			dc.errorf(n, "(%s) %s implies no_accept, which needs firewall rules vrrpd does not manage; add `accept` (with VRRP version 3: strict mode resets accept for version 2)", name, strictKw)
+		default:
+			dc.errorf(n, "(%s) %s implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`", name, strictKw)
+		}
 	}
 
 	// Settings that default to the global ones.

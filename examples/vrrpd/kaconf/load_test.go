@@ -570,6 +570,36 @@ vrrp_instance VI_1 {` + body + `  priority 255
 			}
 		},
 	}, {
+		name: "strict mode implies no_accept",
+		src: `global_defs {
+  vrrp_strict
+  vrrp_version 3
+}
+vrrp_instance VI_1 {` + body + `}
+vrrp_instance VI_2 {` + body + `  accept
+  virtual_router_id 2
+}
+vrrp_instance VI_3 {` + body + `  version 2
+  accept
+  virtual_router_id 3
+}
+vrrp_instance VI_4 {` + body + `  strict_mode
+  version 2
+  virtual_router_id 4
+}
+`,
+		diags: []want{
+			{Error, 5, "(VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`"},
+			{Warning, 21, "(VI_3) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"},
+			{Error, 21, "(VI_3) vrrp_strict with VRRP version 2 implies no_accept (accept does not comply with RFC3768), which needs firewall rules vrrpd does not manage; use VRRP version 3 with `accept`, or drop vrrp_strict"},
+			{Error, 31, "(VI_4) strict_mode implies no_accept, which needs firewall rules vrrpd does not manage; add `accept` (with VRRP version 3: strict mode resets accept for version 2)"},
+		},
+		check: func(t *testing.T, c *Config) {
+			if in := c.Instances[1]; !in.Strict || !in.Accept || in.Version != 3 {
+				t.Errorf("VI_2 %+v", in)
+			}
+		},
+	}, {
 		name: "LVS",
 		src: `virtual_server_group G {
   10.1.0.1 80
