@@ -1,0 +1,1021 @@
+package main
+
+// The LVS part of vrrpd: keepalived's virtual_server and
+// virtual_server_group blocks run as health.Pools that keep an IPVS table
+// (examples/lvs) in step, as keepalived's checker process does.
+//
+// convertLVS turns the sections read by kaconf into lvsServices, refusing
+// with FILE:LINE errors every setting that would change behaviour and that
+// vrrpd cannot honour; runLVS (or an lvsRunner, for reloads) runs them.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vrrpkit/vrrpkit/examples/lvs"
+	"github.com/vrrpkit/vrrpkit/examples/vrrpd/kaconf"
+	"github.com/vrrpkit/vrrpkit/health"
+)
+
+// keepalived's checker defaults (keepalived 2.2.7, check/check_api.c and
+// check/check_data.c); delay_loop's 60 s is filled in by kaconf.
+const (
+	lvsDefaultConnectTimeout   = 5 * time.Second
+	lvsDefaultRetry            = 1 // TCP_CHECK, HTTP_GET, SSL_GET
+	lvsDefaultMiscRetry        = 0 // MISC_CHECK
+	lvsDefaultDelayBeforeRetry = time.Second
+)
+
+const (
+	// lvsMaxGroupServices bounds the IPVS services one virtual_server
+	// of a virtual_server_group may expand to.
+	lvsMaxGroupServices = 1024
+	// lvsProbeSlack is added to a check's Timeout beyond its attempts'
+	// own timeouts and delays, so that those fire first.
+	lvsProbeSlack = time.Second
+	// lvsRemoveTimeout bounds the removal of the services on stop.
+	lvsRemoveTimeout = 10 * time.Second
+	// lvsScriptTimeout bounds one notify_up, notify_down, quorum_up or
+	// quorum_down script.
+	lvsScriptTimeout = 30 * time.Second
+)
+
+// errLVSConfig is wrapped by the error of convertLVS.
+var errLVSConfig = errors.New("vrrpd: LVS configuration not supported")
+
+// lvsService is one virtual_server, converted: the IPVS services it
+// programs and the pool that health-checks its real servers.
+type lvsService struct {
+	// Name identifies the virtual server in logs: "TCP 192.0.2.1:80", or
+	// "group NAME" for a virtual_server_group.
+	Name string
+	// Pos is the virtual_server line.
+	Pos kaconf.Pos
+	// Services are the IPVS virtual services that hold the pool's
+	// members: one, or one per address of a virtual_server_group.
+	Services []health.Service
+	// Pool configures the health.Pool; runLVS sets OnChange and Logger.
+	// Each check's Checker is an *lvsCheck.
+	Pool health.PoolConfig
+	// QuorumUp and QuorumDown are quorum_up and quorum_down.
+	QuorumUp, QuorumDown *health.Script
+	// NotifyUp and NotifyDown are the real servers' notify_up and
+	// notify_down, by backend name.
+	NotifyUp, NotifyDown map[string]*health.Script
+	// Omega runs quorum_down and the live servers' notify_down when the
+	// service stops (omega).
+	Omega bool
+}
+
+// lvsCheck is one keepalived checker with keepalived's retry logic
+// (check_tcp.c's tcp_epilog and its siblings): an attempt runs Attempts in
+// order, each within AttemptTimeout; while the checker is up, a failed
+// attempt is retried Retry times, DelayBeforeRetry apart, before the probe
+// fails; while it is down, or before its first success, one failure is
+// enough. The Pool runs it with Rise and Fall 1, so that the probe's
+// result is the checker's state.
+type lvsCheck struct {
+	// Type is the checker's keyword (TCP_CHECK, HTTP_GET, SSL_GET,
+	// MISC_CHECK) and Pos its line.
+	Type string
+	Pos  kaconf.Pos
+	// Attempts are run in order: one TCP or Script, or one HTTP per url.
+	Attempts []health.Checker
+	// AttemptTimeout bounds each of Attempts (connect_timeout, or
+	// misc_timeout).
+	AttemptTimeout time.Duration
+	// Retry and DelayBeforeRetry are retry and delay_before_retry.
+	Retry            int
+	DelayBeforeRetry time.Duration
+
+	up atomic.Bool // the last probe succeeded: retries are allowed
+}
+
+// clone returns a copy of c with a fresh state.
+func (c *lvsCheck) clone() *lvsCheck {
+	return &lvsCheck{Type: c.Type, Pos: c.Pos, Attempts: c.Attempts, AttemptTimeout: c.AttemptTimeout,
+		Retry: c.Retry, DelayBeforeRetry: c.DelayBeforeRetry}
+}
+
+// probeTimeout is the longest a probe of c can take.
+func (c *lvsCheck) probeTimeout() time.Duration {
+	attempt := time.Duration(len(c.Attempts)) * c.AttemptTimeout
+	return time.Duration(c.Retry+1)*attempt + time.Duration(c.Retry)*c.DelayBeforeRetry + lvsProbeSlack
+}
+
+// Check runs one probe: an attempt, and its retries if the checker is up.
+func (c *lvsCheck) Check(ctx context.Context) error {
+	retries := 0
+	if c.up.Load() {
+		retries = c.Retry
+	}
+	var err error
+	for i := 0; ; i++ {
+		if err = c.attempt(ctx); err == nil || i >= retries || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(c.DelayBeforeRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	c.up.Store(err == nil)
+	if err != nil && retries > 0 {
+		return fmt.Errorf("%s failed after %d retries: %w", c.Type, retries, err)
+	}
+	return err
+}
+
+func (c *lvsCheck) attempt(ctx context.Context) error {
+	for _, a := range c.Attempts {
+		actx, cancel := context.WithTimeout(ctx, c.AttemptTimeout)
+		err := a.Check(actx)
+		if err == nil && actx.Err() != nil {
+			err = actx.Err()
+		}
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lvsConv collects the errors and warnings of a conversion.
+type lvsConv struct {
+	cfg   *kaconf.Config
+	errs  []string
+	warns []string
+}
+
+func (c *lvsConv) errorf(pos kaconf.Pos, format string, args ...any) {
+	c.errs = append(c.errs, posMsg(pos, fmt.Sprintf(format, args...)))
+}
+
+func (c *lvsConv) warnf(pos kaconf.Pos, format string, args ...any) {
+	c.warns = append(c.warns, posMsg(pos, fmt.Sprintf(format, args...)))
+}
+
+func posMsg(pos kaconf.Pos, msg string) string {
+	if p := pos.String(); p != "" {
+		return p + ": " + msg
+	}
+	return msg
+}
+
+// convertLVS turns the virtual_server blocks of cfg into lvsServices, with
+// keepalived's defaults and corrections (the latter reported as warnings,
+// as keepalived logs them).
+//
+// A setting that would change behaviour and that vrrpd cannot honour is an
+// error naming its FILE:LINE: fwmark services and fwmark group entries,
+// persistence, ha_suspend, real server weight 0, uthreshold / lthreshold,
+// misc_dynamic, checkers other than TCP_CHECK, HTTP_GET, SSL_GET and
+// MISC_CHECK, and the LVS keywords kaconf reads but does not type (its
+// "keyword K is not supported here and is ignored" warnings in diags, such
+// as regex, sorry_server_inhibit, sorry_server_lvs_method, a real server's
+// virtualhost or alpha, scheduler flags, tunnel options), except those
+// without effect here (snmp_name, log_all_failures, ip_family). diags are
+// kaconf's diagnostics of cfg; a configuration whose diagnostics hold
+// errors must be refused before (see convert).
+//
+// It returns nil services when cfg has no virtual servers.
+func convertLVS(cfg *kaconf.Config, diags kaconf.Diagnostics) ([]lvsService, []string, error) {
+	if cfg == nil {
+		return nil, nil, nil
+	}
+	c := &lvsConv{cfg: cfg}
+	c.diagnostics(diags)
+	groups := map[string]*kaconf.VirtualServerGroup{}
+	for i := range cfg.VirtualServerGroups {
+		g := &cfg.VirtualServerGroups[i]
+		if _, dup := groups[g.Name]; dup {
+			c.errorf(g.Pos, "virtual_server_group %s is defined twice", g.Name)
+			continue
+		}
+		groups[g.Name] = g
+	}
+	var out []lvsService
+	seen := map[string]kaconf.Pos{}
+	for i := range cfg.VirtualServers {
+		vs := &cfg.VirtualServers[i]
+		s, ok := c.virtualServer(vs, groups)
+		if !ok {
+			continue
+		}
+		dup := false
+		for _, svc := range s.Services {
+			if p, ok := seen[svc.String()]; ok {
+				c.errorf(vs.Pos, "virtual server %s: service %s is already defined at %s", s.Name, svc, p)
+				dup = true
+				continue
+			}
+			seen[svc.String()] = vs.Pos
+		}
+		if !dup {
+			out = append(out, s)
+		}
+	}
+	if len(c.errs) > 0 {
+		return nil, c.warns, fmt.Errorf("%w:\n%s", errLVSConfig, strings.Join(c.errs, "\n"))
+	}
+	return out, c.warns, nil
+}
+
+// lvsNoEffect are the LVS keywords kaconf does not type that have no
+// effect in vrrpd: kaconf's warning about them is enough.
+var lvsNoEffect = map[string]bool{
+	"snmp_name":        true, // no SNMP
+	"log_all_failures": true, // logging only
+	"ip_family":        true, // only used with fwmark services, refused anyway
+}
+
+// diagnostics turns kaconf's warnings about LVS settings it drops into
+// errors when the setting changes behaviour.
+func (c *lvsConv) diagnostics(diags kaconf.Diagnostics) {
+	for _, d := range diags {
+		if d.Severity != kaconf.Warning {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(d.Message, "keyword "); ok {
+			if kw, ok := strings.CutSuffix(rest, " is not supported here and is ignored"); ok {
+				if !lvsNoEffect[kw] {
+					c.errorf(d.Pos(), "%s is not supported by vrrpd's LVS support (kaconf does not read it), and ignoring it would change behaviour", kw)
+				}
+				continue
+			}
+		}
+		if strings.HasPrefix(d.Message, "tunnel options ") && strings.HasSuffix(d.Message, " are not supported here and are ignored") {
+			c.errorf(d.Pos(), "tunnel options are not supported by vrrpd's LVS support (examples/lvs sets the forwarding method only)")
+		}
+	}
+}
+
+// lvsProtocol returns the protocol of a virtual server; none is UDP, as
+// keepalived sets it (validate_check_config: the kernel's default).
+func lvsProtocol(s string) health.Protocol {
+	switch s {
+	case "", "UDP":
+		return health.ProtocolUDP
+	case "SCTP":
+		return health.ProtocolSCTP
+	}
+	return health.ProtocolTCP
+}
+
+func lvsForwarding(s string) health.Forwarding {
+	switch s {
+	case "NAT":
+		return health.ForwardNAT
+	case "DR":
+		return health.ForwardDR
+	case "TUN":
+		return health.ForwardTUN
+	}
+	return health.ForwardDefault
+}
+
+// virtualServer converts one virtual_server; false means it is left out
+// (with a warning, as keepalived leaves it out) or has errors.
+func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kaconf.VirtualServerGroup) (lvsService, bool) {
+	nerr := len(c.errs)
+	s := lvsService{Pos: vs.Pos, Omega: vs.Omega}
+
+	// The services.
+	proto := lvsProtocol(vs.Protocol)
+	fwd := lvsForwarding(vs.Forwarding)
+	if fwd == health.ForwardDefault {
+		fwd = health.ForwardNAT // keepalived's default
+	}
+	svc := health.Service{Protocol: proto, Scheduler: vs.Scheduler, Forwarding: fwd}
+	if svc.Scheduler == "" {
+		svc.Scheduler = health.DefaultScheduler // keepalived's too
+	}
+	var group *kaconf.VirtualServerGroup
+	switch {
+	case vs.Group != "":
+		s.Name = "group " + vs.Group
+		group = groups[vs.Group]
+		if group == nil {
+			c.warnf(vs.Pos, "virtual server group %s specified but not configured - ignoring virtual server", vs.Group)
+			return s, false
+		}
+		n := 0
+		for _, e := range group.Entries {
+			if !e.First.IsValid() {
+				c.errorf(e.Pos, "virtual_server_group %s: fwmark entries are not supported (examples/lvs programs address services only)", group.Name)
+				continue
+			}
+			if e.Port == 0 && vs.PersistenceTimeout == 0 {
+				c.errorf(e.Pos, "virtual_server_group %s: an entry without a port makes keepalived's service persistent, and persistence is not supported", group.Name)
+				continue
+			}
+			for a := e.First; ; a = a.Next() {
+				if n++; n > lvsMaxGroupServices {
+					c.errorf(e.Pos, "virtual_server_group %s expands to more than %d services", group.Name, lvsMaxGroupServices)
+					break
+				}
+				x := svc
+				x.Addr = netip.AddrPortFrom(a, e.Port)
+				s.Services = append(s.Services, x)
+				if a == e.Last {
+					break
+				}
+			}
+		}
+	case vs.Addr.IsValid():
+		svc.Addr = netip.AddrPortFrom(vs.Addr, vs.Port)
+		s.Name = svc.String()
+		s.Services = []health.Service{svc}
+		if vs.Port == 0 && vs.PersistenceTimeout == 0 {
+			c.errorf(vs.Pos, "virtual server %s: a service without a port is made persistent by keepalived, and persistence is not supported", vs.Addr)
+		}
+	default:
+		s.Name = fmt.Sprintf("fwmark %d", vs.FWMark)
+		c.errorf(vs.Pos, "virtual_server fwmark %d: firewall-mark services are not supported (examples/lvs programs address services only)", vs.FWMark)
+		return s, false
+	}
+	if vs.Protocol == "" {
+		c.warnf(vs.Pos, "virtual server %s: no protocol set - defaulting to UDP, as keepalived does", s.Name)
+	}
+
+	// What vrrpd cannot do.
+	if vs.PersistenceTimeout > 0 {
+		c.errorf(vs.Pos, "virtual server %s: persistence_timeout is not supported (examples/lvs creates services without persistence)", s.Name)
+	} else if vs.PersistenceGranularity != "" {
+		c.warnf(vs.Pos, "virtual server %s: persistence_granularity has no effect without persistence_timeout", s.Name)
+	}
+	if vs.HASuspend {
+		c.errorf(vs.Pos, "virtual server %s: ha_suspend is not supported (the checks run whatever the VRRP state)", s.Name)
+	}
+	if len(vs.RealServers) == 0 {
+		c.warnf(vs.Pos, "Virtual server %s has no real servers - ignoring", s.Name)
+		return s, false
+	}
+
+	// The real servers.
+	g := &c.cfg.Global
+	s.QuorumUp, s.QuorumDown = lvsScript(vs.QuorumUp, g), lvsScript(vs.QuorumDown, g)
+	s.NotifyUp, s.NotifyDown = map[string]*health.Script{}, map[string]*health.Script{}
+	pool := health.PoolConfig{Name: s.Name, Interval: vs.DelayLoop}
+	if vs.DelayLoop <= 0 {
+		c.errorf(vs.Pos, "virtual server %s: delay_loop 0 is not supported", s.Name)
+	}
+	used := map[netip.AddrPort]kaconf.Pos{}
+	weights, checks := 0, 0
+	for i := range vs.RealServers {
+		rs := &vs.RealServers[i]
+		b, ok := c.backend(vs, rs, s.Services, group != nil, fwd, "real server")
+		if !ok {
+			continue
+		}
+		if p, dup := used[b.Addr]; dup {
+			c.errorf(rs.Pos, "real server %s is already defined at %s", b.Addr, p)
+			continue
+		}
+		used[b.Addr] = rs.Pos
+		if rs.Weight == 0 {
+			c.errorf(rs.Pos, "real server %s: weight 0 is not supported (a health.Backend's weight is 1 or more)", b.Addr)
+		}
+		if rs.UThreshold != 0 || rs.LThreshold != 0 {
+			c.errorf(rs.Pos, "real server %s: uthreshold and lthreshold are not supported (examples/lvs sets no connection thresholds)", b.Addr)
+		}
+		b.InhibitOnFailure = rs.InhibitOnFailure || vs.InhibitOnFailure
+		for j := range rs.Checkers {
+			ck, ok := c.check(vs, rs, b.Addr, &rs.Checkers[j], j)
+			if ok {
+				b.Checks = append(b.Checks, ck)
+			}
+		}
+		if sc := lvsScript(rs.NotifyUp, g); sc != nil {
+			s.NotifyUp[b.Name] = sc
+		}
+		if sc := lvsScript(rs.NotifyDown, g); sc != nil {
+			s.NotifyDown[b.Name] = sc
+		}
+		weights += b.Weight
+		checks += len(b.Checks)
+		pool.Backends = append(pool.Backends, b)
+	}
+	if ss := vs.SorryServer; ss != nil {
+		if b, ok := c.backend(vs, ss, s.Services, group != nil, fwd, "sorry server"); ok {
+			if p, dup := used[b.Addr]; dup {
+				c.errorf(ss.Pos, "sorry server %s is also the real server at %s", b.Addr, p)
+			}
+			b.Weight = max(b.Weight, 1)
+			pool.Sorry = &b
+		}
+	}
+
+	// keepalived's corrections of the quorum (validate_check_config).
+	pool.Quorum, pool.Hysteresis = vs.Quorum, vs.Hysteresis
+	if pool.Quorum > weights && weights > 0 {
+		c.warnf(vs.Pos, "Warning - quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", pool.Quorum, s.Name, weights, weights)
+		pool.Quorum = weights
+	}
+	if pool.Quorum > 0 && pool.Hysteresis >= pool.Quorum {
+		c.warnf(vs.Pos, "Virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d", s.Name, pool.Hysteresis, pool.Quorum, pool.Quorum-1)
+		pool.Hysteresis = pool.Quorum - 1
+	}
+	// A probe blocked in delay_before_retry holds a worker: give every
+	// check one, so that retries never delay other checks.
+	pool.Workers = max(health.DefaultWorkers, checks)
+	s.Pool = pool
+	if len(c.errs) > nerr {
+		return s, false
+	}
+	if err := pool.Validate(); err != nil {
+		c.errorf(vs.Pos, "virtual server %s: %v", s.Name, err)
+		return s, false
+	}
+	return s, true
+}
+
+// backend converts a real_server or sorry_server, without its checks.
+func (c *lvsConv) backend(vs *kaconf.VirtualServer, rs *kaconf.RealServer, services []health.Service, group bool, vsFwd health.Forwarding, what string) (health.Backend, bool) {
+	fwd := lvsForwarding(rs.Forwarding)
+	if fwd == health.ForwardDefault {
+		fwd = vsFwd
+	}
+	port := rs.Port
+	if !group {
+		// keepalived's corrections: the virtual server's port when none
+		// is given, and always unless NAT.
+		switch {
+		case port == 0:
+			port = vs.Port
+		case fwd != health.ForwardNAT && port != vs.Port:
+			c.warnf(rs.Pos, "WARNING - virtual server %s and %s %s ports don't match - resetting", netip.AddrPortFrom(vs.Addr, vs.Port), what, netip.AddrPortFrom(rs.Addr, rs.Port))
+			port = vs.Port
+		}
+	}
+	addr := netip.AddrPortFrom(rs.Addr, port)
+	ok := true
+	if fwd != health.ForwardTUN {
+		for _, svc := range services {
+			if svc.Addr.Addr().Unmap().Is4() != rs.Addr.Unmap().Is4() {
+				c.errorf(rs.Pos, "%s %s and virtual service %s are of different address families, which IPVS allows with TUN only", what, rs.Addr, svc.Addr)
+				ok = false
+				break
+			}
+		}
+	}
+	w := rs.Weight
+	if w > health.MaxWeight {
+		c.errorf(rs.Pos, "%s %s: weight %d is over %d", what, addr, w, health.MaxWeight)
+		ok = false
+	}
+	return health.Backend{Name: addr.String(), Addr: addr, Weight: w, Forwarding: fwd}, ok
+}
+
+// lvsScript converts a notify script, with the global script user and
+// security, as config.go does for the VRRP scripts.
+func lvsScript(ns *kaconf.NotifyScript, g *kaconf.GlobalDefs) *health.Script {
+	if ns == nil || len(ns.Command) == 0 {
+		return nil
+	}
+	s := &health.Script{Path: ns.Command[0], Args: slices.Clone(ns.Command[1:]), User: ns.User, Group: ns.Group,
+		Security: g.EnableScriptSecurity}
+	if s.User == "" {
+		s.User, s.Group = g.ScriptUser, g.ScriptGroup
+	}
+	return s
+}
+
+// firstDur returns the first of ds that is set (non-zero).
+func firstDur(ds ...time.Duration) time.Duration {
+	for _, d := range ds {
+		if d != 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// check converts one checker of real server rs (at addr), with the
+// defaults keepalived takes from the real server, the virtual server and
+// the checker's type.
+func (c *lvsConv) check(vs *kaconf.VirtualServer, rs *kaconf.RealServer, addr netip.AddrPort, ck *kaconf.Checker, index int) (health.Check, bool) {
+	retry := lvsDefaultRetry
+	if ck.Type == "MISC_CHECK" {
+		retry = lvsDefaultMiscRetry
+	}
+	for _, r := range []int{ck.Retry, rs.CheckDefaults.Retry, vs.CheckDefaults.Retry} {
+		if r >= 0 {
+			retry = r
+			break
+		}
+	}
+	interval := firstDur(ck.DelayLoop, rs.DelayLoop, vs.DelayLoop)
+	timeout := firstDur(ck.ConnectTimeout, rs.CheckDefaults.ConnectTimeout, vs.CheckDefaults.ConnectTimeout, lvsDefaultConnectTimeout)
+	delay := firstDur(ck.DelayBeforeRetry, rs.CheckDefaults.DelayBeforeRetry, vs.CheckDefaults.DelayBeforeRetry, lvsDefaultDelayBeforeRetry)
+	if interval <= 0 {
+		c.errorf(ck.Pos, "%s: delay_loop 0 is not supported", ck.Type)
+		return health.Check{}, false
+	}
+	if w := firstDur(ck.Warmup, rs.CheckDefaults.Warmup, vs.CheckDefaults.Warmup); w != 0 && w != interval {
+		c.warnf(ck.Pos, "%s: warmup %v: the first probes are spread evenly over delay_loop (%v) instead of at random within warmup", ck.Type, w, interval)
+	}
+	lc := &lvsCheck{Type: ck.Type, Pos: ck.Pos, AttemptTimeout: timeout, Retry: retry, DelayBeforeRetry: delay}
+
+	target := addr
+	if ck.ConnectIP.IsValid() {
+		target = netip.AddrPortFrom(ck.ConnectIP, target.Port())
+	}
+	if ck.ConnectPort != 0 {
+		target = netip.AddrPortFrom(target.Addr(), ck.ConnectPort)
+	}
+	nerr := len(c.errs)
+	switch ck.Type {
+	case "TCP_CHECK":
+		c.needPort(ck, target)
+		lc.Attempts = []health.Checker{health.TCP{Address: target.String(), Dialer: c.dialer(ck, target.Addr())}}
+	case "HTTP_GET", "SSL_GET":
+		c.needPort(ck, target)
+		if ck.HTTPProtocol == "1.0" || ck.HTTPProtocol == "1.0C" {
+			c.warnf(ck.Pos, "%s: http_protocol %s: requests are HTTP/1.1 with Connection: close", ck.Type, ck.HTTPProtocol)
+		}
+		if len(ck.URLs) == 0 {
+			c.errorf(ck.Pos, "%s has no url block", ck.Type)
+		}
+		d := c.dialer(ck, target.Addr())
+		for _, u := range ck.URLs {
+			if h, ok := c.httpURL(vs, ck, &u, target, d); ok {
+				lc.Attempts = append(lc.Attempts, h)
+			}
+		}
+	case "MISC_CHECK":
+		if ck.MiscDynamic {
+			c.errorf(ck.Pos, "MISC_CHECK: misc_dynamic is not supported (a health.Pool backend has a fixed weight)")
+		}
+		sc := lvsScript(ck.MiscPath, &c.cfg.Global)
+		if sc == nil {
+			c.errorf(ck.Pos, "MISC_CHECK has no misc_path")
+			break
+		}
+		lc.Attempts = []health.Checker{*sc}
+		// keepalived's misc_timeout defaults to the delay loop.
+		lc.AttemptTimeout = firstDur(ck.MiscTimeout, interval)
+	default:
+		c.errorf(ck.Pos, "%s is not supported (vrrpd checks with TCP_CHECK, HTTP_GET, SSL_GET and MISC_CHECK)", ck.Type)
+	}
+	if len(c.errs) > nerr {
+		return health.Check{}, false
+	}
+	return health.Check{
+		Name:     fmt.Sprintf("%s#%d", ck.Type, index),
+		Checker:  lc,
+		Interval: interval,
+		Timeout:  lc.probeTimeout(),
+		Rise:     1,
+		Fall:     1,
+		// alpha: every checker starts failed.
+		InitFail: vs.Alpha,
+	}, true
+}
+
+func (c *lvsConv) needPort(ck *kaconf.Checker, target netip.AddrPort) {
+	if target.Port() == 0 {
+		c.errorf(ck.Pos, "%s would connect to %s, port 0: set connect_port or the real server's port", ck.Type, target.Addr())
+	}
+}
+
+// dialer returns the dialer of a checker's connections: bindto, bind_port,
+// bind_if (SO_BINDTODEVICE) and fwmark (SO_MARK).
+func (c *lvsConv) dialer(ck *kaconf.Checker, target netip.Addr) *net.Dialer {
+	d := &net.Dialer{KeepAlive: -1}
+	if ck.BindTo.IsValid() || ck.BindPort != 0 {
+		la := &net.TCPAddr{Port: int(ck.BindPort)}
+		if ck.BindTo.IsValid() {
+			if ck.BindTo.Unmap().Is4() != target.Unmap().Is4() {
+				c.errorf(ck.Pos, "%s: bindto %s and %s are of different address families", ck.Type, ck.BindTo, target)
+			}
+			la.IP = ck.BindTo.AsSlice()
+		}
+		d.LocalAddr = la
+	}
+	if ck.BindIf != "" || ck.FWMark != 0 {
+		d.Control = lvsSocketOptions(ck.BindIf, ck.FWMark)
+	}
+	return d
+}
+
+// lvsSocketOptions returns a net.Dialer Control function that binds the
+// socket to an interface and marks its packets.
+func lvsSocketOptions(ifname string, mark uint32) func(network, address string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if ifname != "" {
+				if err := unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifname); err != nil {
+					serr = fmt.Errorf("bind_if %s: %w", ifname, err)
+					return
+				}
+			}
+			if mark != 0 {
+				if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(mark)); err != nil {
+					serr = fmt.Errorf("fwmark %d: %w", mark, err)
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+// httpURL converts one url block of an HTTP_GET or SSL_GET.
+func (c *lvsConv) httpURL(vs *kaconf.VirtualServer, ck *kaconf.Checker, u *kaconf.URL, target netip.AddrPort, d *net.Dialer) (health.HTTP, bool) {
+	if !strings.HasPrefix(u.Path, "/") {
+		c.errorf(u.Pos, "%s: url path %q must start with /", ck.Type, u.Path)
+		return health.HTTP{}, false
+	}
+	scheme := "http"
+	if ck.Type == "SSL_GET" {
+		scheme = "https"
+	}
+	h := health.HTTP{
+		URL:    scheme + "://" + target.String() + u.Path,
+		Host:   cmpOr(u.VirtualHost, ck.VirtualHost, vs.VirtualHost),
+		Digest: strings.ToLower(u.Digest),
+		Dialer: d,
+	}
+	for _, r := range u.StatusCodes {
+		h.StatusCodes = append(h.StatusCodes, health.StatusRange(r[0], r[1])...)
+	}
+	if ck.Type == "SSL_GET" {
+		// keepalived's SSL_GET does not verify the server's certificate;
+		// without enable_sni it sends no server name (an IP address as
+		// ServerName sends none).
+		tc := &tls.Config{InsecureSkipVerify: true}
+		if !ck.EnableSNI {
+			tc.ServerName = target.Addr().String()
+		}
+		h.TLS = tc
+	}
+	if err := h.Validate(); err != nil {
+		c.errorf(u.Pos, "%s: %v", ck.Type, err)
+		return health.HTTP{}, false
+	}
+	return h, true
+}
+
+func cmpOr(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// newIPVSBalancer returns the kernel's IPVS table as a health.Balancer, in
+// the network namespace bound at nsPath ("" means the current one, such as
+// /var/run/netns/NAME for keepalived's net_namespace NAME). Close it after
+// runLVS has returned.
+func newIPVSBalancer(nsPath string) (*lvs.IPVS, error) {
+	return lvs.NewIn(nsPath)
+}
+
+// runLVS runs services on bal until ctx ends: a health.Pool per virtual
+// server, whose memberships BalancerSyncs apply to every IPVS service of
+// it, and the notify_up, notify_down, quorum_up and quorum_down scripts.
+// When ctx ends, it stops the pools, runs the omega scripts, removes the
+// services from bal (as keepalived does when it stops) and returns once
+// every goroutine it started has ended. The error is for services that
+// cannot run.
+func runLVS(ctx context.Context, services []lvsService, bal health.Balancer, log *slog.Logger) error {
+	r := newLVSRunner(bal, log)
+	if err := r.start(ctx, services); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	r.stop()
+	return nil
+}
+
+// lvsRunner runs a set of lvsServices and replaces it on reload. Its
+// methods are called from one goroutine.
+type lvsRunner struct {
+	bal health.Balancer
+	log *slog.Logger
+
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	pools   []*lvsPool
+	scripts *lvsScripts
+}
+
+// newLVSRunner returns a runner programming bal; log nil discards.
+func newLVSRunner(bal health.Balancer, log *slog.Logger) *lvsRunner {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &lvsRunner{bal: bal, log: log}
+}
+
+// lvsPool is one running virtual server.
+type lvsPool struct {
+	svc     lvsService
+	pool    *health.Pool
+	syncs   []*health.BalancerSync
+	scripts *lvsScripts
+	log     *slog.Logger
+	// notified counts the events at the head of the next delivery whose
+	// scripts have run: those of a delivery that failed and is retried.
+	// Only the pool's dispatcher goroutine uses it.
+	notified int
+}
+
+// start runs services, replacing the running ones, if any: services that
+// are in both keep their IPVS service (the new pool reconciles its
+// destinations) and real servers that were down stay down until their
+// checks pass; services that are gone are removed. Invalid services leave
+// the running ones in place.
+func (r *lvsRunner) start(ctx context.Context, services []lvsService) error {
+	if r.bal == nil && len(services) > 0 {
+		return errors.New("vrrpd: LVS: no balancer")
+	}
+	down := r.downBackends()
+	pools := make([]*lvsPool, 0, len(services))
+	for _, s := range services {
+		p, err := r.newPool(s, down)
+		if err != nil {
+			return fmt.Errorf("vrrpd: LVS %s (%s): %w", s.Name, s.Pos, err)
+		}
+		pools = append(pools, p)
+	}
+	r.halt()
+	keep := map[string]bool{}
+	for _, p := range pools {
+		for _, s := range p.syncs {
+			keep[s.Service.String()] = true
+		}
+	}
+	r.remove(keep)
+	r.pools = pools
+	if r.scripts == nil {
+		r.scripts = newLVSScripts(r.log)
+	}
+	for _, p := range pools {
+		p.scripts = r.scripts
+	}
+	ctx, r.cancel = context.WithCancel(ctx)
+	for _, p := range pools {
+		r.wg.Go(func() {
+			if err := p.pool.Run(ctx); err != nil {
+				p.log.Error("LVS pool stopped", "err", err)
+			}
+		})
+	}
+	if len(pools) > 0 {
+		r.log.Info("LVS started", "virtual_servers", len(pools))
+	}
+	return nil
+}
+
+// downBackends returns the backends that are down in the running pools,
+// by service and backend name.
+func (r *lvsRunner) downBackends() map[string]map[string]bool {
+	down := map[string]map[string]bool{}
+	for _, p := range r.pools {
+		m := map[string]bool{}
+		for _, b := range p.pool.Status().Backends {
+			if !b.Healthy {
+				m[b.Name] = true
+			}
+		}
+		down[p.svc.Services[0].String()] = m
+	}
+	return down
+}
+
+// newPool builds the pool of s, with fresh checker state.
+func (r *lvsRunner) newPool(s lvsService, down map[string]map[string]bool) (*lvsPool, error) {
+	if len(s.Services) == 0 {
+		return nil, errors.New("no IPVS service")
+	}
+	log := r.log.With("virtual_server", s.Name)
+	p := &lvsPool{svc: s, log: log}
+	for _, svc := range s.Services {
+		p.syncs = append(p.syncs, &health.BalancerSync{Balancer: r.bal, Service: svc, Logger: log})
+	}
+	cfg := s.Pool
+	wasDown := down[s.Services[0].String()]
+	cfg.Backends = slices.Clone(cfg.Backends)
+	for i := range cfg.Backends {
+		b := &cfg.Backends[i]
+		b.Checks = slices.Clone(b.Checks)
+		for j := range b.Checks {
+			ch := &b.Checks[j]
+			if lc, ok := ch.Checker.(*lvsCheck); ok {
+				ch.Checker = lc.clone()
+			}
+			if wasDown[b.Name] {
+				ch.InitFail = true
+			}
+		}
+	}
+	cfg.OnChange = p.onChange
+	cfg.Logger = log
+	pool, err := health.NewPool(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.pool = pool
+	return p, nil
+}
+
+// halt stops the running pools and waits for them.
+func (r *lvsRunner) halt() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.wg.Wait()
+	r.cancel = nil
+}
+
+// stop stops the pools, runs the omega scripts and every queued script,
+// and removes the services from the balancer.
+func (r *lvsRunner) stop() {
+	r.halt()
+	for _, p := range r.pools {
+		if p.svc.Omega {
+			p.omega()
+		}
+	}
+	if r.scripts != nil {
+		r.scripts.close()
+		r.scripts = nil
+	}
+	r.remove(nil)
+	r.pools = nil
+}
+
+// remove deletes the services of the running pools that keep does not
+// hold.
+func (r *lvsRunner) remove(keep map[string]bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), lvsRemoveTimeout)
+	defer cancel()
+	for _, p := range r.pools {
+		for _, s := range p.syncs {
+			if keep[s.Service.String()] {
+				continue
+			}
+			if err := s.Remove(ctx); err != nil {
+				p.log.Error("removing the virtual service", "service", s.Service.String(), "err", err)
+			} else {
+				p.log.Info("virtual service removed", "service", s.Service.String())
+			}
+		}
+	}
+}
+
+// onChange is the pool's OnChange: it applies m to every service, then
+// runs the scripts of its events, once each even when a failed delivery is
+// retried.
+func (p *lvsPool) onChange(ctx context.Context, m health.Membership) error {
+	var errs []error
+	for _, s := range p.syncs {
+		if err := s.Apply(ctx, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	events := m.Events[min(p.notified, len(m.Events)):]
+	p.notified = 0
+	for _, e := range events {
+		p.notify(e)
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		p.notified = len(m.Events)
+	}
+	return err
+}
+
+// notify queues the script of one event, if any.
+func (p *lvsPool) notify(e health.Event) {
+	var s *health.Script
+	what := e.Kind.String()
+	switch e.Kind {
+	case health.BackendUp:
+		s, what = p.svc.NotifyUp[e.Backend], "notify_up "+e.Backend
+	case health.BackendDown:
+		s, what = p.svc.NotifyDown[e.Backend], "notify_down "+e.Backend
+	case health.QuorumUp:
+		s, what = p.svc.QuorumUp, "quorum_up"
+	case health.QuorumDown:
+		s, what = p.svc.QuorumDown, "quorum_down"
+	}
+	if s != nil {
+		p.scripts.run(*s, p.svc.Name, what)
+	}
+}
+
+// omega queues keepalived's omega scripts: notify_down of every live real
+// server, and quorum_down if the quorum is up.
+func (p *lvsPool) omega() {
+	st := p.pool.Status()
+	for _, b := range st.Backends {
+		if s := p.svc.NotifyDown[b.Name]; s != nil && b.Healthy {
+			p.scripts.run(*s, p.svc.Name, "notify_down "+b.Name+" (omega)")
+		}
+	}
+	if s := p.svc.QuorumDown; s != nil && st.Quorum {
+		p.scripts.run(*s, p.svc.Name, "quorum_down (omega)")
+	}
+}
+
+// lvsScripts runs scripts one at a time, in order, on a goroutine of its
+// own, so that a slow script never delays the balancer. close runs what is
+// queued and waits.
+type lvsScripts struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	queue  []lvsScriptRun
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+type lvsScriptRun struct {
+	script   health.Script
+	vs, what string
+}
+
+func newLVSScripts(log *slog.Logger) *lvsScripts {
+	s := &lvsScripts{log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go s.loop()
+	return s
+}
+
+func (s *lvsScripts) run(sc health.Script, vs, what string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.queue = append(s.queue, lvsScriptRun{script: sc, vs: vs, what: what})
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *lvsScripts) loop() {
+	defer close(s.done)
+	for {
+		s.mu.Lock()
+		batch, closed := s.queue, s.closed
+		s.queue = nil
+		s.mu.Unlock()
+		for _, r := range batch {
+			ctx, cancel := context.WithTimeout(context.Background(), lvsScriptTimeout)
+			err := r.script.Check(ctx)
+			cancel()
+			if err != nil {
+				s.log.Warn("LVS notify script failed", "virtual_server", r.vs, "event", r.what, "script", r.script.String(), "err", err)
+			} else {
+				s.log.Info("LVS notify script ran", "virtual_server", r.vs, "event", r.what, "script", r.script.String())
+			}
+		}
+		if len(batch) == 0 {
+			if closed {
+				return
+			}
+			<-s.wake
+		}
+	}
+}
+
+func (s *lvsScripts) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	<-s.done
+}
