@@ -170,17 +170,6 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		warn := func(format string, args ...any) {
 			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: (%s) ", in.Pos, in.Name)+fmt.Sprintf(format, args...))
 		}
-		if len(in.ExcludedVIPs) > 0 {
-			warn("virtual_ipaddress_excluded is not carried: %d addresses left alone", len(in.ExcludedVIPs))
-		}
-		for _, p := range in.UnicastPeers {
-			if p.MinTTL != 0 || (p.MaxTTL != 0 && p.MaxTTL != 255) {
-				warn("unicast_peer %s: min_ttl/max_ttl are not carried", p.Addr)
-			}
-		}
-		if in.State == kaconf.StateMaster && in.Priority != 255 {
-			warn("state MASTER: vrrpd starts as BACKUP and takes over after Master_Down_Interval")
-		}
 		scripts, procs, files, ifaces := in.TrackScripts, in.TrackProcesses, in.TrackFiles, in.TrackInterfaces
 		if sg := groupOf[in.Name]; sg != nil {
 			scripts = append(append([]kaconf.Track(nil), scripts...), sg.TrackScripts...)
@@ -332,8 +321,31 @@ func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceCo
 		seen[v.Prefix.Addr()] = true
 		c.VIPs = append(c.VIPs, vrrp.VIP{Prefix: v.Prefix, Device: v.Device, Label: v.Label, Scope: v.Scope})
 	}
+	for _, v := range in.ExcludedVIPs {
+		// An address in both lists is a VIP (keepalived keeps the first).
+		if seen[v.Prefix.Addr()] {
+			continue
+		}
+		seen[v.Prefix.Addr()] = true
+		c.ExcludedVIPs = append(c.ExcludedVIPs, vrrp.VIP{Prefix: v.Prefix, Device: v.Device, Label: v.Label, Scope: v.Scope})
+	}
+	// state MASTER: keepalived starts in BACKUP with a first
+	// Master_Down_Interval of one advert interval.
+	c.InitialMaster = in.State == kaconf.StateMaster
 	for _, p := range in.UnicastPeers {
 		c.UnicastPeers = append(c.UnicastPeers, p.Addr)
+		if p.MinTTL > p.MaxTTL {
+			return c, fmt.Errorf("vrrpd: %s: instance %s: unicast_peer %s has min_ttl %d > max_ttl %d, which discards every advert from it; vrrpd refuses it",
+				p.Pos, in.Name, p.Addr, p.MinTTL, p.MaxTTL)
+		}
+		if p.MinTTL != 0 || (p.MaxTTL != 0 && p.MaxTTL != 255) {
+			c.PeerTTLs = append(c.PeerTTLs, vrrp.PeerTTL{Addr: p.Addr, Min: uint8(p.MinTTL), Max: uint8(p.MaxTTL)})
+		}
+	}
+	if len(c.UnicastPeers) > 0 {
+		// keepalived checks the TTL of multicast adverts only: unicast
+		// ones may cross routers (min_ttl/max_ttl bound them per peer).
+		c.MinTTL = 1
 	}
 	if len(c.UnicastPeers) == 0 {
 		grp := in.MulticastGroup

@@ -147,6 +147,86 @@ vrrp_instance VI_1 {
 	}
 }
 
+// keepalived's state MASTER, virtual_ipaddress_excluded and unicast_peer
+// min_ttl/max_ttl carry into the instance; unicast adverts are not held
+// to TTL 255 (keepalived checks it on multicast only).
+func TestConvertKeepalivedOptions(t *testing.T) {
+	d, diags, err := convertText(t, `
+vrrp_instance VI_1 {
+  state MASTER
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  unicast_src_ip 198.18.0.1
+  unicast_peer {
+    198.18.0.2 min_ttl 250 max_ttl 255
+    198.18.0.3
+  }
+  virtual_ipaddress {
+    198.18.0.100/24
+  }
+  virtual_ipaddress_excluded {
+    198.18.0.100/24
+    198.18.1.100/24 dev eth1
+    fd00::100/64
+  }
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 52
+  priority 100
+  virtual_ipaddress {
+    198.18.0.200
+  }
+}
+`)
+	if err != nil {
+		t.Fatalf("convert: %v\n%s", err, diags)
+	}
+	c := d.Instances[0]
+	if !c.InitialMaster {
+		t.Error("state MASTER: InitialMaster not set")
+	}
+	if len(c.ExcludedVIPs) != 2 || c.ExcludedVIPs[0] != (vrrp.VIP{Prefix: netip.MustParsePrefix("198.18.1.100/24"), Device: "eth1"}) ||
+		c.ExcludedVIPs[1].Prefix != netip.MustParsePrefix("fd00::100/64") {
+		t.Errorf("excluded VIPs: %+v (the VIP repeated there is left out)", c.ExcludedVIPs)
+	}
+	if len(c.PeerTTLs) != 1 || c.PeerTTLs[0] != (vrrp.PeerTTL{Addr: netip.MustParseAddr("198.18.0.2"), Min: 250, Max: 255}) {
+		t.Errorf("peer TTLs: %+v", c.PeerTTLs)
+	}
+	if c.MinTTL != 1 {
+		t.Errorf("unicast MinTTL = %d, want 1 (any TTL)", c.MinTTL)
+	}
+	c2 := d.Instances[1]
+	if c2.InitialMaster || c2.MinTTL != 0 || len(c2.ExcludedVIPs) != 0 || len(c2.PeerTTLs) != 0 {
+		t.Errorf("VI_2: %+v", c2)
+	}
+	for _, w := range d.Warnings {
+		if strings.Contains(w, "not carried") || strings.Contains(w, "state MASTER") {
+			t.Errorf("warning left: %s", w)
+		}
+	}
+	// min_ttl above max_ttl discards every advert of the peer (keepalived
+	// warns and drops them all): vrrpd refuses it, naming the line.
+	_, _, err = convertText(t, `
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  unicast_src_ip 198.18.0.1
+  unicast_peer {
+    198.18.0.2 min_ttl 200 max_ttl 100
+  }
+  virtual_ipaddress {
+    198.18.0.100/24
+  }
+}
+`)
+	if err == nil || !strings.Contains(err.Error(), "test.conf:8") || !strings.Contains(err.Error(), "discards every advert") {
+		t.Errorf("min_ttl > max_ttl: err = %v", err)
+	}
+}
+
 func TestConvertVersionsAndGroups(t *testing.T) {
 	d, diags, err := convertText(t, `
 global_defs {

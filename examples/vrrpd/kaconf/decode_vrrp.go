@@ -649,7 +649,6 @@ func (dc *decoder) unicastPeer(in *Instance, st *instanceState, n *Node) {
 		} else {
 			p.MaxTTL = int(v)
 		}
-		dc.errorf(n, "(%s) unicast_peer %s is not supported: vrrpkit takes one minimum TTL (255) for all adverts", in.Name, opt)
 	}
 	if p.MinTTL > p.MaxTTL {
 		dc.warnf(n, "(%s) min_ttl %d > max_ttl %d - all packets will be discarded", in.Name, p.MinTTL, p.MaxTTL)

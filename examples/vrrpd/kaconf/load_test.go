@@ -372,7 +372,6 @@ vrrp_instance VI_1 {` + body + `  track_process {
 }
 `,
 		diags: []want{
-			{Error, 10, "(VI_1) unicast_peer min_ttl is not supported"},
 			{Warning, 11, "Configuration error: VRRP instance[VI_1] malformed unicast peer address[bad]. Skipping..."},
 			{Warning, 12, "Configuration error: VRRP instance[VI_1] and unicast peer address[2001:db8::1] MUST be of the same family !!! Skipping..."},
 			{Warning, 1, "(VI_1) multicast destination specified with unicast - ignoring"},
