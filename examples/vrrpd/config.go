@@ -85,9 +85,6 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		GroupNotify:  map[string]NotifyScripts{},
 		Priorities:   map[string]uint8{},
 	}
-	if err := notifyInNamespace(cfg); err != nil {
-		return nil, err
-	}
 	script := func(ns *kaconf.NotifyScript) *health.Script {
 		if ns == nil || len(ns.Command) == 0 {
 			return nil
@@ -200,40 +197,6 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		return nil, err
 	}
 	return d, nil
-}
-
-// notifyInNamespace refuses notify scripts with net_namespace. keepalived
-// runs its notify scripts inside the namespace, as the whole process is
-// there; vrrpd stays in its own namespace and its notifier (notify.go) runs
-// scripts on whatever thread it is on, so they would see vrrpd's
-// interfaces and addresses instead: a change of behaviour, not a detail.
-// (vrrp_script checks do run in the namespace: see checkSet.)
-func notifyInNamespace(cfg *kaconf.Config) error {
-	ns := cfg.Global.NetNamespace
-	if ns == "" {
-		return nil
-	}
-	var errs []error
-	check := func(owner string, n kaconf.Notify) {
-		for _, s := range []struct {
-			kw string
-			ns *kaconf.NotifyScript
-		}{{"notify_master", n.Master}, {"notify_backup", n.Backup}, {"notify_fault", n.Fault},
-			{"notify_stop", n.Stop}, {"notify", n.Any}} {
-			if s.ns == nil || len(s.ns.Command) == 0 {
-				continue
-			}
-			errs = append(errs, fmt.Errorf("%s: (%s) %s with net_namespace %s is not supported: keepalived runs notify scripts inside the namespace, vrrpd would run them in its own",
-				s.ns.Pos, owner, s.kw, ns))
-		}
-	}
-	for i := range cfg.SyncGroups {
-		check(cfg.SyncGroups[i].Name, cfg.SyncGroups[i].Notify)
-	}
-	for i := range cfg.Instances {
-		check(cfg.Instances[i].Name, cfg.Instances[i].Notify)
-	}
-	return errors.Join(errs...)
 }
 
 // validate checks d as the vrrp package and the Tracker will, without

@@ -304,7 +304,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	defer ann.Close()
 
 	d := &daemon{opts: o, log: log, cfg: cfg, netns: cfg.NetNamespace, masterTime: &masterClock{},
-		notifier: newNotifier(log, notifyTimeout)}
+		notifier: newNotifier(log, notifyTimeout, ns)}
 	defer d.notifier.close()
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Instances:         cfg.Instances,

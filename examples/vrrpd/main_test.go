@@ -599,7 +599,7 @@ func TestReloadKeepsFailingCheck(t *testing.T) {
 		defer mu.Unlock()
 		return len(transitions)
 	}
-	d := &daemon{opts: o, log: log, cfg: cfg, masterTime: &masterClock{}, notifier: newNotifier(log, time.Second)}
+	d := &daemon{opts: o, log: log, cfg: cfg, masterTime: &masterClock{}, notifier: newNotifier(log, time.Second, vnetns.None())}
 	defer d.notifier.close()
 	r, err := vrrp.NewRouter(vrrp.Config{Instances: cfg.Instances, SyncGroups: cfg.SyncGroups, Transport: host,
 		OnTransition: func(tr vrrp.Transition) {
@@ -673,6 +673,12 @@ func TestNetNamespace(t *testing.T) {
 	if err := os.WriteFile(script, fmt.Appendf(nil, "#!/bin/sh\n[ \"$(readlink /proc/self/ns/net)\" = \"net:[%d]\" ]\n", st.Ino), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The notify script records the namespace it ran in.
+	marker := filepath.Join(t.TempDir(), "notify-ns")
+	notify := filepath.Join(t.TempDir(), "notify.sh")
+	if err := os.WriteFile(notify, fmt.Appendf(nil, "#!/bin/sh\nreadlink /proc/self/ns/net > %[1]s.tmp && mv %[1]s.tmp %[1]s\n", marker), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	conf := fmt.Sprintf(`net_namespace %s
 vrrp_script in_h1 {
   script %q
@@ -689,8 +695,9 @@ vrrp_instance VI_1 {
   track_script {
     in_h1
   }
+  notify_master %q
 }
-`, h1.Name, script, netns.Iface, e2eVIP)
+`, h1.Name, script, netns.Iface, e2eVIP, notify)
 	p := startPeer(t, "vrrpd", h2, conf)
 	h1.WaitAddr(t, e2eVIP.Addr(), 15*time.Second)
 	if hasVIP(t, h2) {
@@ -698,6 +705,13 @@ vrrp_instance VI_1 {
 	}
 	if !strings.Contains(p.log(), "Running in network namespace "+h1.Name) {
 		t.Errorf("no namespace in the log:\n%s", p.log())
+	}
+	netns.WaitFor(t, 10*time.Second, "the notify_master script", func() bool {
+		_, err := os.Stat(marker)
+		return err == nil
+	})
+	if b, _ := os.ReadFile(marker); strings.TrimSpace(string(b)) != fmt.Sprintf("net:[%d]", st.Ino) {
+		t.Errorf("notify_master ran in namespace %q, want net:[%d] (%s)", strings.TrimSpace(string(b)), st.Ino, h1.Name)
 	}
 	p.stop()
 	h1.WaitNoAddr(t, e2eVIP.Addr(), 5*time.Second)

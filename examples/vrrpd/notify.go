@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/vrrpkit/vrrpkit/health"
+
+	"github.com/vishvananda/netns"
+	"github.com/vrrpkit/vrrpkit/internal/nsthread"
 )
 
 // notifyTimeout bounds one notify script, as keepalived's
@@ -39,6 +42,7 @@ type notification struct {
 type notifier struct {
 	log     *slog.Logger
 	timeout time.Duration
+	ns      netns.NsHandle // net_namespace, where scripts run; none when closed
 
 	mu     sync.Mutex
 	queue  []notification
@@ -47,8 +51,11 @@ type notifier struct {
 	done   chan struct{}
 }
 
-func newNotifier(log *slog.Logger, timeout time.Duration) *notifier {
-	n := &notifier{log: log, timeout: timeout, wake: make(chan struct{}, 1), done: make(chan struct{})}
+// newNotifier returns a running notifier whose scripts run in the network
+// namespace ns (keepalived's net_namespace: its notify scripts run there
+// too), or in vrrpd's own when ns is not open.
+func newNotifier(log *slog.Logger, timeout time.Duration, ns netns.NsHandle) *notifier {
+	n := &notifier{log: log, timeout: timeout, ns: ns, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go n.run()
 	return n
 }
@@ -115,7 +122,8 @@ func (n *notifier) runOne(note notification) {
 func (n *notifier) exec(note notification, s health.Script) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
 	defer cancel()
-	if err := s.Check(ctx); err != nil {
+	// Forked from a thread in the namespace, the script runs there.
+	if err := nsthread.Do(n.ns, func() error { return s.Check(ctx) }); err != nil {
 		n.log.Warn("notify script failed", "script", s.String(), "name", note.name, "state", note.state, "err", err)
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/vrrpkit/vrrpkit/health"
+
+	"github.com/vishvananda/netns"
 )
 
 // Notify scripts run in the order of the transitions, the state's own
@@ -23,7 +25,7 @@ func TestNotifierOrderAndArguments(t *testing.T) {
 	}
 	tag := func(args ...string) *health.Script { return &health.Script{Path: script, Args: args} }
 	scripts := NotifyScripts{Master: tag("own-master"), Backup: tag("own-backup"), Fault: tag("own-fault"), Any: tag()}
-	n := newNotifier(slog.New(slog.DiscardHandler), 5*time.Second)
+	n := newNotifier(slog.New(slog.DiscardHandler), 5*time.Second, netns.None())
 	n.notify(notification{kind: "INSTANCE", name: "VI_1", state: "BACKUP", priority: 100, scripts: scripts})
 	n.notify(notification{kind: "INSTANCE", name: "VI_1", state: "MASTER", priority: 100, scripts: scripts})
 	n.notify(notification{kind: "GROUP", name: "G", state: "FAULT", priority: 0, scripts: scripts})
@@ -56,7 +58,7 @@ func TestNotifierTimeout(t *testing.T) {
 	if err := os.WriteFile(ok, []byte("#!/bin/sh\necho done >> "+out+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	n := newNotifier(slog.New(slog.DiscardHandler), 200*time.Millisecond)
+	n := newNotifier(slog.New(slog.DiscardHandler), 200*time.Millisecond, netns.None())
 	start := time.Now()
 	n.notify(notification{kind: "INSTANCE", name: "VI_1", state: "MASTER", scripts: NotifyScripts{Master: &health.Script{Path: hang, KillDelay: -1}}})
 	n.notify(notification{kind: "INSTANCE", name: "VI_1", state: "BACKUP", scripts: NotifyScripts{Backup: &health.Script{Path: ok}}})
