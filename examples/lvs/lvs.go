@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 
@@ -48,9 +49,19 @@ var _ health.Balancer = (*IPVS)(nil)
 // New returns an IPVS on the current network namespace.
 func New() (*IPVS, error) { return NewIn("") }
 
+// ErrUnavailable is returned by NewIn when the kernel has no IPVS (the
+// ip_vs module is not loaded, or not built).
+var ErrUnavailable = errors.New("lvs: IPVS is not available in this kernel (load the ip_vs module)")
+
 // NewIn returns an IPVS on the network namespace bound at nsPath (such as
-// /var/run/netns/NAME); "" means the current one.
+// /var/run/netns/NAME); "" means the current one. It fails with an error
+// wrapping ErrUnavailable when the kernel has no IPVS (no /proc/net/ip_vs):
+// moby/ipvs opens its socket anyway, and its requests then fail, or
+// succeed with nothing in them, one by one.
 func NewIn(nsPath string) (*IPVS, error) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 	h, err := ipvs.New(nsPath)
 	if err != nil {
 		return nil, fmt.Errorf("lvs: opening IPVS netlink in %q: %w", nsPath, err)

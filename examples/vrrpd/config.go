@@ -51,6 +51,8 @@ type daemonConfig struct {
 	Priorities map[string]uint8
 	// Warnings are the settings vrrpd runs differently from keepalived.
 	Warnings []string
+	// LVS are the virtual_server sections, as health pools for IPVS.
+	LVS []lvsService
 }
 
 // hasHealth reports whether the configuration needs a health.Tracker.
@@ -193,6 +195,12 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		d.Notify[in.Name] = notify(in.Notify)
 		d.Priorities[in.Name] = c.Priority
 	}
+	lvsServices, lvsWarnings, err := convertLVS(cfg, diags)
+	if err != nil {
+		return nil, err
+	}
+	d.LVS = lvsServices
+	d.Warnings = append(d.Warnings, lvsWarnings...)
 	if err := d.validate(); err != nil {
 		return nil, err
 	}

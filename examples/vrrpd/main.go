@@ -235,6 +235,45 @@ type daemon struct {
 
 	mu  sync.Mutex
 	cfg *daemonConfig
+
+	// nsPath is the net_namespace's path ("" for its own); lvs runs the
+	// virtual_server pools on lvsBal (IPVS), both opened by the first
+	// configuration that has any.
+	nsPath string
+	lvs    *lvsRunner
+	lvsBal io.Closer
+}
+
+// startLVS runs the virtual_server pools of cfg, replacing those running;
+// it opens IPVS the first time a configuration has any.
+func (d *daemon) startLVS(ctx context.Context, cfg *daemonConfig) error {
+	if d.lvs == nil {
+		if len(cfg.LVS) == 0 {
+			return nil
+		}
+		bal, err := newIPVSBalancer(d.nsPath)
+		if err != nil {
+			return fmt.Errorf("LVS (virtual_server): %w", err)
+		}
+		d.lvsBal = bal
+		d.lvs = newLVSRunner(bal, d.log)
+	}
+	if err := d.lvs.start(ctx, cfg.LVS); err != nil {
+		return fmt.Errorf("LVS (virtual_server): %w", err)
+	}
+	return nil
+}
+
+// stopLVS stops the pools (keepalived removes its services at stop) and
+// closes IPVS.
+func (d *daemon) stopLVS() {
+	if d.lvs == nil {
+		return
+	}
+	d.lvs.stop()
+	if err := d.lvsBal.Close(); err != nil {
+		d.log.Warn("closing IPVS", "err", err)
+	}
 }
 
 // netnsDirs are where keepalived looks for a net_namespace NAME: its
@@ -303,7 +342,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	defer ann.Close()
 
-	d := &daemon{opts: o, log: log, cfg: cfg, netns: cfg.NetNamespace, masterTime: &masterClock{},
+	d := &daemon{opts: o, log: log, cfg: cfg, netns: cfg.NetNamespace, nsPath: nsPath, masterTime: &masterClock{},
 		notifier: newNotifier(log, notifyTimeout, ns)}
 	defer d.notifier.close()
 	r, err := vrrp.NewRouter(vrrp.Config{
@@ -342,6 +381,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	// delay, as keepalived's scripts do): the Router applies what they
 	// found when it starts.
 	checks.update(ctx, nil, cfg)
+	defer d.stopLVS()
+	if err := d.startLVS(ctx, cfg); err != nil {
+		return err
+	}
 	if err := d.startServers(ctx, &wg); err != nil {
 		return err
 	}
@@ -444,6 +487,9 @@ func (d *daemon) reload(ctx context.Context, checks *checkSet) {
 		return
 	}
 	checks.update(ctx, old, cfg)
+	if err := d.startLVS(ctx, cfg); err != nil {
+		d.log.Error("reload: the virtual servers could not be replaced; the running ones stay", "err", err)
+	}
 	d.log.Info("Reload finished", "instances", len(cfg.Instances))
 }
 

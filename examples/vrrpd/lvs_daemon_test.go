@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vrrpkit/vrrpkit/internal/netns"
+)
+
+// vrrpd -t checks the virtual_server sections with the rest: an
+// unsupported setting fails the test with its FILE:LINE, a warning is
+// printed with its line.
+func TestConfigTestLVS(t *testing.T) {
+	const vrrpPart = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.conf")
+	if err := os.WriteFile(bad, []byte(vrrpPart+"virtual_server 198.18.0.9 80 {\n protocol TCP\n persistence_timeout 60\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := realMain([]string{"-t", "-f", bad}, &stdout, &stderr); code == 0 {
+		t.Fatalf("exit 0 with persistence_timeout:\n%s", stderr.String())
+	}
+	if want := bad + ":8:"; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "persistence_timeout") {
+		t.Errorf("no %q naming persistence_timeout in:\n%s", want, stderr.String())
+	}
+	good := filepath.Join(dir, "good.conf")
+	if err := os.WriteFile(good, []byte(vrrpPart+"virtual_server 198.18.0.9 80 {\n delay_loop 5\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := realMain([]string{"-t", "-f", good}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+	// No protocol: keepalived 2.2.7 defaults to UDP and says so.
+	if !strings.Contains(stderr.String(), good+":8:") {
+		t.Errorf("no warning at line 8 in:\n%s", stderr.String())
+	}
+}
+
+// Without IPVS in the kernel, vrrpd refuses to run a configuration with
+// virtual servers, saying why, rather than run its VRRP part alone.
+func TestRunLVSWithoutIPVS(t *testing.T) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		t.Skip("this kernel has IPVS: examples/lvs tests programming it")
+	}
+	lab := netns.New(t, 1)
+	h := lab.Host(1)
+	conf := fmt.Sprintf("vrrp_instance VI_1 {\n interface %s\n virtual_router_id 9\n priority 100\n virtual_ipaddress {\n  %s\n }\n}\n"+
+		"virtual_server %s 80 {\n protocol TCP\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n",
+		netns.Iface, e2eVIP, e2eVIP.Addr())
+	p := startPeer(t, "vrrpd", h, conf)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("vrrpd still runs with virtual servers and no IPVS:\n%s", p.log())
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code == 0 {
+		t.Errorf("exit 0:\n%s", p.log())
+	}
+	if !strings.Contains(p.log(), "LVS (virtual_server)") {
+		t.Errorf("the log does not say why:\n%s", p.log())
+	}
+	if hasVIP(t, h) {
+		t.Error("the VIP was taken")
+	}
+	p.cmd = nil
+}
