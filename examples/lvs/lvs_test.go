@@ -2,6 +2,7 @@ package lvs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -219,4 +220,16 @@ func Example() {
 	defer cancel()
 	_ = pool.Run(ctx)
 	_ = sync.Remove(context.Background())
+}
+
+// Without IPVS in the kernel, NewIn says so instead of returning a handle
+// whose requests fail one by one.
+func TestNewInUnavailable(t *testing.T) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		t.Skip("this kernel has IPVS")
+	}
+	x, err := NewIn("")
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("NewIn = %v, %v; want ErrUnavailable", x, err)
+	}
 }
