@@ -123,7 +123,7 @@ type Router struct {
 	running bool
 	names   map[string]bool
 	cmds    []command
-	status  map[string]*Status // each written in place by publishDirty
+	status  map[string]*published // each written in place by publishDirty
 	wake    chan struct{}
 	rstats  routerCounters
 
@@ -203,10 +203,73 @@ type instance struct {
 	leaseAt  time.Time
 	since    time.Time
 	recvAt   time.Time // the time the last advert was dated by
-	stats    Stats
+	stats    *counters
 	dropLog  [NumDropReasons]dropLog
-	dirty    bool    // changed since the last publish
-	pub      *Status // where publishDirty writes its Status; nil when removed
+	dirty    bool       // changed since the last publish
+	pub      *published // where publishDirty writes its Status; nil when removed
+	shown    visible    // what the last publish showed
+}
+
+// counters are the Stats of one instance: the owner loop adds to them,
+// Status reads them, without a lock, so that an advert costs no status
+// copy.
+type counters struct {
+	advertsSent, advertsReceived           atomic.Uint64
+	becameMaster, transitions              atomic.Uint64
+	priorityZeroSent, priorityZeroReceived atomic.Uint64
+	sendErrors, bindErrors, announceErrors atomic.Uint64
+	drops                                  [NumDropReasons]atomic.Uint64
+	checksums                              [numChecksumForms]atomic.Uint64
+}
+
+func (c *counters) load() Stats {
+	s := Stats{
+		AdvertsSent: c.advertsSent.Load(), AdvertsReceived: c.advertsReceived.Load(),
+		BecameMaster: c.becameMaster.Load(), Transitions: c.transitions.Load(),
+		PriorityZeroSent: c.priorityZeroSent.Load(), PriorityZeroReceived: c.priorityZeroReceived.Load(),
+		SendErrors: c.sendErrors.Load(), BindErrors: c.bindErrors.Load(), AnnounceErrors: c.announceErrors.Load(),
+	}
+	for i := range s.Drops {
+		s.Drops[i] = c.drops[i].Load()
+	}
+	for i := range s.Checksums {
+		s.Checksums[i] = c.checksums[i].Load()
+	}
+	return s
+}
+
+// published is what Status and InstanceStatus read of one instance, under
+// Router.mu: the Status as of the last change of what it shows, and the
+// live counters.
+type published struct {
+	s Status
+	c *counters
+}
+
+func (p *published) status() Status {
+	s := p.s
+	s.Faults = slices.Clone(s.Faults)
+	if p.c != nil {
+		s.Stats = p.c.load()
+	}
+	return s
+}
+
+// visible is what a Status shows of an instance beside its counters and
+// faults: the owner loop publishes again only when it changes.
+type visible struct {
+	state          State
+	prio, mprio    uint8
+	master         netip.Addr
+	interval       time.Duration
+	since          time.Time
+	configPriority uint8
+}
+
+func (inst *instance) visible() visible {
+	master, mprio := inst.m.Master()
+	return visible{state: inst.m.State(), prio: inst.m.Priority(), mprio: mprio, master: master,
+		interval: inst.m.MasterAdverInterval(), since: inst.since, configPriority: inst.cfg.Priority}
 }
 
 // routerCounters are the RouterStats, updated by the readers and the owner
@@ -293,7 +356,7 @@ func NewRouter(cfg Config) (*Router, error) {
 		cfg:    cfg,
 		clock:  cfg.Clock,
 		log:    cfg.Logger,
-		status: map[string]*Status{},
+		status: map[string]*published{},
 		wake:   make(chan struct{}, 1),
 	}
 	if r.clock == nil {
@@ -306,8 +369,7 @@ func NewRouter(cfg Config) (*Router, error) {
 	r.setNames(cfg.Instances)
 	for i := range cfg.Instances {
 		c := cfg.Instances[i]
-		s := initialStatus(&c)
-		r.status[c.Name] = &s
+		r.status[c.Name] = &published{s: initialStatus(&c)}
 	}
 	return r, nil
 }
@@ -344,9 +406,7 @@ func (r *Router) Status() []Status {
 	r.mu.Lock()
 	out := make([]Status, 0, len(r.status))
 	for _, p := range r.status {
-		s := *p
-		s.Faults = slices.Clone(s.Faults)
-		out = append(out, s)
+		out = append(out, p.status())
 	}
 	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -361,9 +421,7 @@ func (r *Router) InstanceStatus(name string) (Status, bool) {
 	if !ok {
 		return Status{}, false
 	}
-	s := *p
-	s.Faults = slices.Clone(s.Faults)
-	return s, true
+	return p.status(), true
 }
 
 // Stats returns the counters of packets that reached no instance.
@@ -472,10 +530,9 @@ func (r *Router) ReloadGroups(ctx context.Context, instances []InstanceConfig, g
 	r.cfg.SyncGroups = groups
 	if !r.running {
 		r.cfg.Instances = insts
-		r.status = map[string]*Status{}
+		r.status = map[string]*published{}
 		for i := range insts {
-			s := initialStatus(&insts[i])
-			r.status[insts[i].Name] = &s
+			r.status[insts[i].Name] = &published{s: initialStatus(&insts[i])}
 		}
 		r.mu.Unlock()
 		return nil
@@ -662,7 +719,7 @@ func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
 		r.readers.Add(1)
 		go r.read(cn)
 	}
-	inst := &instance{cfg: c, c: cn, faults: map[string]bool{}, deltas: map[string]int{}, hidx: -1}
+	inst := &instance{cfg: c, c: cn, faults: map[string]bool{}, deltas: map[string]int{}, hidx: -1, stats: new(counters)}
 	cn.users++
 	cn.vrids[c.VRID] = inst
 	r.insts[c.Name] = inst
@@ -942,10 +999,10 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 		r.apply(inst, Effects{Drop: DropUnknownPeer}, now)
 		return
 	}
-	inst.stats.AdvertsReceived++
-	inst.stats.Checksums[p.form]++
+	inst.stats.advertsReceived.Add(1)
+	inst.stats.checksums[p.form].Add(1)
 	if p.adv.Priority == 0 {
-		inst.stats.PriorityZeroReceived++
+		inst.stats.priorityZeroReceived.Add(1)
 	}
 	at := arrival(now, p.info.Time, inst.recvAt)
 	inst.recvAt = at
@@ -1075,6 +1132,7 @@ func (r *Router) setFault(inst *instance, source string, on bool, now time.Time)
 	} else {
 		delete(inst.faults, source)
 	}
+	r.markDirty(inst) // the list of faults shows in Status
 	r.apply(inst, inst.m.SetFault(now, len(inst.faults) > 0), now)
 	r.faultsChanged(inst, now)
 }
@@ -1188,7 +1246,9 @@ func (r *Router) apply(inst *instance, e Effects, now time.Time) {
 		r.transitioned(inst, e, now)
 	}
 	r.timers.update(inst)
-	r.markDirty(inst)
+	if inst.visible() != inst.shown {
+		r.markDirty(inst)
+	}
 	if e.Transitioned() {
 		r.synced(inst, e, now)
 	}
@@ -1197,7 +1257,7 @@ func (r *Router) apply(inst *instance, e Effects, now time.Time) {
 // dropped counts a drop and logs it, at most once per dropLogEvery for
 // each reason of each instance, so that a flood cannot flood the log.
 func (r *Router) dropped(inst *instance, d DropReason, now time.Time) {
-	inst.stats.Drops[d]++
+	inst.stats.drops[d].Add(1)
 	l := &inst.dropLog[d]
 	if !l.last.IsZero() && now.Sub(l.last) < dropLogEvery {
 		l.suppressed++
@@ -1209,13 +1269,13 @@ func (r *Router) dropped(inst *instance, d DropReason, now time.Time) {
 }
 
 func (r *Router) transitioned(inst *instance, e Effects, now time.Time) {
-	inst.stats.Transitions++
+	inst.stats.transitions.Add(1)
 	inst.since = now
 	master, _ := inst.m.Master()
 	r.log.Info(fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, e.To), "instance", inst.cfg.Name,
 		"from", e.From, "to", e.To, "reason", e.Reason, "priority", inst.m.Priority(), "master", master)
 	if e.To == Master {
-		inst.stats.BecameMaster++
+		inst.stats.becameMaster.Add(1)
 		if r.cfg.OnMaster != nil {
 			ctx, cancel := context.WithCancel(r.ctx)
 			inst.cancel = cancel
@@ -1265,13 +1325,13 @@ func (r *Router) send(inst *instance, prio uint8) {
 // sent counts the outcome of one advert.
 func (r *Router) sent(inst *instance, prio uint8, dst netip.Addr, err error) {
 	if err != nil {
-		inst.stats.SendErrors++
+		inst.stats.sendErrors.Add(1)
 		r.log.Warn("sending advert", "instance", inst.cfg.Name, "dst", dst, "err", err)
 		return
 	}
-	inst.stats.AdvertsSent++
+	inst.stats.advertsSent.Add(1)
 	if prio == 0 {
-		inst.stats.PriorityZeroSent++
+		inst.stats.priorityZeroSent.Add(1)
 	}
 }
 
@@ -1297,9 +1357,6 @@ func (r *Router) flush() {
 		}
 		i = j
 	}
-	for _, p := range r.pending {
-		r.markDirty(p.inst)
-	}
 	clear(r.pending)
 	r.pending = r.pending[:0]
 	r.arena = r.arena[:0]
@@ -1322,7 +1379,7 @@ func (r *Router) bind(inst *instance, vips []VIP) {
 	ctx, cancel := r.opCtx()
 	defer cancel()
 	if err := r.cfg.Binder.Bind(ctx, inst.vipIface, vips); err != nil {
-		inst.stats.BindErrors++
+		inst.stats.bindErrors.Add(1)
 		r.log.Error("adding virtual addresses", "instance", inst.cfg.Name, "err", err)
 	}
 }
@@ -1335,7 +1392,7 @@ func (r *Router) unbind(inst *instance, vips []VIP) {
 	ctx, cancel := r.opCtx()
 	defer cancel()
 	if err := r.cfg.Binder.Unbind(ctx, inst.vipIface, vips); err != nil {
-		inst.stats.BindErrors++
+		inst.stats.bindErrors.Add(1)
 		r.log.Error("removing virtual addresses", "instance", inst.cfg.Name, "err", err)
 	}
 }
@@ -1347,7 +1404,7 @@ func (r *Router) announce(inst *instance, addrs []netip.Addr) {
 	ctx, cancel := r.opCtx()
 	defer cancel()
 	if err := r.cfg.Announcer.Announce(ctx, inst.vipIface, addrs); err != nil {
-		inst.stats.AnnounceErrors++
+		inst.stats.announceErrors.Add(1)
 		r.log.Warn("announcing virtual addresses", "instance", inst.cfg.Name, "err", err)
 	}
 }
@@ -1377,11 +1434,13 @@ func (r *Router) publishDirty() {
 			}
 			inst.pub = r.status[inst.cfg.Name]
 			if inst.pub == nil {
-				inst.pub = new(Status)
+				inst.pub = new(published)
 				r.status[inst.cfg.Name] = inst.pub
 			}
 		}
-		*inst.pub = r.statusOf(inst)
+		inst.shown = inst.visible()
+		inst.pub.s = r.statusOf(inst)
+		inst.pub.c = inst.stats
 	}
 	r.mu.Unlock()
 	clear(r.dirty)
@@ -1395,7 +1454,7 @@ func (r *Router) statusOf(inst *instance) Status {
 		Version: inst.cfg.Version, Family: inst.cfg.Family(), State: inst.m.State(),
 		Priority: inst.cfg.Priority, EffectivePriority: inst.m.Priority(),
 		Master: master, MasterPriority: mprio, MasterAdverInterval: inst.m.MasterAdverInterval(),
-		Since: inst.since, Stats: inst.stats,
+		Since: inst.since,
 	}
 	if len(inst.faults) > 0 {
 		s.Faults = sortedKeys(inst.faults)

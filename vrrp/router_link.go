@@ -75,6 +75,7 @@ func (r *Router) linkChanged(ls LinkState, now time.Time) {
 // one interface means for it, and reports whether the interface concerns
 // inst. It changes no Machine.
 func (r *Router) trackLink(inst *instance, ls LinkState, iface string) bool {
+	r.markDirty(inst) // the list of faults shows in Status
 	c := &inst.cfg
 	concerns := false
 	if iface == c.Interface && !c.DontTrackPrimary {
