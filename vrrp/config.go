@@ -47,6 +47,11 @@ type Config struct {
 	OnGroupTransition func(GroupTransition)
 	// Logger receives the Router's logs; nil discards them.
 	Logger *slog.Logger
+	// LogUnknownVRIDs logs adverts for VRIDs no instance has on their
+	// interface (keepalived's log_unknown_vrids), at most one line per
+	// interface and family every 10 s with the count of those left out.
+	// They are counted in RouterStats either way.
+	LogUnknownVRIDs bool
 	// OnTransition, if set, is called for every state change, in order,
 	// from a goroutine of the Router's, never with a lock held and never
 	// blocking the protocol: a slow callback only delays later callbacks.

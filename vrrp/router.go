@@ -179,6 +179,8 @@ type conn struct {
 	vrids  [256]*instance
 	users  int
 	closed bool
+	// unknown rate-limits the log of adverts for unknown VRIDs.
+	unknown dropLog
 }
 
 type instance struct {
@@ -965,6 +967,19 @@ func (r *Router) receiveBatch(b *inbatch) {
 	r.free.Put(b)
 }
 
+// unknownVRID logs an advert for a VRID no instance has on c, at most once
+// per dropLogEvery for c.
+func (r *Router) unknownVRID(c *conn, p *inbound, now time.Time) {
+	l := &c.unknown
+	if !l.last.IsZero() && now.Sub(l.last) < dropLogEvery {
+		l.suppressed++
+		return
+	}
+	r.log.Info(fmt.Sprintf("(%s) Unknown VRID %d received from %v, ignoring", c.key.iface, p.buf[1], p.info.Src),
+		"interface", c.key.iface, "family", c.key.fam, "vrid", p.buf[1], "src", p.info.Src, "suppressed", l.suppressed)
+	l.last, l.suppressed = now, 0
+}
+
 // maxQueued bounds how long before now an advert's arrival time may be and
 // still date it; beyond, the wall clock has likely been stepped.
 const maxQueued = time.Second
@@ -981,6 +996,9 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 			d = dropFor(p.err)
 		}
 		r.rstats.drops[d].Add(1)
+		if d == DropUnknownVRID && r.cfg.LogUnknownVRIDs && !c.closed && p.n >= 2 {
+			r.unknownVRID(c, p, now)
+		}
 		return
 	}
 	switch {

@@ -2,6 +2,7 @@ package vrrp_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -545,4 +546,47 @@ func TestRouterPreciseClock(t *testing.T) {
 	})
 	stopA()
 	waitFor("b Master", func() bool { return stateOf(t, b, "VI_1") == vrrp.Master })
+}
+
+// With LogUnknownVRIDs (keepalived's log_unknown_vrids), adverts for a
+// VRID no instance has are logged, at most once per interface every ten
+// seconds, and counted either way; without it they are only counted.
+func TestRouterLogUnknownVRIDs(t *testing.T) {
+	for _, logIt := range []bool{true, false} {
+		t.Run(fmt.Sprint(logIt), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+				defer seg.Close()
+				h := &countHandler{match: "Unknown VRID 77"}
+				host := seg.NewHost("a", addr4(1))
+				r, stop := runRouter(t, vrrp.Config{Transport: host, Logger: slog.New(h), LogUnknownVRIDs: logIt,
+					Instances: []vrrp.InstanceConfig{v3inst(100)}})
+				adv := vrrp.Advertisement{Version: 3, VRID: 77, Priority: 200, Interval: 100, Addresses: []netip.Addr{vip4.Addr()}}
+				msg, err := adv.Append(nil, addr4(9), vrrp.Group4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				info := vrrp.PacketInfo{Src: addr4(9), Dst: vrrp.Group4, TTL: 255}
+				synctest.Wait()
+				for sec := 0; sec < 20; sec++ {
+					for i := 0; i < 10; i++ {
+						seg.Inject(host, info, msg)
+					}
+					time.Sleep(time.Second)
+				}
+				synctest.Wait()
+				if n := r.Stats().Drops[vrrp.DropUnknownVRID]; n != 200 {
+					t.Errorf("counted %d unknown-VRID drops, want 200", n)
+				}
+				n := h.count()
+				if logIt && (n < 2 || n > 3) {
+					t.Errorf("%d log lines in 20 s, want 2 or 3", n)
+				}
+				if !logIt && n != 0 {
+					t.Errorf("%d log lines without LogUnknownVRIDs", n)
+				}
+				stop()
+			})
+		})
+	}
 }

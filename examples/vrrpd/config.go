@@ -35,6 +35,8 @@ type daemonConfig struct {
 	// (/run/netns/NAME) the instances, addresses, announcements, link
 	// monitor and vrrp_script checks work in; empty means vrrpd's own.
 	NetNamespace string
+	// LogUnknownVRIDs is global_defs log_unknown_vrids.
+	LogUnknownVRIDs bool
 	// Instances and SyncGroups configure the vrrp.Router.
 	Instances  []vrrp.InstanceConfig
 	SyncGroups []vrrp.SyncGroup
@@ -78,14 +80,15 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 	}
 	g := &cfg.Global
 	d := &daemonConfig{
-		RouterID:     g.RouterID,
-		StartupDelay: g.StartupDelay,
-		NetNamespace: g.NetNamespace,
-		Tracks:       map[string][]health.Track{},
-		FileTracks:   map[string][]health.FileTrack{},
-		Notify:       map[string]NotifyScripts{},
-		GroupNotify:  map[string]NotifyScripts{},
-		Priorities:   map[string]uint8{},
+		RouterID:        g.RouterID,
+		StartupDelay:    g.StartupDelay,
+		NetNamespace:    g.NetNamespace,
+		LogUnknownVRIDs: g.LogUnknownVRIDs,
+		Tracks:          map[string][]health.Track{},
+		FileTracks:      map[string][]health.FileTrack{},
+		Notify:          map[string]NotifyScripts{},
+		GroupNotify:     map[string]NotifyScripts{},
+		Priorities:      map[string]uint8{},
 	}
 	script := func(ns *kaconf.NotifyScript) *health.Script {
 		if ns == nil || len(ns.Command) == 0 {

@@ -463,12 +463,12 @@ func TestConfigTestStrict(t *testing.T) {
 // scripts are accepted with net_namespace (they run in the namespace).
 func TestConvertGlobals(t *testing.T) {
 	const inst = "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n%s}\n"
-	d, diags, err := convertText(t, "net_namespace blue\nglobal_defs {\n vrrp_startup_delay 2.5\n}\n"+fmt.Sprintf(inst, ""))
+	d, diags, err := convertText(t, "net_namespace blue\nglobal_defs {\n vrrp_startup_delay 2.5\n log_unknown_vrids\n}\n"+fmt.Sprintf(inst, ""))
 	if err != nil {
 		t.Fatalf("convert: %v\n%s", err, diags)
 	}
-	if d.StartupDelay != 2500*time.Millisecond || d.NetNamespace != "blue" {
-		t.Errorf("startup delay %v, namespace %q", d.StartupDelay, d.NetNamespace)
+	if d.StartupDelay != 2500*time.Millisecond || d.NetNamespace != "blue" || !d.LogUnknownVRIDs {
+		t.Errorf("startup delay %v, namespace %q, log_unknown_vrids %v", d.StartupDelay, d.NetNamespace, d.LogUnknownVRIDs)
 	}
 	if _, diags, err := convertText(t, "net_namespace blue\n"+fmt.Sprintf(inst, " notify_master /bin/true\n notify /bin/true\n")+
 		"vrrp_sync_group G {\n group {\n  V\n }\n notify_backup /bin/true\n}\n"); err != nil {

@@ -349,6 +349,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Instances:         cfg.Instances,
 		SyncGroups:        cfg.SyncGroups,
 		Clock:             vrrp.PreciseClock{},
+		LogUnknownVRIDs:   cfg.LogUnknownVRIDs,
 		Transport:         &transport.Linux{Logger: log, Namespace: nsPath},
 		Links:             &transport.Monitor{Logger: log, Namespace: nsPath},
 		Binder:            binder,
@@ -463,8 +464,14 @@ func (d *daemon) handleSignal(ctx context.Context, s os.Signal, checks *checkSet
 // checks keep their state too (see checkSet.update).
 func (d *daemon) reload(ctx context.Context, checks *checkSet) {
 	d.log.Info("Reloading", "config", d.opts.file)
+	d.mu.Lock()
+	old0 := d.cfg
+	d.mu.Unlock()
 	cfg, diags, err := load(d.opts)
 	logDiags(d.log, diags)
+	if err == nil && cfg.LogUnknownVRIDs != old0.LogUnknownVRIDs {
+		d.log.Warn("log_unknown_vrids changes at the next start of vrrpd, not at a reload")
+	}
 	if err == nil && cfg.NetNamespace != d.netns {
 		err = fmt.Errorf("net_namespace cannot change at a reload (running in %q, the file says %q): restart vrrpd", d.netns, cfg.NetNamespace)
 	}
