@@ -34,18 +34,35 @@ var errShortBatch = errors.New("sendmmsg sent no message")
 // the poller's readiness before its first system call instead of spending
 // one on EAGAIN (the poller keeps a readiness that came in the meantime).
 func (s *sock) recvmmsg(hs []mmsghdr) (int, error) {
+	n, err := mmsg(s.rc.Read, unix.SYS_RECVMMSG, "recvmmsg", hs, s.drained.Load())
+	s.drained.Store(err == nil && n < len(hs))
+	return n, err
+}
+
+// sendmmsg sends hs, waiting on the poller while the send buffer is full.
+func (s *sock) sendmmsg(hs []mmsghdr) (int, error) {
+	n, err := mmsg(s.rc.Write, unix.SYS_SENDMMSG, "sendmmsg", hs, false)
+	if err == nil && n == 0 {
+		return 0, errShortBatch
+	}
+	return n, err
+}
+
+// mmsg makes the system call trap (recvmmsg or sendmmsg) on hs through
+// the poller's Read or Write (io), retrying on EINTR and waiting on EAGAIN;
+// with wait, it waits for readiness before the first call.
+func mmsg(io func(func(uintptr) bool) error, trap uintptr, op string, hs []mmsghdr, wait bool) (int, error) {
 	var (
 		n     int
 		errno syscall.Errno
 	)
-	wait := s.drained.Load()
-	err := s.rc.Read(func(fd uintptr) bool {
+	err := io(func(fd uintptr) bool {
 		if wait {
 			wait = false
 			return false
 		}
 		for {
-			r, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
+			r, _, e := syscall.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
 			switch e {
 			case unix.EINTR:
 				continue
@@ -60,40 +77,7 @@ func (s *sock) recvmmsg(hs []mmsghdr) (int, error) {
 		return 0, err
 	}
 	if errno != 0 {
-		s.drained.Store(false)
-		return 0, &netOpError{op: "recvmmsg", err: errno}
-	}
-	s.drained.Store(n < len(hs))
-	return n, nil
-}
-
-// sendmmsg sends hs, waiting on the poller while the send buffer is full.
-func (s *sock) sendmmsg(hs []mmsghdr) (int, error) {
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := s.rc.Write(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
-			switch e {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	if errno != 0 {
-		return 0, &netOpError{op: "sendmmsg", err: errno}
-	}
-	if n == 0 {
-		return 0, errShortBatch
+		return 0, &netOpError{op: op, err: errno}
 	}
 	return n, nil
 }
