@@ -202,6 +202,12 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 	if err != nil {
 		return nil, err
 	}
+	if ns := cfg.Global.NetNamespace; ns != "" && len(lvsServices) > 0 {
+		// keepalived's checker runs in the namespace; vrrpd's pools would
+		// probe the real servers, and run their scripts, from its own.
+		return nil, fmt.Errorf("vrrpd: %s: virtual_server %s with net_namespace %s is not supported: its checks would run in vrrpd's own namespace, not in %s",
+			lvsServices[0].Pos, lvsServices[0].Name, ns, ns)
+	}
 	d.LVS = lvsServices
 	d.Warnings = append(d.Warnings, lvsWarnings...)
 	if err := d.validate(); err != nil {

@@ -72,3 +72,22 @@ func TestRunLVSWithoutIPVS(t *testing.T) {
 	}
 	p.cmd = nil
 }
+
+// With net_namespace, virtual servers are refused: their checks and
+// scripts would run in vrrpd's own namespace, where keepalived runs them
+// in the named one.
+func TestConfigTestLVSNetNamespace(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "ns.conf")
+	conf := "net_namespace blue\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n" +
+		"virtual_server 198.18.0.9 80 {\n protocol TCP\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n"
+	if err := os.WriteFile(f, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := realMain([]string{"-t", "-f", f}, &stdout, &stderr); code == 0 {
+		t.Fatalf("exit 0:\n%s", stderr.String())
+	}
+	if want := f + ":9: virtual_server TCP 198.18.0.9:80 with net_namespace blue is not supported"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("no %q in:\n%s", want, stderr.String())
+	}
+}
