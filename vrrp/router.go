@@ -158,6 +158,7 @@ type Router struct {
 	pending  []pendingOut
 	arena    []byte
 	batch    []Outgoing
+	rank     map[Conn]int
 }
 
 type pendingOut struct {
@@ -165,6 +166,7 @@ type pendingOut struct {
 	inst *instance
 	out  Outgoing
 	prio uint8
+	rank int // order of c's first advert in the tick
 }
 
 type connKey struct {
@@ -1353,9 +1355,31 @@ func (r *Router) sent(inst *instance, prio uint8, dst netip.Addr, err error) {
 	}
 }
 
-// flush writes the adverts queued by a tick, one WriteBatch for each run of
-// adverts on the same Conn.
+// flush writes the adverts queued by a tick, one WriteBatch for each Conn.
+// Instances on several Conns fall due interleaved (the same interval on
+// each segment), so the adverts are grouped by Conn first, each Conn's in
+// the order they were queued.
 func (r *Router) flush() {
+	if r.rank == nil {
+		r.rank = map[Conn]int{}
+	}
+	sorted := true
+	for i := range r.pending {
+		p := &r.pending[i]
+		rk, ok := r.rank[p.c]
+		if !ok {
+			rk = len(r.rank)
+			r.rank[p.c] = rk
+		}
+		p.rank = rk
+		if i > 0 && rk < r.pending[i-1].rank {
+			sorted = false
+		}
+	}
+	clear(r.rank)
+	if !sorted {
+		slices.SortStableFunc(r.pending, func(a, b pendingOut) int { return a.rank - b.rank })
+	}
 	for i := 0; i < len(r.pending); {
 		j := i + 1
 		for j < len(r.pending) && r.pending[j].c == r.pending[i].c {

@@ -338,8 +338,16 @@ func TestRouterAdjustPriority(t *testing.T) {
 	})
 }
 
-// Many instances that advertise together leave in batches.
+// Many instances that advertise together leave in batches, one for each
+// interface even when the instances of several interfaces fall due
+// interleaved.
 func TestRouterBatchesAdverts(t *testing.T) {
+	for _, ifaces := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("%d interfaces", ifaces), func(t *testing.T) { testBatches(t, ifaces) })
+	}
+}
+
+func testBatches(t *testing.T, ifaces int) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
 		defer seg.Close()
@@ -347,6 +355,7 @@ func TestRouterBatchesAdverts(t *testing.T) {
 		for i := 1; i <= 50; i++ {
 			c := v3inst(100)
 			c.Name, c.VRID = "VI_"+string(rune('A'+i%26))+string(rune('a'+i/26)), uint8(i)
+			c.Interface = fmt.Sprintf("eth%d", i%ifaces)
 			insts = append(insts, c)
 		}
 		r, stop := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Instances: insts})
