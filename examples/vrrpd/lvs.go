@@ -722,7 +722,7 @@ type lvsRunner struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	pools   []*lvsPool
-	scripts *lvsScripts
+	scripts *scriptQueue
 }
 
 // newLVSRunner returns a runner programming bal; log nil discards.
@@ -738,7 +738,7 @@ type lvsPool struct {
 	svc     lvsService
 	pool    *health.Pool
 	syncs   []*health.BalancerSync
-	scripts *lvsScripts
+	scripts *scriptQueue
 	log     *slog.Logger
 	// notified counts the events at the head of the next delivery whose
 	// scripts have run: those of a delivery that failed and is retried.
@@ -774,7 +774,7 @@ func (r *lvsRunner) start(ctx context.Context, services []lvsService) error {
 	r.remove(keep)
 	r.pools = pools
 	if r.scripts == nil {
-		r.scripts = newLVSScripts(r.log)
+		r.scripts = newScriptQueue()
 	}
 	for _, p := range pools {
 		p.scripts = r.scripts
@@ -913,6 +913,12 @@ func (p *lvsPool) onChange(ctx context.Context, m health.Membership) error {
 	return err
 }
 
+// runScript queues script sc for event what.
+func (p *lvsPool) runScript(sc health.Script, what string) {
+	log, vs := p.log, p.svc.Name
+	p.scripts.push(func() { lvsRun(log, sc, vs, what) })
+}
+
 // notify queues the script of one event, if any.
 func (p *lvsPool) notify(e health.Event) {
 	var s *health.Script
@@ -928,7 +934,7 @@ func (p *lvsPool) notify(e health.Event) {
 		s, what = p.svc.QuorumDown, "quorum_down"
 	}
 	if s != nil {
-		p.scripts.run(*s, p.svc.Name, what)
+		p.runScript(*s, what)
 	}
 }
 
@@ -938,84 +944,24 @@ func (p *lvsPool) omega() {
 	st := p.pool.Status()
 	for _, b := range st.Backends {
 		if s := p.svc.NotifyDown[b.Name]; s != nil && b.Healthy {
-			p.scripts.run(*s, p.svc.Name, "notify_down "+b.Name+" (omega)")
+			p.runScript(*s, "notify_down "+b.Name+" (omega)")
 		}
 	}
 	if s := p.svc.QuorumDown; s != nil && st.Quorum {
-		p.scripts.run(*s, p.svc.Name, "quorum_down (omega)")
+		p.runScript(*s, "quorum_down (omega)")
 	}
 }
 
-// lvsScripts runs scripts one at a time, in order, on a goroutine of its
-// own, so that a slow script never delays the balancer. close runs what is
-// queued and waits.
-type lvsScripts struct {
-	log    *slog.Logger
-	mu     sync.Mutex
-	queue  []lvsScriptRun
-	closed bool
-	wake   chan struct{}
-	done   chan struct{}
-}
-
-type lvsScriptRun struct {
-	script   health.Script
-	vs, what string
-}
-
-func newLVSScripts(log *slog.Logger) *lvsScripts {
-	s := &lvsScripts{log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go s.loop()
-	return s
-}
-
-func (s *lvsScripts) run(sc health.Script, vs, what string) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+// lvsRun runs a notify_up, notify_down, quorum_up or quorum_down
+// script of virtual server vs, for event what, and logs the outcome. The
+// scripts run on a scriptQueue, in order.
+func lvsRun(log *slog.Logger, sc health.Script, vs, what string) {
+	ctx, cancel := context.WithTimeout(context.Background(), lvsScriptTimeout)
+	err := sc.Check(ctx)
+	cancel()
+	if err != nil {
+		log.Warn("LVS notify script failed", "virtual_server", vs, "event", what, "script", sc.String(), "err", err)
 		return
 	}
-	s.queue = append(s.queue, lvsScriptRun{script: sc, vs: vs, what: what})
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *lvsScripts) loop() {
-	defer close(s.done)
-	for {
-		s.mu.Lock()
-		batch, closed := s.queue, s.closed
-		s.queue = nil
-		s.mu.Unlock()
-		for _, r := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), lvsScriptTimeout)
-			err := r.script.Check(ctx)
-			cancel()
-			if err != nil {
-				s.log.Warn("LVS notify script failed", "virtual_server", r.vs, "event", r.what, "script", r.script.String(), "err", err)
-			} else {
-				s.log.Info("LVS notify script ran", "virtual_server", r.vs, "event", r.what, "script", r.script.String())
-			}
-		}
-		if len(batch) == 0 {
-			if closed {
-				return
-			}
-			<-s.wake
-		}
-	}
-}
-
-func (s *lvsScripts) close() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	<-s.done
+	log.Info("LVS notify script ran", "virtual_server", vs, "event", what, "script", sc.String())
 }

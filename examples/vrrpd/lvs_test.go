@@ -751,7 +751,7 @@ func lvsGoroutines() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "health.(*Pool)") || strings.Contains(g, "main.(*lvsScripts)") ||
+		if strings.Contains(g, "health.(*Pool)") || strings.Contains(g, "main.(*scriptQueue)") ||
 			strings.Contains(g, "main.(*lvsCheck)") || strings.Contains(g, "main.(*lvsRunner)") {
 			out = append(out, g)
 		}
@@ -1003,7 +1003,7 @@ func TestLVSOnChangeRetry(t *testing.T) {
 		return &health.Script{Path: "/bin/sh", Args: []string{"-c", "echo " + word + " >> " + logFile}}
 	}
 	bal := newFakeBalancer()
-	scripts := newLVSScripts(slog.New(slog.DiscardHandler))
+	scripts := newScriptQueue()
 	svc := health.Service{Addr: netip.MustParseAddrPort("192.0.2.1:80")}
 	p := &lvsPool{svc: lvsService{Name: "test", QuorumDown: sh("quorum_down"), NotifyUp: map[string]*health.Script{"x": sh("up_x")}},
 		syncs: []*health.BalancerSync{{Balancer: bal, Service: svc}}, scripts: scripts, log: slog.New(slog.DiscardHandler)}

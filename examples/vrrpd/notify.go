@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/vrrpkit/vrrpkit/health"
@@ -37,62 +36,25 @@ type notification struct {
 }
 
 // notifier runs notify scripts in the order of the transitions, one at a
-// time, on a goroutine of its own: a slow script delays later scripts,
-// never the protocol. Close runs what is queued and waits.
+// time, on a scriptQueue: a slow script delays later scripts, never the
+// protocol. close runs what is queued and waits.
 type notifier struct {
 	log     *slog.Logger
 	timeout time.Duration
 	ns      netns.NsHandle // net_namespace, where scripts run; none when closed
-
-	mu     sync.Mutex
-	queue  []notification
-	closed bool
-	wake   chan struct{}
-	done   chan struct{}
+	q       *scriptQueue
 }
 
 // newNotifier returns a running notifier whose scripts run in the network
 // namespace ns (keepalived's net_namespace: its notify scripts run there
 // too), or in vrrpd's own when ns is not open.
 func newNotifier(log *slog.Logger, timeout time.Duration, ns netns.NsHandle) *notifier {
-	n := &notifier{log: log, timeout: timeout, ns: ns, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go n.run()
-	return n
+	return &notifier{log: log, timeout: timeout, ns: ns, q: newScriptQueue()}
 }
 
 // notify queues the scripts of one transition.
 func (n *notifier) notify(note notification) {
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return
-	}
-	n.queue = append(n.queue, note)
-	n.mu.Unlock()
-	select {
-	case n.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (n *notifier) run() {
-	defer close(n.done)
-	for {
-		n.mu.Lock()
-		batch := n.queue
-		n.queue = nil
-		closed := n.closed
-		n.mu.Unlock()
-		for _, note := range batch {
-			n.runOne(note)
-		}
-		if len(batch) == 0 {
-			if closed {
-				return
-			}
-			<-n.wake
-		}
-	}
+	n.q.push(func() { n.runOne(note) })
 }
 
 // runOne runs the state's own script, then notify with keepalived's four
@@ -130,14 +92,5 @@ func (n *notifier) exec(note notification, s health.Script) {
 	n.log.Debug("notify script ran", "script", s.String(), "name", note.name, "state", note.state)
 }
 
-// close runs what is queued, then ends the goroutine and waits for it.
-func (n *notifier) close() {
-	n.mu.Lock()
-	n.closed = true
-	n.mu.Unlock()
-	select {
-	case n.wake <- struct{}{}:
-	default:
-	}
-	<-n.done
-}
+// close runs what is queued, then waits for it.
+func (n *notifier) close() { n.q.close() }
