@@ -619,14 +619,19 @@ func (r *Router) loop(ctx context.Context) {
 	defer closeTimer()
 	var armed time.Time
 	for {
-		// Re-arm only when the earliest deadline moved earlier, or the
-		// timer is idle: when it moved later (a Backup's deadline pushed
-		// back by an advert, the common case), the timer fires early, the
-		// tick finds nothing due and re-arms. That costs one wake-up per
-		// deadline instead of a re-arm per advert.
-		if next := r.timers.next(); !next.IsZero() && (armed.IsZero() || next.Before(armed)) {
-			armed = next
-			timer.Reset(max(next.Sub(r.clock.Now()), 0))
+		// Re-arm when the earliest deadline moved earlier, or the timer
+		// is idle. When it moved later (a Backup's deadline pushed back
+		// by an advert, the common case), re-arm only once the timer
+		// would fire within an advert interval of the earliest instance:
+		// until then, another advert is due first and moves it again.
+		// That saves a re-arm per advert read and the wake-up of a timer
+		// that fires early.
+		if next := r.timers.next(); !next.IsZero() && next != armed {
+			now := r.clock.Now()
+			if armed.IsZero() || next.Before(armed) || armed.Sub(now) <= r.timers.top().m.MasterAdverInterval() {
+				armed = next
+				timer.Reset(max(next.Sub(now), 0))
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -598,4 +599,86 @@ func TestRouterLogUnknownVRIDs(t *testing.T) {
 			})
 		})
 	}
+}
+
+// countingClock is the system clock (synctest's fake time) with timers that
+// count their Resets and how often they fired.
+type countingClock struct {
+	resets, fires atomic.Int64
+}
+
+func (c *countingClock) Now() time.Time { return time.Now() }
+
+func (c *countingClock) NewTimer(d time.Duration) (vrrp.Timer, <-chan time.Time) {
+	ch := make(chan time.Time, 1)
+	t := &countingTimer{c: c, ch: ch}
+	t.t = time.AfterFunc(d, t.fire)
+	return t, ch
+}
+
+type countingTimer struct {
+	c  *countingClock
+	ch chan time.Time
+	t  *time.Timer
+}
+
+func (t *countingTimer) fire() {
+	t.c.fires.Add(1)
+	select {
+	case t.ch <- time.Now():
+	default:
+	}
+}
+
+func (t *countingTimer) drain() {
+	select {
+	case <-t.ch:
+	default:
+	}
+}
+
+func (t *countingTimer) Stop() bool {
+	was := t.t.Stop()
+	t.drain()
+	return was
+}
+
+func (t *countingTimer) Reset(d time.Duration) bool {
+	t.c.resets.Add(1)
+	was := t.t.Stop()
+	t.drain()
+	t.t.Reset(d)
+	return was
+}
+
+// A Backup whose Master is alive neither re-arms its timer for every
+// advert nor lets it fire early: it moves the timer later only once the
+// deadline is within an advert interval.
+func TestRouterBackupTimerQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		_, stopM := runRouter(t, vrrp.Config{Transport: seg.NewHost("m", addr4(1)), Instances: []vrrp.InstanceConfig{v3inst(200)}})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		clk := &countingClock{}
+		b, stopB := runRouter(t, vrrp.Config{Transport: seg.NewHost("b", addr4(2)), Clock: clk, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		s0, _ := b.InstanceStatus("VI_1")
+		r0, f0 := clk.resets.Load(), clk.fires.Load()
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		s1, _ := b.InstanceStatus("VI_1")
+		resets, fires := clk.resets.Load()-r0, clk.fires.Load()-f0
+		adverts := s1.Stats.AdvertsReceived - s0.Stats.AdvertsReceived
+		if s1.State != vrrp.Backup || adverts < 29 {
+			t.Fatalf("Backup %v received %d adverts", s1.State, adverts)
+		}
+		if fires != 0 || resets > int64(adverts)/2 {
+			t.Errorf("%d adverts: timer re-armed %d times and fired %d times", adverts, resets, fires)
+		}
+		stopB()
+		stopM()
+	})
 }
