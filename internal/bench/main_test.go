@@ -68,13 +68,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildDaemon compiles internal/testdaemon to path.
+// buildDaemon compiles internal/testdaemon to path, as a static binary
+// (CGO_ENABLED=0), the way the README builds examples/vrrpd: without the
+// C library mapped in and cgo's threads, it is about 1 MiB smaller in
+// memory.
 func buildDaemon(path string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		gobin = "/usr/local/go/bin/go"
 	}
 	cmd := exec.Command(gobin, "build", "-o", path, "github.com/vrrpkit/vrrpkit/internal/testdaemon")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the test daemon: %v\n%s", err, out)
 	}
