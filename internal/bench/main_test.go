@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vrrpkit/vrrpkit/internal/testenv"
 )
 
 // Environment variables that request and tune the benchmark (see the
@@ -56,7 +58,7 @@ func TestMain(m *testing.M) {
 		dir, err = os.MkdirTemp("", "vrrpkit-bench-")
 		if err == nil {
 			daemonPath = filepath.Join(dir, "testdaemon")
-			daemonErr = buildDaemon(daemonPath)
+			daemonErr = testenv.BuildTestDaemon(daemonPath)
 		} else {
 			daemonErr = err
 		}
@@ -66,23 +68,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)
-}
-
-// buildDaemon compiles internal/testdaemon to path, as a static binary
-// (CGO_ENABLED=0), the way the README builds examples/vrrpd: without the
-// C library mapped in and cgo's threads, it is about 1 MiB smaller in
-// memory.
-func buildDaemon(path string) error {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = "/usr/local/go/bin/go"
-	}
-	cmd := exec.Command(gobin, "build", "-o", path, "github.com/vrrpkit/vrrpkit/internal/testdaemon")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the test daemon: %v\n%s", err, out)
-	}
-	return nil
 }
 
 // requested skips t (with t.Skip, never a CI failure) unless VRRPKIT_BENCH

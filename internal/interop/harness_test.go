@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "vrrpkit-interop-")
 	if err == nil {
 		daemonPath = filepath.Join(dir, "testdaemon")
-		daemonErr = build(daemonPath)
+		daemonErr = testenv.BuildTestDaemon(daemonPath)
 	} else {
 		daemonErr = err
 	}
@@ -41,20 +41,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)
-}
-
-// build compiles internal/testdaemon to path with the go command that runs
-// these tests.
-func build(path string) error {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = "/usr/local/go/bin/go"
-	}
-	cmd := exec.Command(gobin, "build", "-o", path, "github.com/vrrpkit/vrrpkit/internal/testdaemon")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the test daemon: %v\n%s", err, out)
-	}
-	return nil
 }
 
 // mode is a VRRP flavour the tests run in.

@@ -10,7 +10,9 @@ package testenv
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -68,4 +70,21 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// BuildTestDaemon compiles internal/testdaemon to path with the go command
+// on PATH (else Go's default install), as a static binary (CGO_ENABLED=0)
+// the way the README builds examples/vrrpd: without the C library mapped in
+// and cgo's threads, it is about 1 MiB smaller in memory.
+func BuildTestDaemon(path string) error {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = "/usr/local/go/bin/go"
+	}
+	cmd := exec.Command(gobin, "build", "-o", path, "github.com/vrrpkit/vrrpkit/internal/testdaemon")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the test daemon: %v\n%s", err, out)
+	}
+	return nil
 }
