@@ -159,6 +159,9 @@ type Router struct {
 	arena    []byte
 	batch    []Outgoing
 	rank     map[Conn]int
+	starts   []int
+	cursor   []int
+	order    []int
 }
 
 type pendingOut struct {
@@ -1362,13 +1365,13 @@ func (r *Router) sent(inst *instance, prio uint8, dst netip.Addr, err error) {
 
 // flush writes the adverts queued by a tick, one WriteBatch for each Conn.
 // Instances on several Conns fall due interleaved (the same interval on
-// each segment), so the adverts are grouped by Conn first, each Conn's in
-// the order they were queued.
+// each segment), so the adverts are grouped by Conn first (a counting sort
+// of their indexes), each Conn's in the order they were queued, the Conns
+// in the order of their first advert.
 func (r *Router) flush() {
 	if r.rank == nil {
 		r.rank = map[Conn]int{}
 	}
-	sorted := true
 	for i := range r.pending {
 		p := &r.pending[i]
 		rk, ok := r.rank[p.c]
@@ -1377,33 +1380,41 @@ func (r *Router) flush() {
 			r.rank[p.c] = rk
 		}
 		p.rank = rk
-		if i > 0 && rk < r.pending[i-1].rank {
-			sorted = false
-		}
 	}
+	conns := len(r.rank)
 	clear(r.rank)
-	if !sorted {
-		slices.SortStableFunc(r.pending, func(a, b pendingOut) int { return a.rank - b.rank })
+	// starts[k] is where the adverts of Conn k begin in order.
+	r.starts = append(r.starts[:0], make([]int, conns+1)...)
+	for _, p := range r.pending {
+		r.starts[p.rank+1]++
 	}
-	for i := 0; i < len(r.pending); {
-		j := i + 1
-		for j < len(r.pending) && r.pending[j].c == r.pending[i].c {
-			j++
-		}
+	for k := 1; k <= conns; k++ {
+		r.starts[k] += r.starts[k-1]
+	}
+	r.cursor = append(r.cursor[:0], r.starts[:conns]...)
+	r.order = append(r.order[:0], make([]int, len(r.pending))...)
+	for i, p := range r.pending {
+		r.order[r.cursor[p.rank]] = i
+		r.cursor[p.rank]++
+	}
+	for k := range conns {
+		idx := r.order[r.starts[k]:r.starts[k+1]]
 		r.batch = r.batch[:0]
-		for _, p := range r.pending[i:j] {
-			r.batch = append(r.batch, p.out)
+		for _, i := range idx {
+			r.batch = append(r.batch, r.pending[i].out)
 		}
-		n, err := r.pending[i].c.(BatchConn).WriteBatch(r.batch)
-		for k, p := range r.pending[i:j] {
-			if k < n {
+		c := r.pending[idx[0]].c
+		n, err := c.(BatchConn).WriteBatch(r.batch)
+		for m, i := range idx {
+			p := &r.pending[i]
+			if m < n {
 				r.sent(p.inst, p.prio, p.out.Dst, nil)
 			} else {
 				r.sent(p.inst, p.prio, p.out.Dst, shortErr(err))
 			}
 		}
-		i = j
 	}
+	clear(r.batch)
 	clear(r.pending)
 	r.pending = r.pending[:0]
 	r.arena = r.arena[:0]
