@@ -1374,6 +1374,10 @@ func (r *Router) flush() {
 	}
 	for i := range r.pending {
 		p := &r.pending[i]
+		if i > 0 && p.c == r.pending[i-1].c {
+			p.rank = r.pending[i-1].rank
+			continue
+		}
 		rk, ok := r.rank[p.c]
 		if !ok {
 			rk = len(r.rank)
