@@ -201,8 +201,6 @@ type sock struct {
 	p6    *ipv6.PacketConn
 	rc    syscall.RawConn
 	dead  atomic.Bool // set before the socket is closed
-	// drained is set when the last read left the queue empty.
-	drained atomic.Bool
 }
 
 func (s *sock) close() error {

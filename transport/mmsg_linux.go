@@ -29,23 +29,17 @@ type mmsghdr struct {
 // errShortBatch reports a sendmmsg that sent nothing without an error.
 var errShortBatch = errors.New("sendmmsg sent no message")
 
-// recvmmsg reads into hs once at least one message is queued. After a
-// read of one message the queue was empty: the next call waits for the
-// poller's readiness before its first system call instead of spending one
-// on EAGAIN (the poller keeps a readiness that came in the meantime).
-// After a read of several, a burst is likely arriving (many instances'
-// adverts sent together): the next call tries at once, which finds the
-// adverts that came while these were handled more often than not, and
-// costs less than the wake-up it saves.
+// recvmmsg reads into hs once at least one message is queued. It always
+// tries the system call first: each RawRead starts by discarding the
+// readiness the poller recorded, so a read that waited for the poller
+// first would miss an advert queued between two calls until another came.
 func (s *sock) recvmmsg(hs []mmsghdr) (int, error) {
-	n, err := mmsg(s.rc.Read, unix.SYS_RECVMMSG, "recvmmsg", hs, s.drained.Load())
-	s.drained.Store(err == nil && n < min(2, len(hs)))
-	return n, err
+	return mmsg(s.rc.Read, unix.SYS_RECVMMSG, "recvmmsg", hs)
 }
 
 // sendmmsg sends hs, waiting on the poller while the send buffer is full.
 func (s *sock) sendmmsg(hs []mmsghdr) (int, error) {
-	n, err := mmsg(s.rc.Write, unix.SYS_SENDMMSG, "sendmmsg", hs, false)
+	n, err := mmsg(s.rc.Write, unix.SYS_SENDMMSG, "sendmmsg", hs)
 	if err == nil && n == 0 {
 		return 0, errShortBatch
 	}
@@ -53,18 +47,13 @@ func (s *sock) sendmmsg(hs []mmsghdr) (int, error) {
 }
 
 // mmsg makes the system call trap (recvmmsg or sendmmsg) on hs through
-// the poller's Read or Write (io), retrying on EINTR and waiting on EAGAIN;
-// with wait, it waits for readiness before the first call.
-func mmsg(io func(func(uintptr) bool) error, trap uintptr, op string, hs []mmsghdr, wait bool) (int, error) {
+// the poller's Read or Write (io), retrying on EINTR and waiting on EAGAIN.
+func mmsg(io func(func(uintptr) bool) error, trap uintptr, op string, hs []mmsghdr) (int, error) {
 	var (
 		n     int
 		errno syscall.Errno
 	)
 	err := io(func(fd uintptr) bool {
-		if wait {
-			wait = false
-			return false
-		}
 		for {
 			r, _, e := syscall.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
 			switch e {

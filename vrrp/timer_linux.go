@@ -60,47 +60,46 @@ func newPreciseTimer() (*preciseTimer, error) {
 func (t *preciseTimer) run() {
 	defer close(t.done)
 	var b [8]byte
-	for wait := false; ; wait = true {
-		// After an expiry the timerfd is empty until the next one: wait
-		// for the poller before reading rather than spend a read on
-		// EAGAIN.
-		err := t.rc.Read(func(fd uintptr) bool {
-			if wait {
-				wait = false
-				return false
+	// One RawRead for the timer's life: each RawRead starts by discarding
+	// the readiness the poller recorded, so an expiry that came between two
+	// calls would be lost had each call waited before reading. Within one
+	// call, a callback that returns false waits for the next readiness
+	// without that reset: after an expiry has been read and handled, the
+	// next one is awaited without a read that would find nothing.
+	_ = t.rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			switch e {
+			case unix.EINTR:
+				continue
+			case 0:
+				t.expired()
 			}
-			for {
-				_, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-				switch e {
-				case unix.EINTR:
-					continue
-				case unix.EAGAIN:
-					// Not expired yet, or a re-arm reset the count.
-					return false
-				}
-				return true
-			}
-		})
-		if err != nil {
-			return // closed
+			// Handled, not expired yet, or a re-arm reset the count:
+			// wait for the next expiry. Read returns an error once the
+			// timer is closed.
+			return false
 		}
-		now := time.Now()
-		t.mu.Lock()
-		// The expiry read may be of an earlier arming, replaced since: the
-		// current one has fired only when the one-shot timer is disarmed.
-		var cur unix.ItimerSpec
-		if t.armed && t.gettime(&cur) == nil && cur.Value.Sec == 0 && cur.Value.Nsec == 0 {
-			t.armed = false
-			select {
-			case t.c <- now:
-			default:
-			}
+	})
+}
+
+// expired sends the time on the channel if the current arming has fired:
+// the expiry read may be of an earlier arming, replaced since, and the
+// current one has fired only when the one-shot timer is disarmed.
+func (t *preciseTimer) expired() {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var cur unix.ItimerSpec
+	if t.armed && t.gettime(&cur) == nil && cur.Value.Sec == 0 && cur.Value.Nsec == 0 {
+		t.armed = false
+		select {
+		case t.c <- now:
+		default:
 		}
-		t.mu.Unlock()
 	}
 }
 
-// C is the channel the timer sends its firing time on.
 func (t *preciseTimer) C() <-chan time.Time { return t.c }
 
 // Reset arms the timer to fire after d (at once when d <= 0).
