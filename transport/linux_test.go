@@ -396,6 +396,50 @@ func TestLinuxReadBatch(t *testing.T) {
 	})
 }
 
+// TestLinuxReadBatchQueuedBetween: an advert that arrives after one
+// ReadBatch returned and before the next is called is read by the next at
+// once, not when another advert comes (a read that waited for the poller
+// before trying lost that readiness).
+func TestLinuxReadBatchQueuedBetween(t *testing.T) {
+	families(t, func(t *testing.T, fam vrrp.Family) {
+		lab := netns.New(t, 2)
+		h1, h2 := lab.Host(1), lab.Host(2)
+		group, _, src1 := addrs(h1, fam)
+		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
+		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
+		in := make([]vrrp.Incoming, 4)
+		for i := range in {
+			in[i].Buf = make([]byte, 4160)
+		}
+		for vrid := uint8(40); vrid < 43; vrid++ {
+			if err := c1.WriteTo(advert(t, fam, vrid, src1, group), netip.Addr{}, group); err != nil {
+				t.Fatal(err)
+			}
+			// The advert queues at c2 and the poller sees it before the
+			// read is called.
+			time.Sleep(100 * time.Millisecond)
+			read := make(chan error, 1)
+			go func() {
+				n, err := c2.(vrrp.BatchReader).ReadBatch(in)
+				if err == nil && (n != 1 || in[0].Buf[1] != vrid) {
+					err = fmt.Errorf("read %d adverts, the first of VRID %d, want VRID %d alone", n, in[0].Buf[1], vrid)
+				}
+				read <- err
+			}()
+			select {
+			case err := <-read:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(2 * time.Second):
+				c2.Close() // ends the read
+				<-read
+				t.Fatalf("VRID %d: the advert queued before ReadBatch was not read", vrid)
+			}
+		}
+	})
+}
+
 func TestLinuxOpenErrors(t *testing.T) {
 	lab := netns.New(t, 1)
 	h := lab.Host(1)
