@@ -443,19 +443,29 @@ func hasDiag(diags kaconf.Diagnostics, sev kaconf.Severity, want string) bool {
 	return false
 }
 
+// runConfigTest writes conf to a file named name in a temporary directory
+// and runs vrrpd -t on it; it returns the file's path, the exit code and
+// what vrrpd printed on standard error.
+func runConfigTest(t *testing.T, name, conf string) (path string, code int, stderr string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	code = realMain([]string{"-t", "-f", path}, &out, &errs)
+	return path, code, errs.String()
+}
+
 // TestConfigTestStrict: vrrpd -t refuses a vrrp_strict configuration
 // without accept, saying why at the instance's line.
 func TestConfigTestStrict(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "strict.conf")
-	if err := os.WriteFile(f, []byte("global_defs {\n vrrp_strict\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
+	f, code, stderr := runConfigTest(t, "strict.conf", "global_defs {\n vrrp_strict\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n")
+	if code == 0 {
+		t.Fatalf("exit 0:\n%s", stderr)
 	}
-	var stdout, stderr bytes.Buffer
-	if code := realMain([]string{"-t", "-f", f}, &stdout, &stderr); code == 0 {
-		t.Fatalf("exit 0:\n%s", stderr.String())
-	}
-	if want := f + ":4: (VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`"; !strings.Contains(stderr.String(), want) {
-		t.Errorf("no %q in:\n%s", want, stderr.String())
+	if want := f + ":4: (VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`"; !strings.Contains(stderr, want) {
+		t.Errorf("no %q in:\n%s", want, stderr)
 	}
 }
 

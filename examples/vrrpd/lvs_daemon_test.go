@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,30 +15,20 @@ import (
 // printed with its line.
 func TestConfigTestLVS(t *testing.T) {
 	const vrrpPart = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"
-	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.conf")
-	if err := os.WriteFile(bad, []byte(vrrpPart+"virtual_server 198.18.0.9 80 {\n protocol TCP\n persistence_timeout 60\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
+	bad, code, stderr := runConfigTest(t, "bad.conf", vrrpPart+"virtual_server 198.18.0.9 80 {\n protocol TCP\n persistence_timeout 60\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n")
+	if code == 0 {
+		t.Fatalf("exit 0 with persistence_timeout:\n%s", stderr)
 	}
-	var stdout, stderr bytes.Buffer
-	if code := realMain([]string{"-t", "-f", bad}, &stdout, &stderr); code == 0 {
-		t.Fatalf("exit 0 with persistence_timeout:\n%s", stderr.String())
+	if want := bad + ":8:"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "persistence_timeout") {
+		t.Errorf("no %q naming persistence_timeout in:\n%s", want, stderr)
 	}
-	if want := bad + ":8:"; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "persistence_timeout") {
-		t.Errorf("no %q naming persistence_timeout in:\n%s", want, stderr.String())
-	}
-	good := filepath.Join(dir, "good.conf")
-	if err := os.WriteFile(good, []byte(vrrpPart+"virtual_server 198.18.0.9 80 {\n delay_loop 5\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stdout.Reset()
-	stderr.Reset()
-	if code := realMain([]string{"-t", "-f", good}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	good, code, stderr := runConfigTest(t, "good.conf", vrrpPart+"virtual_server 198.18.0.9 80 {\n delay_loop 5\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	// No protocol: keepalived 2.2.7 defaults to UDP and says so.
-	if !strings.Contains(stderr.String(), good+":8:") {
-		t.Errorf("no warning at line 8 in:\n%s", stderr.String())
+	if !strings.Contains(stderr, good+":8:") {
+		t.Errorf("no warning at line 8 in:\n%s", stderr)
 	}
 }
 
@@ -77,17 +65,12 @@ func TestRunLVSWithoutIPVS(t *testing.T) {
 // scripts would run in vrrpd's own namespace, where keepalived runs them
 // in the named one.
 func TestConfigTestLVSNetNamespace(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "ns.conf")
-	conf := "net_namespace blue\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n" +
-		"virtual_server 198.18.0.9 80 {\n protocol TCP\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n"
-	if err := os.WriteFile(f, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+	f, code, stderr := runConfigTest(t, "ns.conf", "net_namespace blue\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"+
+		"virtual_server 198.18.0.9 80 {\n protocol TCP\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n")
+	if code == 0 {
+		t.Fatalf("exit 0:\n%s", stderr)
 	}
-	var stdout, stderr bytes.Buffer
-	if code := realMain([]string{"-t", "-f", f}, &stdout, &stderr); code == 0 {
-		t.Fatalf("exit 0:\n%s", stderr.String())
-	}
-	if want := f + ":9: virtual_server TCP 198.18.0.9:80 with net_namespace blue is not supported"; !strings.Contains(stderr.String(), want) {
-		t.Errorf("no %q in:\n%s", want, stderr.String())
+	if want := f + ":9: virtual_server TCP 198.18.0.9:80 with net_namespace blue is not supported"; !strings.Contains(stderr, want) {
+		t.Errorf("no %q in:\n%s", want, stderr)
 	}
 }
