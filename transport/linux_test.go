@@ -339,6 +339,15 @@ func TestLinuxWriteBatch(t *testing.T) {
 	})
 }
 
+// incoming returns n Incoming messages with buffers for any VRRP message.
+func incoming(n int) []vrrp.Incoming {
+	in := make([]vrrp.Incoming, n)
+	for i := range in {
+		in[i].Buf = make([]byte, 4160)
+	}
+	return in
+}
+
 // TestLinuxReadBatch reads queued adverts with one ReadBatch: each with its
 // source, destination, TTL and an arrival time between the send and the
 // read, and a message longer than its buffer truncated to the buffer.
@@ -359,10 +368,7 @@ func TestLinuxReadBatch(t *testing.T) {
 		}
 		// Let every advert queue at c2 before reading.
 		time.Sleep(200 * time.Millisecond)
-		in := make([]vrrp.Incoming, 8)
-		for i := range in {
-			in[i].Buf = make([]byte, 4160)
-		}
+		in := incoming(8)
 		in[len(ms)-1].Buf = make([]byte, 5) // the last one is truncated
 		got := 0
 		deadline := time.Now().Add(waitTimeout)
@@ -407,10 +413,7 @@ func TestLinuxReadBatchQueuedBetween(t *testing.T) {
 		group, _, src1 := addrs(h1, fam)
 		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
 		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
-		in := make([]vrrp.Incoming, 4)
-		for i := range in {
-			in[i].Buf = make([]byte, 4160)
-		}
+		in := incoming(4)
 		for vrid := uint8(40); vrid < 43; vrid++ {
 			if err := c1.WriteTo(advert(t, fam, vrid, src1, group), netip.Addr{}, group); err != nil {
 				t.Fatal(err)
