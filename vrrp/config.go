@@ -56,6 +56,15 @@ type Config struct {
 	// from a goroutine of the Router's, never with a lock held and never
 	// blocking the protocol: a slow callback only delays later callbacks.
 	OnTransition func(Transition)
+	// EagerReads reads every advert as it arrives. By default a Router
+	// whose Transport can hold adverts back (a DeferredReader, as
+	// transport.Linux) lets it do so while every virtual router on a
+	// socket is a Backup, and reads them when a timer falls due: a Backup
+	// then wakes once per Master_Down_Interval instead of once per advert,
+	// with the same deadlines (adverts are dated by their arrival). The
+	// price is that a Backup's Status (its Master, counters and drops)
+	// lags by up to a Master_Down_Interval.
+	EagerReads bool
 	// OnMaster, if set, is called in a goroutine of its own each time an
 	// instance becomes Master. Its context is cancelled as soon as the
 	// instance stops being Master or the Router stops. Run waits for it to

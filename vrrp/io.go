@@ -259,3 +259,27 @@ type BatchConn interface {
 	// error, the messages from the returned count on were not sent.
 	WriteBatch(ms []Outgoing) (int, error)
 }
+
+// DeferredReader is a Conn that can hold back the adverts a Backup does not
+// need at once. A Backup acts at once only on an advert of priority 0 (it
+// takes over after Skew_Time, RFC 5798 section 6.4.2); any other advert
+// only moves its Master_Down_Timer, and an advert dated by its arrival
+// time (PacketInfo.Time) moves it to the same place whether it is read at
+// once or later. The Router defers while every virtual router on the Conn
+// is a Backup and reads the held adverts before it acts on a timer, so that
+// a Backup wakes once per Master_Down_Interval instead of once per advert.
+type DeferredReader interface {
+	// SetDeferred switches the Conn between eager (false, the initial
+	// mode: ReadFrom and ReadBatch return every message) and deferred
+	// (true: they return only adverts of priority 0; every other message,
+	// malformed ones included, waits for ReadPending). Each held message
+	// must carry its arrival time in PacketInfo.Time. A message that
+	// arrives during the switch may be returned by both paths once.
+	SetDeferred(on bool) error
+	// ReadPending reads up to len(ms) held messages, oldest first, without
+	// blocking, and returns how many it read; fewer than len(ms) means
+	// none are left. dropped is how many messages the Conn had to discard
+	// since the previous ReadPending because too many were held (an
+	// overflow); the Router then reads eagerly for a while.
+	ReadPending(ms []Incoming) (n int, dropped uint64, err error)
+}

@@ -125,13 +125,20 @@ const (
 	// DropLoop: an advert from the instance's own source address, looped
 	// back by the network.
 	DropLoop
+	// DropStale: an advert that arrived before one the virtual router has
+	// already handled (by PacketInfo.Time), read late or twice around a
+	// switch of a DeferredReader; acting on it would undo the newer one.
+	DropStale
+	// DropOverflow: adverts the Conn discarded because too many were held
+	// for a deferred read (DeferredReader); counted in RouterStats only.
+	DropOverflow
 	// NumDropReasons is the number of drop reasons, for arrays of counters.
 	NumDropReasons
 )
 
 var dropNames = [...]string{"none", "truncated", "length", "version", "type", "checksum", "family",
 	"unknown-vrid", "unknown-peer", "ttl", "auth-type", "auth", "interval", "no-addresses",
-	"address-list", "owner", "lower-priority", "not-running", "loop"}
+	"address-list", "owner", "lower-priority", "not-running", "loop", "stale", "overflow"}
 
 // String returns a short lower-case name for d, as used in metrics.
 func (d DropReason) String() string {

@@ -153,6 +153,14 @@ type Router struct {
 	groups  []*group
 	syncing bool
 
+	// Deferred reads (router_defer.go): conns whose mode may have to
+	// change, and the wall clock's offset from the monotonic one at the
+	// last read, to notice steps.
+	modeq   []*conn
+	wallRef time.Time
+	wallOff time.Duration
+	stepped bool // the wall clock stepped since the read before this one
+
 	// Batched sends, while ticking.
 	batching bool
 	pending  []pendingOut
@@ -186,6 +194,13 @@ type conn struct {
 	closed bool
 	// unknown rate-limits the log of adverts for unknown VRIDs.
 	unknown dropLog
+
+	// Deferred reads (router_defer.go).
+	dr         DeferredReader // nil when the Conn cannot hold adverts back
+	deferred   bool           // the mode set on dr
+	eagerUntil time.Time      // no deferring before, after an overflow
+	queued     bool           // in Router.modeq
+	overflow   dropLog        // rate-limits the log of overflows
 }
 
 type instance struct {
@@ -210,6 +225,7 @@ type instance struct {
 	leaseAt  time.Time
 	since    time.Time
 	recvAt   time.Time // the time the last advert was dated by
+	keptAt   time.Time // the kernel's arrival time of the last advert handled, as dated
 	stats    *counters
 	dropLog  [NumDropReasons]dropLog
 	dirty    bool       // changed since the last publish
@@ -579,6 +595,8 @@ func (r *Router) Run(ctx context.Context) error {
 	go r.disp.run()
 	r.linkState = map[string]LinkState{}
 	r.groups = nil
+	r.modeq = nil
+	r.wallRef, r.wallOff, r.stepped = r.clock.Now(), 0, false
 	r.mu.Lock()
 	for _, g := range r.cfg.SyncGroups {
 		r.groups = append(r.groups, &group{name: g.Name, members: g.Members})
@@ -647,6 +665,7 @@ func (r *Router) loop(ctx context.Context) {
 		case <-r.wake:
 			r.commands()
 		}
+		r.updateModes()
 		r.publishDirty()
 	}
 }
@@ -727,6 +746,9 @@ func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
 			return nil, fmt.Errorf("vrrp: instance %s: open %s %v: %w", c.Name, c.Interface, key.fam, err)
 		}
 		cn = &conn{key: key, conn: conn0, group: group}
+		if !r.cfg.EagerReads {
+			cn.dr, _ = conn0.(DeferredReader)
+		}
 		r.conns[key] = cn
 		r.readers.Add(1)
 		go r.read(cn)
@@ -761,6 +783,7 @@ func (r *Router) startInstance(inst *instance, now time.Time) {
 	inst.m.SetFault(now, len(inst.faults) > 0)
 	r.markDirty(inst)
 	r.apply(inst, inst.m.Start(now), now)
+	r.checkMode(inst.c)
 }
 
 // openVMAC creates the VMAC interface of inst and, unless adverts leave by
@@ -848,6 +871,8 @@ func (r *Router) removeInstance(inst *instance, now time.Time) {
 	if cn.users == 0 {
 		r.closeConn(cn)
 		delete(r.conns, cn.key)
+	} else {
+		r.checkMode(cn)
 	}
 	if inst.vmacConn != nil {
 		if err := inst.vmacConn.Close(); err != nil {
@@ -971,9 +996,11 @@ func dropFor(err error) DropReason {
 // receiveBatch handles the messages of one read, and frees the batch.
 func (r *Router) receiveBatch(b *inbatch) {
 	now := r.clock.Now()
+	r.checkStep(now)
 	for i := range b.n {
 		r.receive(b.c, &b.ps[i], now)
 	}
+	r.eagerEnds(b.c, now)
 	r.free.Put(b)
 }
 
@@ -991,7 +1018,8 @@ func (r *Router) unknownVRID(c *conn, p *inbound, now time.Time) {
 }
 
 // maxQueued bounds how long before now an advert's arrival time may be and
-// still date it; beyond, the wall clock has likely been stepped.
+// still date it, beyond the Master_Down_Interval of a deferred read: an
+// older time is implausible (a wall clock step the Router did not see).
 const maxQueued = time.Second
 
 func (r *Router) receive(c *conn, p *inbound, now time.Time) {
@@ -1027,40 +1055,60 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 		r.apply(inst, Effects{Drop: DropUnknownPeer}, now)
 		return
 	}
+	kernel := p.info.Time
+	if r.stepped {
+		kernel = time.Time{}
+	}
+	at, dated := arrival(now, kernel, inst.m.MasterDownInterval()+maxQueued)
+	if dated {
+		if at.Before(inst.keptAt) {
+			// Read after a newer advert (a held one after a priority
+			// 0 read at once), or twice.
+			r.apply(inst, Effects{Drop: DropStale}, now)
+			return
+		}
+		inst.keptAt = at
+	}
 	inst.stats.advertsReceived.Add(1)
 	inst.stats.checksums[p.form].Add(1)
 	if p.adv.Priority == 0 {
 		inst.stats.priorityZeroReceived.Add(1)
 	}
-	at := arrival(now, p.info.Time, inst.recvAt)
+	// Never before the previous advert, so that the machine sees time
+	// move forward.
+	at = later(at, inst.recvAt)
 	inst.recvAt = at
 	r.apply(inst, inst.m.Receive(at, &p.adv, p.info), now)
 }
 
-// arrival dates an advert read at now: by the kernel's arrival time when
-// known and plausible, so that the time it waited in the socket and the
-// Router's queue does not delay the Backup's deadline, and never before
-// the previous advert of the instance (last), so that its machine sees
-// time move forward.
-func arrival(now, kernel, last time.Time) time.Time {
-	at := now
-	if !kernel.IsZero() {
-		// now carries a monotonic reading and kernel none: Sub compares
-		// their wall clocks, and Add keeps now's monotonic reading.
-		if age := now.Sub(kernel); age > 0 && age < maxQueued {
-			at = now.Add(-age)
-		}
+// arrival dates an advert read at now by the kernel's arrival time when it
+// is known and plausible (in the past, by less than maxAge), so that the
+// time it waited in the socket and the Router's queue does not delay the
+// Backup's deadline; dated reports that it did. Otherwise it returns now.
+func arrival(now, kernel time.Time, maxAge time.Duration) (at time.Time, dated bool) {
+	if kernel.IsZero() {
+		return now, false
 	}
-	if at.Before(last) {
-		at = last
+	// now carries a monotonic reading and kernel none: Sub compares their
+	// wall clocks, and Add keeps now's monotonic reading.
+	if age := now.Sub(kernel); age >= 0 && age < maxAge {
+		return now.Add(-age), true
 	}
-	return at
+	return now, false
+}
+
+func later(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }
 
 // tick runs every instance whose machine timer or schedule is due. Adverts
 // that fall due together leave in batches.
 func (r *Router) tick(now time.Time) {
 	r.drain()
+	r.readHeld(now)
 	r.batching = true
 	for i := 0; i < 2*len(r.insts)+1; i++ {
 		inst := r.timers.top()
@@ -1298,6 +1346,7 @@ func (r *Router) dropped(inst *instance, d DropReason, now time.Time) {
 
 func (r *Router) transitioned(inst *instance, e Effects, now time.Time) {
 	inst.stats.transitions.Add(1)
+	r.checkMode(inst.c)
 	inst.since = now
 	master, _ := inst.m.Master()
 	r.log.Info(fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, e.To), "instance", inst.cfg.Name,

@@ -361,7 +361,8 @@ func TestRouterPeerTTL(t *testing.T) {
 		c := v3inst(100)
 		c.UnicastPeers = []netip.Addr{addr4(2), addr4(3)}
 		c.PeerTTLs = []vrrp.PeerTTL{{Addr: addr4(2), Min: 60, Max: 64}}
-		r, stop := runRouter(t, vrrp.Config{Transport: host, Instances: []vrrp.InstanceConfig{c}})
+		// A Backup's status shows each advert at once only with EagerReads.
+		r, stop := runRouter(t, vrrp.Config{Transport: host, EagerReads: true, Instances: []vrrp.InstanceConfig{c}})
 		defer stop()
 		synctest.Wait()
 		type inject struct {

@@ -651,9 +651,10 @@ func (t *countingTimer) Reset(d time.Duration) bool {
 	return was
 }
 
-// A Backup whose Master is alive neither re-arms its timer for every
-// advert nor lets it fire early: it moves the timer later only once the
-// deadline is within an advert interval.
+// A Backup that reads every advert at once (EagerReads) and whose Master
+// is alive neither re-arms its timer for every advert nor lets it fire
+// early: it moves the timer later only once the deadline is within an
+// advert interval.
 func TestRouterBackupTimerQuiet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
@@ -662,7 +663,7 @@ func TestRouterBackupTimerQuiet(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		clk := &countingClock{}
-		b, stopB := runRouter(t, vrrp.Config{Transport: seg.NewHost("b", addr4(2)), Clock: clk, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		b, stopB := runRouter(t, vrrp.Config{Transport: seg.NewHost("b", addr4(2)), Clock: clk, EagerReads: true, Instances: []vrrp.InstanceConfig{v3inst(100)}})
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		s0, _ := b.InstanceStatus("VI_1")

@@ -8,26 +8,27 @@ import (
 
 // RFC 5798 6.4.2: Master_Down_Interval counts from the advert's arrival.
 // arrival dates an advert by the kernel's receive time when it is
-// plausible, and never before the previous advert.
+// plausible.
 func TestArrival(t *testing.T) {
 	now := time.Now() // with a monotonic reading
 	wall := now.Round(0)
 	tests := []struct {
-		name         string
-		kernel, last time.Time
-		want         time.Duration // before now
+		name   string
+		kernel time.Time
+		want   time.Duration // before now
+		dated  bool
 	}{
-		{"unknown", time.Time{}, time.Time{}, 0},
-		{"queued 300us", wall.Add(-300 * time.Microsecond), time.Time{}, 300 * time.Microsecond},
-		{"in the future: clock stepped", wall.Add(time.Second), time.Time{}, 0},
-		{"too old: clock stepped", wall.Add(-2 * time.Hour), time.Time{}, 0},
-		{"not before the last advert", wall.Add(-time.Millisecond), now.Add(-200 * time.Microsecond), 200 * time.Microsecond},
+		{"unknown", time.Time{}, 0, false},
+		{"queued 300us", wall.Add(-300 * time.Microsecond), 300 * time.Microsecond, true},
+		{"held 2.5s", wall.Add(-2500 * time.Millisecond), 2500 * time.Millisecond, true},
+		{"in the future: clock stepped", wall.Add(time.Second), 0, false},
+		{"too old: clock stepped", wall.Add(-2 * time.Hour), 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := arrival(now, tt.kernel, tt.last)
-			if d := now.Sub(got); d != tt.want {
-				t.Errorf("arrival = now - %v, want now - %v", d, tt.want)
+			got, dated := arrival(now, tt.kernel, 3*time.Second)
+			if d := now.Sub(got); d != tt.want || dated != tt.dated {
+				t.Errorf("arrival = now - %v, %v; want now - %v, %v", d, dated, tt.want, tt.dated)
 			}
 		})
 	}

@@ -23,4 +23,11 @@
 // A Conn's WriteTo calls Route and then queues each Delivery at once, or
 // after its Delay on the segment's Clock from a goroutine that Segment.Close
 // stops.
+//
+// Each queued packet carries its arrival time on the segment's Clock in
+// PacketInfo.Time. A Conn is a vrrp.DeferredReader: once deferred, it
+// hands only adverts of priority 0 to ReadFrom and holds every other
+// packet for ReadPending, in a queue of the same length as the receive
+// queue whose overflows it counts, as the Linux transport's second socket
+// does.
 package fake

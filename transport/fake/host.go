@@ -155,9 +155,18 @@ type Conn struct {
 	queue  chan packet
 	done   chan struct{} // closed by Close
 	once   sync.Once
+
+	// Deferred reads (vrrp.DeferredReader).
+	hmu      sync.Mutex
+	deferred bool
+	held     []packet // at most the segment's queue length
+	overflow uint64   // packets dropped from held since ReadPending
 }
 
-var _ vrrp.Conn = (*Conn)(nil)
+var (
+	_ vrrp.Conn           = (*Conn)(nil)
+	_ vrrp.DeferredReader = (*Conn)(nil)
+)
 
 // Host returns the host the Conn belongs to.
 func (c *Conn) Host() *Host { return c.host }
@@ -242,7 +251,9 @@ func (c *Conn) Close() error {
 }
 
 // enqueue queues p unless the Conn is closed or its queue is full, and
-// reports whether it did.
+// reports whether it did. A packet without an arrival time gets the
+// segment clock's now. While the Conn is deferred, every packet but an
+// advert of priority 0 goes to the held queue.
 func (c *Conn) enqueue(p packet) bool {
 	select {
 	case <-c.done:
@@ -250,6 +261,12 @@ func (c *Conn) enqueue(p packet) bool {
 	default:
 	}
 	s := c.host.seg
+	if p.info.Time.IsZero() {
+		p.info.Time = s.clock.Now()
+	}
+	if c.hold(p) {
+		return true
+	}
 	select {
 	case c.queue <- p:
 		s.stats.delivered.Add(1)
@@ -258,6 +275,82 @@ func (c *Conn) enqueue(p packet) bool {
 		s.stats.droppedFull.Add(1)
 		return false
 	}
+}
+
+// hold queues p on the held queue if the Conn is deferred and p is not an
+// advert of priority 0; it reports whether p is dealt with (held, or
+// dropped because the held queue is full).
+func (c *Conn) hold(p packet) bool {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if !c.deferred || (len(p.msg) >= 3 && p.msg[2] == 0) {
+		return false
+	}
+	s := c.host.seg
+	if len(c.held) >= s.queueLen {
+		c.overflow++
+		s.stats.droppedFull.Add(1)
+		return true
+	}
+	c.held = append(c.held, p)
+	s.stats.delivered.Add(1)
+	return true
+}
+
+// SetDeferred switches the Conn between reading every packet with ReadFrom
+// (false) and holding every packet but adverts of priority 0 for
+// ReadPending (true). Packets queued before the switch stay where they
+// are. It implements vrrp.DeferredReader.
+func (c *Conn) SetDeferred(on bool) error {
+	select {
+	case <-c.done:
+		return c.closedErr("set deferred")
+	default:
+	}
+	c.hmu.Lock()
+	c.deferred = on
+	c.hmu.Unlock()
+	return nil
+}
+
+// Deferred reports whether the Conn holds packets back (SetDeferred).
+func (c *Conn) Deferred() bool {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	return c.deferred
+}
+
+// Held returns the number of packets held for ReadPending.
+func (c *Conn) Held() int {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	return len(c.held)
+}
+
+// ReadPending copies up to len(ms) held packets, oldest first, into ms and
+// returns how many, and how many packets the full held queue dropped since
+// the previous call. It never blocks.
+func (c *Conn) ReadPending(ms []vrrp.Incoming) (int, uint64, error) {
+	select {
+	case <-c.done:
+		return 0, 0, c.closedErr("read")
+	default:
+	}
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	n := min(len(ms), len(c.held))
+	for i := range n {
+		p := c.held[i]
+		ms[i].N = copy(ms[i].Buf, p.msg)
+		ms[i].Info = p.info
+	}
+	c.held = c.held[n:]
+	if len(c.held) == 0 {
+		c.held = nil
+	}
+	dropped := c.overflow
+	c.overflow = 0
+	return n, dropped, nil
 }
 
 func (c *Conn) closedErr(op string) error {

@@ -44,7 +44,9 @@ func write(t *testing.T, c *Conn, msg []byte, src, dst netip.Addr) {
 	}
 }
 
-// read reads a queued packet without blocking; it fails when none is queued.
+// read reads a queued packet without blocking; it fails when none is
+// queued, or when the packet has no arrival time, which it then clears
+// for the callers' comparisons.
 func read(t *testing.T, c *Conn) ([]byte, vrrp.PacketInfo) {
 	t.Helper()
 	if c.Pending() == 0 {
@@ -55,6 +57,10 @@ func read(t *testing.T, c *Conn) ([]byte, vrrp.PacketInfo) {
 	if err != nil {
 		t.Fatalf("ReadFrom: %v", err)
 	}
+	if info.Time.IsZero() {
+		t.Errorf("%v/%s: packet without an arrival time", c.Host(), c.Interface())
+	}
+	info.Time = time.Time{}
 	return b[:n], info
 }
 
@@ -820,4 +826,64 @@ func TestNewHost(t *testing.T) {
 		}
 	}()
 	seg.NewHost("bad", netip.Addr{})
+}
+
+// A deferred Conn hands adverts of priority 0 to ReadFrom at once and holds
+// every other packet, malformed ones too, for ReadPending, oldest first,
+// with its arrival time; a full held queue drops and counts.
+func TestDeferred(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := NewSegment(SegmentConfig{Seed: 1, QueueLen: 3})
+		defer seg.Close()
+		hA, hB := seg.NewHost("a", a1), seg.NewHost("b", a2)
+		cA, cB := open(t, hA, ep4), open(t, hB, ep4)
+		if cB.Deferred() {
+			t.Fatal("a new Conn is deferred")
+		}
+		if err := cB.SetDeferred(true); err != nil {
+			t.Fatal(err)
+		}
+		prio := func(p byte) []byte { return []byte{0x31, 51, p, 0, 100, 0, 0, 0} }
+		start := time.Now()
+		write(t, cA, prio(100), netip.Addr{}, vrrp.Group4)
+		time.Sleep(time.Millisecond)
+		write(t, cA, []byte{0x31}, netip.Addr{}, vrrp.Group4) // truncated
+		write(t, cA, prio(0), netip.Addr{}, vrrp.Group4)
+		write(t, cA, prio(200), netip.Addr{}, vrrp.Group4)
+		write(t, cA, prio(201), netip.Addr{}, vrrp.Group4) // beyond QueueLen
+		if cB.Pending() != 1 || cB.Held() != 3 {
+			t.Fatalf("pending %d, held %d; want 1 and 3", cB.Pending(), cB.Held())
+		}
+		if m, _ := read(t, cB); m[2] != 0 {
+			t.Errorf("ReadFrom got priority %d, want 0", m[2])
+		}
+		ms := make([]vrrp.Incoming, 2)
+		for i := range ms {
+			ms[i].Buf = make([]byte, 64)
+		}
+		n, dropped, err := cB.ReadPending(ms)
+		if err != nil || n != 2 || dropped != 1 {
+			t.Fatalf("ReadPending = %d, %d, %v; want 2, 1, nil", n, dropped, err)
+		}
+		if ms[0].N != 8 || ms[0].Buf[2] != 100 || !ms[0].Info.Time.Equal(start) || ms[1].N != 1 || !ms[1].Info.Time.Equal(start.Add(time.Millisecond)) {
+			t.Errorf("held %+v %+v, want priority 100 at the start and the truncated one 1 ms later", ms[0], ms[1])
+		}
+		if n, dropped, _ = cB.ReadPending(ms); n != 1 || dropped != 0 || ms[0].Buf[2] != 200 {
+			t.Errorf("ReadPending = %d, %d (priority %d); want 1, 0 (200)", n, dropped, ms[0].Buf[2])
+		}
+		if err := cB.SetDeferred(false); err != nil {
+			t.Fatal(err)
+		}
+		write(t, cA, prio(100), netip.Addr{}, vrrp.Group4)
+		if cB.Pending() != 1 || cB.Held() != 0 {
+			t.Errorf("eager again: pending %d, held %d; want 1 and 0", cB.Pending(), cB.Held())
+		}
+		cB.Close()
+		if _, _, err := cB.ReadPending(ms); !errors.Is(err, ErrClosed) {
+			t.Errorf("ReadPending after Close: %v", err)
+		}
+		if err := cB.SetDeferred(true); !errors.Is(err, ErrClosed) {
+			t.Errorf("SetDeferred after Close: %v", err)
+		}
+	})
 }
