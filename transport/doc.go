@@ -25,6 +25,16 @@
 //     IPV6_CHECKSUM: the Router verifies checksums itself, and counts the
 //     bad ones instead of having the kernel drop them silently.
 //
+// A receiving Conn is also a vrrp.DeferredReader, with a second raw socket
+// on the interface that the Go poller does not watch, so that a packet
+// queued there wakes no thread. Deferred, a classic BPF socket filter lets
+// only adverts of priority 0 reach the first socket, which ReadBatch
+// reads at once, and every other packet (malformed ones too) wait on the
+// second, with a receive buffer of 8 MiB (SO_RCVBUFFORCE when privileged),
+// until ReadPending; the kernel's drop count of that socket (SO_MEMINFO)
+// tells the Router when it overflowed. Eager, the first socket passes
+// everything and the second nothing.
+//
 // A Conn follows its interface by name. When the interface is deleted its
 // reads block and its writes fail with an error wrapping ErrNoInterface;
 // when an interface of that name appears again (with a new index) the Conn

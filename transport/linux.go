@@ -173,11 +173,12 @@ type conn struct {
 	ns       netns.NsHandle // netns.None() for the current namespace
 	h        *netlink.Handle
 
-	mu     sync.Mutex
-	s      *sock         // the current socket; nil while the interface is gone
-	local  netip.Addr    // LocalAddr
-	closed bool          // Close was called
-	wake   chan struct{} // closed (and replaced) when s changes or on Close
+	mu       sync.Mutex
+	deferred bool          // SetDeferred's mode, applied to each new socket
+	s        *sock         // the current socket; nil while the interface is gone
+	local    netip.Addr    // LocalAddr
+	closed   bool          // Close was called
+	wake     chan struct{} // closed (and replaced) when s changes or on Close
 
 	// localScope is the scope (RT_SCOPE_*) of local, for IPv4. Open sets
 	// it, then only the recovery goroutine uses it.
@@ -190,8 +191,9 @@ type conn struct {
 }
 
 var (
-	_ vrrp.BatchConn   = (*conn)(nil)
-	_ vrrp.BatchReader = (*conn)(nil)
+	_ vrrp.BatchConn      = (*conn)(nil)
+	_ vrrp.BatchReader    = (*conn)(nil)
+	_ vrrp.DeferredReader = (*conn)(nil)
 )
 
 // sock is one raw socket, bound to one interface index.
@@ -201,10 +203,22 @@ type sock struct {
 	p6    *ipv6.PacketConn
 	rc    syscall.RawConn
 	dead  atomic.Bool // set before the socket is closed
+
+	// The held socket (held_linux.go), outside the poller: its
+	// descriptor (-1 when none or closed) and the drop count read last.
+	hmu    sync.Mutex
+	hfd    int
+	hdrops uint32
 }
 
 func (s *sock) close() error {
 	s.dead.Store(true)
+	s.hmu.Lock()
+	if s.hfd >= 0 {
+		unix.Close(s.hfd)
+		s.hfd = -1
+	}
+	s.hmu.Unlock()
 	if s.p4 != nil {
 		return s.p4.Close()
 	}
@@ -394,6 +408,12 @@ func (c *conn) setSock(s *sock) bool {
 	c.s = s
 	close(c.wake)
 	c.wake = make(chan struct{})
+	if s != nil && c.deferred && !c.sendOnly {
+		if err := s.setDeferred(true, c.fam == vrrp.IPv6); err != nil {
+			// Eager reads lose nothing; the next SetDeferred tries again.
+			c.log.Warn("deferring reads on the re-opened socket", "err", err)
+		}
+	}
 	return true
 }
 
@@ -802,10 +822,16 @@ func (c *conn) openSocket(idx int) (*sock, error) {
 		}
 		return nil, fmt.Errorf("transport: open raw VRRP socket on %s: %w", c.name, err)
 	}
-	s := &sock{index: idx}
+	s := &sock{index: idx, hfd: -1}
 	if err := c.configure(s, pc); err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("transport: set up VRRP socket on %s: %w", c.name, err)
+	}
+	if !c.sendOnly {
+		if err := c.openHeld(s); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("transport: set up VRRP socket on %s: %w", c.name, err)
+		}
 	}
 	return s, nil
 }

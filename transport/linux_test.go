@@ -571,6 +571,11 @@ func TestLinuxRecovery(t *testing.T) {
 		}
 		r2.next(t, "the first advert", vridIs(1))
 
+		// The deferred mode outlives the socket.
+		dr := c2.(vrrp.DeferredReader)
+		if err := dr.SetDeferred(true); err != nil {
+			t.Fatal(err)
+		}
 		h2.Run(t, "ip", "link", "del", h2.Iface)
 		netns.WaitFor(t, waitTimeout, "writes to fail with ErrNoInterface", func() bool {
 			return errors.Is(c2.WriteTo(advert(t, fam, 2, src2, group), src2, group), transport.ErrNoInterface)
@@ -599,18 +604,24 @@ func TestLinuxRecovery(t *testing.T) {
 		}
 		netns.WaitFor(t, waitTimeout, "LocalAddr on the new interface", func() bool { return c2.LocalAddr() == want })
 
-		// Reads resume: multicast from host 1 reaches host 2.
-		netns.WaitFor(t, waitTimeout, "host 2 to read host 1's adverts again", func() bool {
+		// Reads resume: multicast from host 1 reaches host 2, held.
+		in := incoming(16)
+		netns.WaitFor(t, waitTimeout, "host 2 to hold host 1's adverts again", func() bool {
 			if err := c1.WriteTo(m, netip.Addr{}, group); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case p := <-r2.pkts:
-				return p.msg[1] == 1
-			case <-time.After(50 * time.Millisecond):
-				return false
+			time.Sleep(50 * time.Millisecond)
+			n, _, err := dr.ReadPending(in)
+			if err != nil {
+				t.Fatal(err)
 			}
+			return n > 0 && in[0].Buf[1] == 1
 		})
+		select {
+		case p := <-r2.pkts:
+			t.Errorf("a deferred Conn's ReadBatch returned %x after recovery", p.msg)
+		default:
+		}
 		// And writes too.
 		m2 := advert(t, fam, 2, want, group)
 		if err := c2.WriteTo(m2, netip.Addr{}, group); err != nil {
@@ -901,5 +912,128 @@ func TestLinuxLocalAddrManyAddresses(t *testing.T) {
 			t.Fatal(err)
 		}
 		moves("after down and up", local)
+	})
+}
+
+// TestLinuxDeferred: a deferred Conn's ReadBatch returns only adverts of
+// priority 0; every other packet, a truncated one too, waits for
+// ReadPending, oldest first, with its arrival time, and none counts as an
+// overflow. Eager again, ReadBatch returns everything.
+func TestLinuxDeferred(t *testing.T) {
+	families(t, func(t *testing.T, fam vrrp.Family) {
+		lab := netns.New(t, 2)
+		h1, h2 := lab.Host(1), lab.Host(2)
+		group, _, src1 := addrs(h1, fam)
+		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
+		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
+		dr := c2.(vrrp.DeferredReader)
+		if err := dr.SetDeferred(true); err != nil {
+			t.Fatal(err)
+		}
+		prio := func(vrid, p uint8) []byte {
+			var a vrrp.Advertisement
+			if err := a.Unmarshal(advert(t, fam, vrid, src1, group), fam == vrrp.IPv6); err != nil {
+				t.Fatal(err)
+			}
+			a.Priority = p
+			m, err := a.Append(nil, src1, group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		sent := [][]byte{prio(30, 100), {0x31, 31}, prio(32, 0), prio(33, 200), prio(34, 0)}
+		before := time.Now()
+		for _, m := range sent {
+			if err := c1.WriteTo(m, netip.Addr{}, group); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		in := incoming(8)
+		n, err := c2.(vrrp.BatchReader).ReadBatch(in)
+		if err != nil || n != 2 || in[0].Buf[1] != 32 || in[1].Buf[1] != 34 {
+			t.Fatalf("ReadBatch = %d, %v (VRIDs %d, %d); want the two of priority 0 (32, 34)", n, err, in[0].Buf[1], in[1].Buf[1])
+		}
+		n, dropped, err := dr.ReadPending(in)
+		after := time.Now()
+		if err != nil || n != 3 || dropped != 0 {
+			t.Fatalf("ReadPending = %d, %d, %v; want 3, 0, nil", n, dropped, err)
+		}
+		for i, m := range [][]byte{sent[0], sent[1], sent[3]} {
+			p := packet{msg: in[i].Buf[:in[i].N], info: in[i].Info}
+			if len(m) > 2 {
+				checkReceived(t, p, m, src1, group, group)
+			} else if !bytes.Equal(p.msg, m) {
+				t.Errorf("held %d: %x, want %x", i, p.msg, m)
+			}
+			if ts := in[i].Info.Time; ts.Before(before.Add(-time.Millisecond)) || ts.After(after) {
+				t.Errorf("held %d: arrival time %v, not between the send (%v) and the read (%v)", i, ts, before, after)
+			}
+		}
+		if n, dropped, err := dr.ReadPending(in); n != 0 || dropped != 0 || err != nil {
+			t.Errorf("ReadPending again = %d, %d, %v; want nothing", n, dropped, err)
+		}
+
+		if err := dr.SetDeferred(false); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range sent[:2] {
+			if err := c1.WriteTo(m, netip.Addr{}, group); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n, err := c2.(vrrp.BatchReader).ReadBatch(in); err != nil || n != 2 || in[0].Buf[1] != 30 || in[1].N != 2 {
+			t.Errorf("eager ReadBatch = %d, %v; want the advert of VRID 30 and the truncated one", n, err)
+		}
+		if n, dropped, err := dr.ReadPending(in); n != 0 || dropped != 0 || err != nil {
+			t.Errorf("eager ReadPending = %d, %d, %v; want nothing", n, dropped, err)
+		}
+	})
+}
+
+// TestLinuxDeferredOverflow: the packets a full held socket drops are
+// reported by the next ReadPending that empties it, once.
+func TestLinuxDeferredOverflow(t *testing.T) {
+	families(t, func(t *testing.T, fam vrrp.Family) {
+		lab := netns.New(t, 2)
+		h1, h2 := lab.Host(1), lab.Host(2)
+		group, _, src1 := addrs(h1, fam)
+		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
+		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
+		dr := c2.(vrrp.DeferredReader)
+		if err := dr.SetDeferred(true); err != nil {
+			t.Fatal(err)
+		}
+		if err := transport.SetHeldRcvBuf(c2, 4096); err != nil {
+			t.Fatal(err)
+		}
+		const sent = 50
+		for i := range sent {
+			if err := c1.WriteTo(advert(t, fam, uint8(i+1), src1, group), netip.Addr{}, group); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		in := incoming(16)
+		var read, lost uint64
+		for {
+			n, dropped, err := dr.ReadPending(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read += uint64(n)
+			lost += dropped
+			if n < len(in) {
+				break
+			}
+		}
+		if read == 0 || lost == 0 || read+lost != sent {
+			t.Errorf("read %d and lost %d of %d held adverts", read, lost, sent)
+		}
+		if n, dropped, err := dr.ReadPending(in); n != 0 || dropped != 0 || err != nil {
+			t.Errorf("ReadPending again = %d, %d, %v; want nothing", n, dropped, err)
+		}
 	})
 }

@@ -59,22 +59,14 @@ func (c *conn) ReadBatch(ms []vrrp.Incoming) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	rb, _ := c.rpool.Get().(*readBuf)
-	if rb == nil {
-		rb = new(readBuf)
-	}
-	defer func() {
-		// Keep no reference to the caller's buffers.
-		clear(rb.iovs)
-		clear(rb.hs)
-		c.rpool.Put(rb)
-	}()
+	rb := c.getReadBuf()
+	defer c.putReadBuf(rb)
 	for {
 		s, err := c.waitSock()
 		if err != nil {
 			return 0, err
 		}
-		n, err := s.readBatch(ms, rb)
+		n, err := s.readBatch(ms, rb, false)
 		if err == nil {
 			return n, nil
 		}
@@ -86,7 +78,24 @@ func (c *conn) ReadBatch(ms []vrrp.Incoming) (int, error) {
 	}
 }
 
-func (s *sock) readBatch(ms []vrrp.Incoming, rb *readBuf) (int, error) {
+func (c *conn) getReadBuf() *readBuf {
+	rb, _ := c.rpool.Get().(*readBuf)
+	if rb == nil {
+		rb = new(readBuf)
+	}
+	return rb
+}
+
+func (c *conn) putReadBuf(rb *readBuf) {
+	// Keep no reference to the caller's buffers.
+	clear(rb.iovs)
+	clear(rb.hs)
+	c.rpool.Put(rb)
+}
+
+// readBatch reads into ms from the socket the poller watches, or from the
+// held socket (which the caller locks) without blocking.
+func (s *sock) readBatch(ms []vrrp.Incoming, rb *readBuf, held bool) (int, error) {
 	rb.grow(len(ms))
 	v6 := s.p6 != nil
 	hs := rb.hs[:len(ms)]
@@ -116,7 +125,15 @@ func (s *sock) readBatch(ms []vrrp.Incoming, rb *readBuf) (int, error) {
 		h.hdr.Control = &rb.oob[i*oobLen]
 		h.hdr.SetControllen(oobLen)
 	}
-	n, err := s.recvmmsg(hs)
+	var (
+		n   int
+		err error
+	)
+	if held {
+		n, err = s.readHeld(hs)
+	} else {
+		n, err = s.recvmmsg(hs)
+	}
 	if err != nil {
 		return 0, err
 	}
