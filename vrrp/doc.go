@@ -19,6 +19,16 @@
 //     State changes reach the application through OnTransition and
 //     OnMaster callbacks, which never run under a lock.
 //
+// A Backup needs an advert at once only when its priority is 0 (it takes
+// over after Skew_Time); any other advert only moves its deadline, to the
+// advert's arrival plus Master_Down_Interval. So while every virtual
+// router on a socket is a Backup, a Router whose Conn is a DeferredReader
+// (as the Linux transport's and the fake's are) lets the Conn hold those
+// adverts back and reads them, dated by their arrival, just before it acts
+// on a timer: a Backup wakes once per Master_Down_Interval rather than
+// once per advert, with the same deadlines. Config.EagerReads turns this
+// off.
+//
 // Timers follow RFC 5798 section 6.1 in nanoseconds: Skew_Time is
 // ((256-Priority) * Master_Adver_Interval) / 256 (RFC 3768: (256-Priority)/256
 // seconds), and Master_Down_Interval is 3 * Master_Adver_Interval +
