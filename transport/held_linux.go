@@ -177,9 +177,12 @@ func (s *sock) setDeferred(on, v6 bool) error {
 }
 
 // readHeld reads held messages into hs without blocking; none queued is 0.
+// It is a raw system call, as the poller's reads (mmsg_linux.go): the
+// socket is non-blocking, and the scheduler's syscall path would wake the
+// runtime's monitor thread each time.
 func (s *sock) readHeld(hs []mmsghdr) (int, error) {
 	for {
-		r, _, e := syscall.Syscall6(unix.SYS_RECVMMSG, uintptr(s.hfd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, uintptr(s.hfd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
 			return int(r), nil
@@ -197,7 +200,7 @@ func (s *sock) readHeld(hs []mmsghdr) (int, error) {
 func (s *sock) heldDrops() (uint32, error) {
 	var info [unix.SK_MEMINFO_VARS]uint32
 	n := uint32(unsafe.Sizeof(info))
-	_, _, e := syscall.Syscall6(unix.SYS_GETSOCKOPT, uintptr(s.hfd), unix.SOL_SOCKET, unix.SO_MEMINFO, uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&n)), 0)
+	_, _, e := syscall.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(s.hfd), unix.SOL_SOCKET, unix.SO_MEMINFO, uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&n)), 0)
 	if e != 0 {
 		return 0, os.NewSyscallError("getsockopt SO_MEMINFO", e)
 	}
