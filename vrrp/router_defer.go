@@ -53,21 +53,31 @@ func (r *Router) updateModes() {
 	}
 }
 
-// wantDeferred reports whether c should hold adverts back.
+// wantDeferred reports whether c should hold adverts back: while it has a
+// Backup, whose timer reads them, and no Master. A Conn whose virtual
+// routers are all in Init or Fault has no timer to read by, and reads
+// eagerly (and drops) what comes.
 func (r *Router) wantDeferred(c *conn, now time.Time) bool {
 	if c.closed || c.users == 0 || now.Before(c.eagerUntil) {
 		return false
 	}
+	backup := false
 	for _, inst := range c.vrids {
-		if inst != nil && inst.m != nil && inst.m.State() == Master {
+		if inst == nil || inst.m == nil {
+			continue
+		}
+		switch inst.m.State() {
+		case Master:
 			return false
+		case Backup:
+			backup = true
 		}
 	}
-	return true
+	return backup
 }
 
 func (r *Router) setMode(c *conn, deferred bool, now time.Time) {
-	if deferred == c.deferred {
+	if deferred == c.deferred || c.closed {
 		return
 	}
 	if err := c.dr.SetDeferred(deferred); err != nil {

@@ -174,3 +174,38 @@ func TestRouterDeferredOverflow(t *testing.T) {
 		}
 	})
 }
+
+// A Conn whose virtual routers are all in Fault has no timer to read held
+// adverts by: it reads eagerly (and drops what comes) until one is a
+// Backup again.
+func TestRouterDeferredFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		hm, hb := seg.NewHost("m", addr4(1)), seg.NewHost("b", addr4(2))
+		_, stopM := runRouter(t, vrrp.Config{Transport: hm, Instances: []vrrp.InstanceConfig{v3inst(200)}})
+		defer stopM()
+		b, stopB := runRouter(t, vrrp.Config{Transport: hb, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		defer stopB()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if err := b.SetFault("VI_1", "test", true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		s, _ := b.InstanceStatus("VI_1")
+		if s.State != vrrp.Fault || conn0(t, hb).Deferred() || conn0(t, hb).Held() != 0 || s.Stats.Drops[vrrp.DropNotRunning] < 2 {
+			t.Errorf("in Fault: %v, deferred %v, %d held, %d not-running drops; want eager reads that drop",
+				s.State, conn0(t, hb).Deferred(), conn0(t, hb).Held(), s.Stats.Drops[vrrp.DropNotRunning])
+		}
+		if err := b.SetFault("VI_1", "test", false); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if s := stateOf(t, b, "VI_1"); s != vrrp.Backup || !conn0(t, hb).Deferred() {
+			t.Errorf("fault cleared: %v, deferred %v; want Backup, true", s, conn0(t, hb).Deferred())
+		}
+	})
+}
