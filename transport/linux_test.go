@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/vrrpkit/vrrpkit/internal/netns"
@@ -915,6 +916,33 @@ func TestLinuxLocalAddrManyAddresses(t *testing.T) {
 	})
 }
 
+// readBatchWithin reads with ReadBatch, failing the test if nothing comes
+// within waitTimeout (it then closes c to end the read).
+func readBatchWithin(t testing.TB, c vrrp.Conn, in []vrrp.Incoming) int {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.(vrrp.BatchReader).ReadBatch(in)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("ReadBatch: %v", r.err)
+		}
+		return r.n
+	case <-time.After(waitTimeout):
+		c.Close()
+		<-done
+		t.Fatalf("ReadBatch: nothing within %v", waitTimeout)
+	}
+	return 0
+}
+
 // TestLinuxDeferred: a deferred Conn's ReadBatch returns only adverts of
 // priority 0; every other packet, a truncated one too, waits for
 // ReadPending, oldest first, with its arrival time, and none counts as an
@@ -951,9 +979,8 @@ func TestLinuxDeferred(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 		in := incoming(8)
-		n, err := c2.(vrrp.BatchReader).ReadBatch(in)
-		if err != nil || n != 2 || in[0].Buf[1] != 32 || in[1].Buf[1] != 34 {
-			t.Fatalf("ReadBatch = %d, %v (VRIDs %d, %d); want the two of priority 0 (32, 34)", n, err, in[0].Buf[1], in[1].Buf[1])
+		if n := readBatchWithin(t, c2, in); n != 2 || in[0].Buf[1] != 32 || in[1].Buf[1] != 34 {
+			t.Fatalf("ReadBatch = %d (VRIDs %d, %d); want the two of priority 0 (32, 34)", n, in[0].Buf[1], in[1].Buf[1])
 		}
 		n, dropped, err := dr.ReadPending(in)
 		after := time.Now()
@@ -984,8 +1011,8 @@ func TestLinuxDeferred(t *testing.T) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
-		if n, err := c2.(vrrp.BatchReader).ReadBatch(in); err != nil || n != 2 || in[0].Buf[1] != 30 || in[1].N != 2 {
-			t.Errorf("eager ReadBatch = %d, %v; want the advert of VRID 30 and the truncated one", n, err)
+		if n := readBatchWithin(t, c2, in); n != 2 || in[0].Buf[1] != 30 || in[1].N != 2 {
+			t.Errorf("eager ReadBatch = %d; want the advert of VRID 30 and the truncated one", n)
 		}
 		if n, dropped, err := dr.ReadPending(in); n != 0 || dropped != 0 || err != nil {
 			t.Errorf("eager ReadPending = %d, %d, %v; want nothing", n, dropped, err)
@@ -1036,4 +1063,52 @@ func TestLinuxDeferredOverflow(t *testing.T) {
 			t.Errorf("ReadPending again = %d, %d, %v; want nothing", n, dropped, err)
 		}
 	})
+}
+
+// TestLinuxDeferredIPOptions: the IPv4 filters find the priority after IP
+// options too (the header length comes from the packet).
+func TestLinuxDeferredIPOptions(t *testing.T) {
+	lab := netns.New(t, 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	_, _, src1 := addrs(h1, vrrp.IPv4)
+	dst := h2.Addr4.Addr() // unicast: no multicast interface to choose
+	c2 := open(t, h2, vrrp.Endpoint{Family: vrrp.IPv4})
+	dr := c2.(vrrp.DeferredReader)
+	if err := dr.SetDeferred(true); err != nil {
+		t.Fatal(err)
+	}
+	var pc net.PacketConn
+	if err := h1.Do(func() error {
+		var err error
+		pc, err = net.ListenPacket("ip4:112", "0.0.0.0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	raw, err := ipv4.NewRawConn(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []byte{1, 1, 1, 0} // three NOPs and the end of options
+	for _, prio := range []uint8{100, 0} {
+		a := vrrp.Advertisement{Version: 3, VRID: 60 + prio, Priority: prio, Interval: 100, Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.100")}}
+		m, err := a.Append(nil, src1, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &ipv4.Header{Version: 4, Len: ipv4.HeaderLen + len(opts), TOS: 0xc0, TotalLen: ipv4.HeaderLen + len(opts) + len(m),
+			TTL: 255, Protocol: vrrp.IPProtocol, Src: src1.AsSlice(), Dst: dst.AsSlice(), Options: opts}
+		if err := raw.WriteTo(h, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	in := incoming(4)
+	if n := readBatchWithin(t, c2, in); n != 1 || in[0].Buf[1] != 60 {
+		t.Errorf("ReadBatch = %d (VRID %d); want the advert of priority 0 (VRID 60)", n, in[0].Buf[1])
+	}
+	if n, _, err := dr.ReadPending(in); err != nil || n != 1 || in[0].Buf[1] != 160 {
+		t.Errorf("ReadPending = %d, %v (VRID %d); want the advert of priority 100 (VRID 160)", n, err, in[0].Buf[1])
+	}
 }

@@ -126,8 +126,9 @@ const (
 	// back by the network.
 	DropLoop
 	// DropStale: an advert that arrived before one the virtual router has
-	// already handled (by PacketInfo.Time), read late or twice around a
-	// switch of a DeferredReader; acting on it would undo the newer one.
+	// already handled (by PacketInfo.Time), read after it: a held advert
+	// of a DeferredReader read after a priority 0 one. Acting on it would
+	// undo the newer one.
 	DropStale
 	// DropOverflow: adverts the Conn discarded because too many were held
 	// for a deferred read (DeferredReader); counted in RouterStats only.

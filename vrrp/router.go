@@ -225,7 +225,7 @@ type instance struct {
 	leaseAt  time.Time
 	since    time.Time
 	recvAt   time.Time // the time the last advert was dated by
-	keptAt   time.Time // the kernel's arrival time of the last advert handled, as dated
+	keptAt   time.Time // the arrival time (PacketInfo.Time) of the last advert handled
 	stats    *counters
 	dropLog  [NumDropReasons]dropLog
 	dirty    bool       // changed since the last publish
@@ -1061,13 +1061,15 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 	}
 	at, dated := arrival(now, kernel, inst.m.MasterDownInterval()+maxQueued)
 	if dated {
-		if at.Before(inst.keptAt) {
-			// Read after a newer advert (a held one after a priority
-			// 0 read at once), or twice.
+		// Compared by the Conn's own arrival times: the dates derived
+		// from them carry the jitter of reading two clocks at once.
+		if kernel.Before(inst.keptAt) {
+			// Read after a newer advert: a held one after a priority
+			// 0 read at once.
 			r.apply(inst, Effects{Drop: DropStale}, now)
 			return
 		}
-		inst.keptAt = at
+		inst.keptAt = kernel
 	}
 	inst.stats.advertsReceived.Add(1)
 	inst.stats.checksums[p.form].Add(1)

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Deferred reads. While every virtual router on a Conn is a Backup (or in
+// Deferred reads. While a Conn has a Backup and no Master (the others in
 // Init or Fault), the Router asks a DeferredReader to hold back every
 // advert but those of priority 0, and reads the held ones when its timer
 // falls due, before it looks at any deadline: a Backup's deadline only
@@ -33,8 +33,7 @@ func (r *Router) checkMode(c *conn) {
 	r.modeq = append(r.modeq, c)
 }
 
-// updateModes sets the read mode of every queued Conn: deferred when it
-// has virtual routers and none is Master, else eager. A Conn that turns
+// updateModes sets the read mode of every queued Conn (wantDeferred). A Conn that turns
 // eager has its held adverts read at once.
 func (r *Router) updateModes() {
 	if len(r.modeq) == 0 {
@@ -76,6 +75,7 @@ func (r *Router) wantDeferred(c *conn, now time.Time) bool {
 	return backup
 }
 
+// setMode switches c to deferred or eager reads.
 func (r *Router) setMode(c *conn, deferred bool, now time.Time) {
 	if deferred == c.deferred || c.closed {
 		return
@@ -181,4 +181,10 @@ func (r *Router) checkStep(now time.Time) {
 	d := off - r.wallOff
 	r.stepped = d > time.Millisecond || d < -time.Millisecond
 	r.wallOff = off
+	if r.stepped {
+		// Arrival times before the step do not compare with those after.
+		for _, inst := range r.insts {
+			inst.keptAt = time.Time{}
+		}
+	}
 }
