@@ -943,21 +943,30 @@ func readBatchWithin(t testing.TB, c vrrp.Conn, in []vrrp.Incoming) int {
 	return 0
 }
 
+// deferredPair opens Conns of fam on two hosts, the second deferred, and
+// returns the group, the first's source address, both and the second's
+// DeferredReader.
+func deferredPair(t *testing.T, fam vrrp.Family) (group, src1 netip.Addr, c1, c2 vrrp.Conn, dr vrrp.DeferredReader) {
+	t.Helper()
+	lab := netns.New(t, 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	group, _, src1 = addrs(h1, fam)
+	c1 = open(t, h1, vrrp.Endpoint{Family: fam})
+	c2 = open(t, h2, vrrp.Endpoint{Family: fam})
+	dr = c2.(vrrp.DeferredReader)
+	if err := dr.SetDeferred(true); err != nil {
+		t.Fatal(err)
+	}
+	return group, src1, c1, c2, dr
+}
+
 // TestLinuxDeferred: a deferred Conn's ReadBatch returns only adverts of
 // priority 0; every other packet, a truncated one too, waits for
 // ReadPending, oldest first, with its arrival time, and none counts as an
 // overflow. Eager again, ReadBatch returns everything.
 func TestLinuxDeferred(t *testing.T) {
 	families(t, func(t *testing.T, fam vrrp.Family) {
-		lab := netns.New(t, 2)
-		h1, h2 := lab.Host(1), lab.Host(2)
-		group, _, src1 := addrs(h1, fam)
-		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
-		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
-		dr := c2.(vrrp.DeferredReader)
-		if err := dr.SetDeferred(true); err != nil {
-			t.Fatal(err)
-		}
+		group, src1, c1, c2, dr := deferredPair(t, fam)
 		prio := func(vrid, p uint8) []byte {
 			var a vrrp.Advertisement
 			if err := a.Unmarshal(advert(t, fam, vrid, src1, group), fam == vrrp.IPv6); err != nil {
@@ -1024,15 +1033,7 @@ func TestLinuxDeferred(t *testing.T) {
 // reported by the next ReadPending that empties it, once.
 func TestLinuxDeferredOverflow(t *testing.T) {
 	families(t, func(t *testing.T, fam vrrp.Family) {
-		lab := netns.New(t, 2)
-		h1, h2 := lab.Host(1), lab.Host(2)
-		group, _, src1 := addrs(h1, fam)
-		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
-		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
-		dr := c2.(vrrp.DeferredReader)
-		if err := dr.SetDeferred(true); err != nil {
-			t.Fatal(err)
-		}
+		group, src1, c1, c2, dr := deferredPair(t, fam)
 		if err := transport.SetHeldRcvBuf(c2, 4096); err != nil {
 			t.Fatal(err)
 		}

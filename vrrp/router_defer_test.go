@@ -2,7 +2,6 @@ package vrrp_test
 
 import (
 	"net/netip"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,6 +20,25 @@ func conn0(t *testing.T, h *fake.Host) *fake.Conn {
 	return cs[0]
 }
 
+// masterBackup starts a Master (priority 200, host m) and a Backup
+// (priority 100, host b, on clk when not nil) of VI_1 on seg.
+func masterBackup(t *testing.T, seg *fake.Segment, clk vrrp.Clock) (hm, hb *fake.Host, b *vrrp.Router, stopM, stopB func()) {
+	t.Helper()
+	hm, hb = seg.NewHost("m", addr4(1)), seg.NewHost("b", addr4(2))
+	_, stopM = runRouter(t, vrrp.Config{Transport: hm, Instances: []vrrp.InstanceConfig{v3inst(200)}})
+	b, stopB = runRouter(t, vrrp.Config{Transport: hb, Clock: clk, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+	return hm, hb, b, stopM, stopB
+}
+
+// backupDeferred checks that VI_1 of b is a Backup and its Conn on hb
+// defers.
+func backupDeferred(t *testing.T, b *vrrp.Router, hb *fake.Host, when string) {
+	t.Helper()
+	if s := stateOf(t, b, "VI_1"); s != vrrp.Backup || !conn0(t, hb).Deferred() {
+		t.Errorf("%s: %v, deferred %v; want Backup, true", when, s, conn0(t, hb).Deferred())
+	}
+}
+
 // A Backup on a DeferredReader reads its Master's adverts when its timer
 // falls due, once per Master_Down_Interval (RFC 5798 section 6.4.2 only
 // needs the latest advert's arrival), yet takes over exactly
@@ -30,24 +48,13 @@ func TestRouterDeferredBackup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
 		defer seg.Close()
-		var mu sync.Mutex
-		var lastM time.Time
-		hm, hb := seg.NewHost("m", addr4(1)), seg.NewHost("b", addr4(2))
-		defer seg.Tap(func(f fake.Frame) {
-			if f.From == "m" && hm.LinkUp() {
-				mu.Lock()
-				lastM = f.Time
-				mu.Unlock()
-			}
-		})()
-		_, stopM := runRouter(t, vrrp.Config{Transport: hm, Instances: []vrrp.InstanceConfig{v3inst(200)}})
-		defer stopM()
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
+		lastM, untap := lastFrame(seg, "m")
+		defer untap()
 		clk := &countingClock{}
-		b, stopB := runRouter(t, vrrp.Config{Transport: hb, Clock: clk, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		hm, hb, b, stopM, stopB := masterBackup(t, seg, clk)
+		defer stopM()
 		defer stopB()
-		time.Sleep(2 * time.Second)
+		time.Sleep(7 * time.Second)
 		synctest.Wait()
 		if !conn0(t, hb).Deferred() || conn0(t, hm).Deferred() {
 			t.Fatalf("deferred: Backup %v, Master %v; want true, false", conn0(t, hb).Deferred(), conn0(t, hm).Deferred())
@@ -74,9 +81,7 @@ func TestRouterDeferredBackup(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		s2, _ := b.InstanceStatus("VI_1")
-		mu.Lock()
-		took := s2.Since.Sub(lastM)
-		mu.Unlock()
+		took := s2.Since.Sub(lastM())
 		if s2.State != vrrp.Master || took != masterDown(100) {
 			t.Fatalf("Backup is %v, %v after the last advert; want Master after %v", s2.State, took, masterDown(100))
 		}
@@ -87,9 +92,7 @@ func TestRouterDeferredBackup(t *testing.T) {
 		hm.SetLink(true) // m (200) is back and preempts
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
-		if s := stateOf(t, b, "VI_1"); s != vrrp.Backup || !conn0(t, hb).Deferred() {
-			t.Errorf("after m came back: %v, deferred %v; want Backup, true", s, conn0(t, hb).Deferred())
-		}
+		backupDeferred(t, b, hb, "after m came back")
 	})
 }
 
@@ -100,9 +103,7 @@ func TestRouterDeferredPriorityZero(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
 		defer seg.Close()
-		hm, hb := seg.NewHost("m", addr4(1)), seg.NewHost("b", addr4(2))
-		_, stopM := runRouter(t, vrrp.Config{Transport: hm, Instances: []vrrp.InstanceConfig{v3inst(200)}})
-		b, stopB := runRouter(t, vrrp.Config{Transport: hb, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		_, hb, b, stopM, stopB := masterBackup(t, seg, nil)
 		defer stopB()
 		time.Sleep(6 * time.Second)
 		synctest.Wait()
@@ -130,11 +131,9 @@ func TestRouterDeferredOverflow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1, QueueLen: 16})
 		defer seg.Close()
-		hm, hb := seg.NewHost("m", addr4(1)), seg.NewHost("b", addr4(2))
-		_, stopM := runRouter(t, vrrp.Config{Transport: hm, Instances: []vrrp.InstanceConfig{v3inst(200)}})
-		defer stopM()
 		clk := &countingClock{}
-		b, stopB := runRouter(t, vrrp.Config{Transport: hb, Clock: clk, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		_, hb, b, stopM, stopB := masterBackup(t, seg, clk)
+		defer stopM()
 		defer stopB()
 		time.Sleep(8 * time.Second)
 		synctest.Wait()
@@ -169,9 +168,7 @@ func TestRouterDeferredOverflow(t *testing.T) {
 		}
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
-		if s := stateOf(t, b, "VI_1"); s != vrrp.Backup || !conn0(t, hb).Deferred() {
-			t.Errorf("30 s later: %v, deferred %v; want Backup, true", s, conn0(t, hb).Deferred())
-		}
+		backupDeferred(t, b, hb, "30 s later")
 	})
 }
 
@@ -182,10 +179,8 @@ func TestRouterDeferredFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
 		defer seg.Close()
-		hm, hb := seg.NewHost("m", addr4(1)), seg.NewHost("b", addr4(2))
-		_, stopM := runRouter(t, vrrp.Config{Transport: hm, Instances: []vrrp.InstanceConfig{v3inst(200)}})
+		_, hb, b, stopM, stopB := masterBackup(t, seg, nil)
 		defer stopM()
-		b, stopB := runRouter(t, vrrp.Config{Transport: hb, Instances: []vrrp.InstanceConfig{v3inst(100)}})
 		defer stopB()
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
@@ -204,8 +199,6 @@ func TestRouterDeferredFault(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if s := stateOf(t, b, "VI_1"); s != vrrp.Backup || !conn0(t, hb).Deferred() {
-			t.Errorf("fault cleared: %v, deferred %v; want Backup, true", s, conn0(t, hb).Deferred())
-		}
+		backupDeferred(t, b, hb, "fault cleared")
 	})
 }

@@ -200,21 +200,35 @@ func TestRouterElection(t *testing.T) {
 	})
 }
 
+// lastFrame taps seg for the frames host from writes while its link is
+// up; last returns the time of the latest, untap removes the tap.
+func lastFrame(seg *fake.Segment, host string) (last func() time.Time, untap func()) {
+	var mu sync.Mutex
+	var at time.Time
+	untap = seg.Tap(func(f fake.Frame) {
+		for _, h := range seg.Hosts() {
+			if h.Name() == host && f.From == host && h.LinkUp() {
+				mu.Lock()
+				at = f.Time
+				mu.Unlock()
+			}
+		}
+	})
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return at
+	}, untap
+}
+
 // RFC 5798 section 6.4.2 (365)-(410): after the Master dies silently, the
 // next priority takes over Master_Down_Interval after the last advert.
 func TestRouterCrashFailover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
 		defer seg.Close()
-		var mu sync.Mutex
-		var lastR1 time.Time
-		defer seg.Tap(func(f fake.Frame) {
-			if f.From == "r1" && seg.Hosts()[0].LinkUp() {
-				mu.Lock()
-				lastR1 = f.Time
-				mu.Unlock()
-			}
-		})()
+		lastR1, untap := lastFrame(seg, "r1")
+		defer untap()
 		nodes, _ := threeNodes(t, seg)
 		time.Sleep(5500 * time.Millisecond)
 		nodes[0].host.SetLink(false) // the cable is cut: nothing more from r1
@@ -225,9 +239,7 @@ func TestRouterCrashFailover(t *testing.T) {
 			t.Fatalf("r2 is %v after r1 died", got)
 		}
 		at, _ := nodes[1].lastTo("VI_1", vrrp.Master)
-		mu.Lock()
-		took := at.Sub(lastR1)
-		mu.Unlock()
+		took := at.Sub(lastR1())
 		if took != masterDown(100) {
 			t.Errorf("r2 took over %v after r1's last advert, want Master_Down_Interval %v", took, masterDown(100))
 		}
