@@ -131,6 +131,7 @@ type Router struct {
 	ctx     context.Context
 	insts   map[string]*instance
 	conns   map[connKey]*conn
+	byOpen  []*conn // the conns in the order they were opened, for determinism
 	timers  timerHeap
 	in      chan *inbatch
 	free    sync.Pool
@@ -588,6 +589,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.ctx = ctx
 	r.insts = map[string]*instance{}
 	r.conns = map[connKey]*conn{}
+	r.byOpen = nil
 	r.timers = nil
 	r.in = make(chan *inbatch, 16)
 	r.quit = make(chan struct{})
@@ -750,6 +752,7 @@ func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
 			cn.dr, _ = conn0.(DeferredReader)
 		}
 		r.conns[key] = cn
+		r.byOpen = append(r.byOpen, cn)
 		r.readers.Add(1)
 		go r.read(cn)
 	}
@@ -871,6 +874,7 @@ func (r *Router) removeInstance(inst *instance, now time.Time) {
 	if cn.users == 0 {
 		r.closeConn(cn)
 		delete(r.conns, cn.key)
+		r.byOpen = slices.DeleteFunc(r.byOpen, func(c *conn) bool { return c == cn })
 	} else {
 		r.checkMode(cn)
 	}

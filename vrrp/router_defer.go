@@ -95,9 +95,10 @@ func (r *Router) setMode(c *conn, deferred bool, now time.Time) {
 }
 
 // readHeld reads the held adverts of every deferred Conn, before a tick
-// looks at the deadlines.
+// looks at the deadlines, in the order the Conns were opened (a seeded
+// simulation runs the same way each time).
 func (r *Router) readHeld(now time.Time) {
-	for _, c := range r.conns {
+	for _, c := range r.byOpen {
 		if c.deferred {
 			r.readConn(c, now)
 		}
