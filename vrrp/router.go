@@ -1064,16 +1064,13 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 		kernel = time.Time{}
 	}
 	at, dated := arrival(now, kernel, inst.m.MasterDownInterval()+maxQueued)
-	if dated {
-		// Compared by the Conn's own arrival times: the dates derived
-		// from them carry the jitter of reading two clocks at once.
-		if kernel.Before(inst.keptAt) {
-			// Read after a newer advert: a held one after a priority
-			// 0 read at once.
-			r.apply(inst, Effects{Drop: DropStale}, now)
-			return
-		}
-		inst.keptAt = kernel
+	// Compared by the Conn's own arrival times: the dates derived from
+	// them carry the jitter of reading two clocks at once.
+	if dated && kernel.Before(inst.keptAt) {
+		// Read after a newer advert: a held one after a priority 0 read
+		// at once.
+		r.apply(inst, Effects{Drop: DropStale}, now)
+		return
 	}
 	inst.stats.advertsReceived.Add(1)
 	inst.stats.checksums[p.form].Add(1)
@@ -1083,8 +1080,16 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 	// Never before the previous advert, so that the machine sees time
 	// move forward.
 	at = later(at, inst.recvAt)
-	inst.recvAt = at
-	r.apply(inst, inst.m.Receive(at, &p.adv, p.info), now)
+	e := inst.m.Receive(at, &p.adv, p.info)
+	if e.Drop == DropNone || e.Drop == DropLowerPriority {
+		// Only an advert that passed the checks marks the time: a
+		// forged one must not make the live Master's look stale.
+		inst.recvAt = at
+		if dated {
+			inst.keptAt = kernel
+		}
+	}
+	r.apply(inst, e, now)
 }
 
 // arrival dates an advert read at now by the kernel's arrival time when it
@@ -1103,6 +1108,7 @@ func arrival(now, kernel time.Time, maxAge time.Duration) (at time.Time, dated b
 	return now, false
 }
 
+// later returns the later of a and b.
 func later(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return b

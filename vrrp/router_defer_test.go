@@ -202,3 +202,34 @@ func TestRouterDeferredFault(t *testing.T) {
 		backupDeferred(t, b, hb, "fault cleared")
 	})
 }
+
+// A hostile advert of priority 0 that fails the checks (here TTL 64) is
+// read at once and dropped; it must not make the held adverts of the live
+// Master, which arrived before it, look stale: the Backup stays Backup.
+func TestRouterDeferredBadPriorityZero(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		_, hb, b, stopM, stopB := masterBackup(t, seg, nil)
+		defer stopM()
+		defer stopB()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		adv := vrrp.Advertisement{Version: 3, VRID: 51, Priority: 0, Interval: 100, Addresses: []netip.Addr{vip4.Addr()}}
+		msg, err := adv.Append(nil, addr4(9), vrrp.Group4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 40 {
+			time.Sleep(500 * time.Millisecond)
+			seg.Inject(hb, vrrp.PacketInfo{Src: addr4(9), Dst: vrrp.Group4, TTL: 64}, msg)
+		}
+		synctest.Wait()
+		s, _ := b.InstanceStatus("VI_1")
+		if s.State != vrrp.Backup || s.Stats.Transitions != 1 || s.Stats.Drops[vrrp.DropTTL] != 40 || s.Stats.Drops[vrrp.DropStale] != 0 {
+			t.Errorf("Backup %v after %d transitions, %d TTL and %d stale drops; want Backup, 1, 40, 0",
+				s.State, s.Stats.Transitions, s.Stats.Drops[vrrp.DropTTL], s.Stats.Drops[vrrp.DropStale])
+		}
+		backupDeferred(t, b, hb, "after the bad adverts")
+	})
+}
