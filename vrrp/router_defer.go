@@ -124,31 +124,33 @@ func (r *Router) readConn(c *conn, now time.Time) {
 	b := r.free.Get().(*inbatch)
 	defer r.free.Put(b)
 	var dropped uint64
-	full := true
-	for i := 0; i < heldBatches && full; i++ {
+	more, failed := true, false
+	for i := 0; i < heldBatches && more; i++ {
 		n, d, err := c.dr.ReadPending(b.in[:])
 		dropped += d
 		if err != nil {
 			r.rstats.readErrors.Add(1)
 			r.log.Warn("reading held VRRP adverts", "interface", c.key.iface, "family", c.key.fam, "err", err)
+			failed = true
 			break
 		}
 		for j := range n {
 			r.decode(c, &b.ps[j], b.in[j].N, b.in[j].Info)
 			r.receive(c, &b.ps[j], now)
 		}
-		full = n == len(b.in)
+		more = n == len(b.in)
 	}
-	if dropped > 0 || full {
+	if dropped > 0 || more || failed {
 		r.overflowed(c, dropped, now)
 	}
 }
 
 // overflowed handles a Conn whose held adverts overflowed (dropped of them
-// lost) or that holds more than a tick reads: it reads eagerly for a
-// while, and its Backups whose Master_Down_Timer has expired wait one more
-// Master_Down_Interval instead of taking over, since the advert that would
-// have kept them may be among the lost.
+// lost), that holds more than a tick reads, or whose held adverts cannot
+// be read: it reads eagerly for a while, and its Backups whose
+// Master_Down_Timer has expired wait one more Master_Down_Interval instead
+// of taking over, since the advert that would have kept them may be among
+// those not read.
 func (r *Router) overflowed(c *conn, dropped uint64, now time.Time) {
 	r.rstats.drops[DropOverflow].Add(dropped)
 	c.eagerUntil = now.Add(eagerAfterOverflow)
@@ -166,7 +168,7 @@ func (r *Router) overflowed(c *conn, dropped uint64, now time.Time) {
 		l.suppressed++
 		return
 	}
-	r.log.Warn(fmt.Sprintf("(%s) too many adverts held: %d lost; reading each at once for %v", c.key.iface, dropped, eagerAfterOverflow),
+	r.log.Warn(fmt.Sprintf("(%s) held adverts lost (%d) or unread; reading each at once for %v", c.key.iface, dropped, eagerAfterOverflow),
 		"interface", c.key.iface, "family", c.key.fam, "dropped", dropped, "suppressed", l.suppressed)
 	l.last, l.suppressed = now, 0
 }
