@@ -149,8 +149,8 @@ func (c *conn) openHeld(s *sock) error {
 
 // setDeferred sets the filters of s for deferred (on) or eager reads. The
 // socket that is to pass more changes first, so that a packet arriving in
-// between is queued twice rather than lost (the Router drops the second
-// as stale).
+// between is queued on both rather than lost (read twice, an advert moves
+// a deadline to the same place).
 func (s *sock) setDeferred(on, v6 bool) error {
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
