@@ -101,47 +101,28 @@ func (c *conn) openHeld(s *sock) error {
 			unix.Close(fd)
 		}
 	}()
-	opt := func(name string, err error) error {
-		if err != nil {
-			return fmt.Errorf("held socket: %s: %w", name, err)
-		}
-		return nil
-	}
-	if err := errors.Join(
+	// Nothing queues until setDeferred lifts the first filter; the
+	// interface is bound before the group is joined.
+	err = errors.Join(
 		attach(fd, passNone),
-		opt("SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, c.name)),
-	); err != nil {
-		return err
-	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, heldRcvBuf) != nil {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, heldRcvBuf); err != nil {
-			return opt("SO_RCVBUF", err)
-		}
-	}
-	if c.fam == vrrp.IPv4 {
-		mreq := &unix.IPMreqn{Multiaddr: c.group.As4(), Ifindex: int32(s.index)}
-		err = errors.Join(
-			opt("IP_MULTICAST_ALL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0)),
-			opt("IP_ADD_MEMBERSHIP", unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq)),
-		)
-	} else {
-		mreq := &unix.IPv6Mreq{Multiaddr: c.group.As16(), Interface: uint32(s.index)}
-		all := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)
-		if errors.Is(all, unix.ENOPROTOOPT) {
-			all = nil // before Linux 4.20
-		}
-		err = errors.Join(
-			opt("IPV6_MULTICAST_ALL", all),
-			opt("IPV6_JOIN_GROUP", unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, unix.IPV6_JOIN_GROUP, mreq)),
-			opt("IPV6_RECVHOPLIMIT", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1)),
-			opt("IPV6_RECVPKTINFO", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)),
-		)
-	}
+		wrapOpt("SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, c.name)),
+	)
 	if err == nil {
-		err = opt("SO_TIMESTAMPNS", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
+		err = errors.Join(setRcvBuf(fd, heldRcvBuf), multicastAllOff(fd, c.fam), setTimestamps(fd))
+	}
+	if err == nil && c.fam == vrrp.IPv4 {
+		mreq := &unix.IPMreqn{Multiaddr: c.group.As4(), Ifindex: int32(s.index)}
+		err = wrapOpt("IP_ADD_MEMBERSHIP", unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq))
+	} else if err == nil {
+		mreq := &unix.IPv6Mreq{Multiaddr: c.group.As16(), Interface: uint32(s.index)}
+		err = errors.Join(
+			wrapOpt("IPV6_RECVHOPLIMIT", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1)),
+			wrapOpt("IPV6_RECVPKTINFO", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)),
+			wrapOpt("IPV6_JOIN_GROUP", unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, unix.IPV6_JOIN_GROUP, mreq)),
+		)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("held socket: %w", err)
 	}
 	s.hfd, ok = fd, true
 	return nil
@@ -181,16 +162,12 @@ func (s *sock) setDeferred(on, v6 bool) error {
 // socket is non-blocking, and the scheduler's syscall path would wake the
 // runtime's monitor thread each time.
 func (s *sock) readHeld(hs []mmsghdr) (int, error) {
-	for {
-		r, _, e := syscall.RawSyscall6(unix.SYS_RECVMMSG, uintptr(s.hfd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			return int(r), nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, nil
-		}
+	switch n, e := rawMmsg(unix.SYS_RECVMMSG, uintptr(s.hfd), hs); e {
+	case 0:
+		return n, nil
+	case unix.EAGAIN:
+		return 0, nil
+	default:
 		return 0, &netOpError{op: "recvmmsg", err: e}
 	}
 }

@@ -857,13 +857,8 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 		// A burst of adverts (many instances, or a hostile flood) must
 		// queue, not vanish: ask for a larger receive buffer, beyond
 		// rmem_max when privileged.
-		if err := control(rc, func(fd int) error {
-			if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) == nil {
-				return nil
-			}
-			return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
-		}); err != nil {
-			return wrapOpt("SO_RCVBUF", err)
+		if err := control(rc, func(fd int) error { return setRcvBuf(fd, rcvBuf) }); err != nil {
+			return err
 		}
 	}
 	if c.fam == vrrp.IPv4 {
@@ -875,14 +870,12 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 			wrapOpt("IP_MULTICAST_TTL", p.SetMulticastTTL(ttlVRRP)),
 			wrapOpt("IP_MULTICAST_LOOP", p.SetMulticastLoopback(false)),
 			wrapOpt("IP_MULTICAST_IF", p.SetMulticastInterface(ifi)),
-			control(rc, func(fd int) error {
-				return wrapOpt("IP_MULTICAST_ALL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0))
-			}),
+			control(rc, func(fd int) error { return multicastAllOff(fd, c.fam) }),
 		)
 		if err == nil && !c.sendOnly {
 			err = errors.Join(
 				wrapOpt("IP_ADD_MEMBERSHIP "+c.group.String(), p.JoinGroup(ifi, group)),
-				timestamps(rc),
+				control(rc, setTimestamps),
 			)
 		}
 	} else {
@@ -894,19 +887,13 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 			wrapOpt("IPV6_MULTICAST_HOPS", p.SetMulticastHopLimit(ttlVRRP)),
 			wrapOpt("IPV6_MULTICAST_LOOP", p.SetMulticastLoopback(false)),
 			wrapOpt("IPV6_MULTICAST_IF", p.SetMulticastInterface(ifi)),
-			control(rc, func(fd int) error {
-				err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)
-				if errors.Is(err, unix.ENOPROTOOPT) {
-					return nil // before Linux 4.20
-				}
-				return wrapOpt("IPV6_MULTICAST_ALL", err)
-			}),
+			control(rc, func(fd int) error { return multicastAllOff(fd, c.fam) }),
 		)
 		if err == nil && !c.sendOnly {
 			err = errors.Join(
 				wrapOpt("IPV6_JOIN_GROUP "+c.group.String(), p.JoinGroup(ifi, group)),
 				wrapOpt("IPV6_RECVPKTINFO/IPV6_RECVHOPLIMIT", p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst, true)),
-				timestamps(rc),
+				control(rc, setTimestamps),
 			)
 		}
 	}
@@ -930,11 +917,31 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 	})
 }
 
-// timestamps asks the kernel for each packet's arrival time.
-func timestamps(rc syscall.RawConn) error {
-	return control(rc, func(fd int) error {
-		return wrapOpt("SO_TIMESTAMPNS", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
-	})
+// setTimestamps asks the kernel for each packet's arrival time.
+func setTimestamps(fd int) error {
+	return wrapOpt("SO_TIMESTAMPNS", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
+}
+
+// setRcvBuf asks for a receive buffer of n bytes: beyond rmem_max when
+// privileged (SO_RCVBUFFORCE), else up to it.
+func setRcvBuf(fd, n int) error {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) == nil {
+		return nil
+	}
+	return wrapOpt("SO_RCVBUF", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n))
+}
+
+// multicastAllOff makes the socket receive only the groups it joined
+// itself, not every group another socket joined on the host.
+func multicastAllOff(fd int, fam vrrp.Family) error {
+	if fam == vrrp.IPv4 {
+		return wrapOpt("IP_MULTICAST_ALL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0))
+	}
+	err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)
+	if errors.Is(err, unix.ENOPROTOOPT) {
+		return nil // before Linux 4.20
+	}
+	return wrapOpt("IPV6_MULTICAST_ALL", err)
 }
 
 func wrapOpt(name string, err error) error {

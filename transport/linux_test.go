@@ -354,11 +354,7 @@ func incoming(n int) []vrrp.Incoming {
 // read, and a message longer than its buffer truncated to the buffer.
 func TestLinuxReadBatch(t *testing.T) {
 	families(t, func(t *testing.T, fam vrrp.Family) {
-		lab := netns.New(t, 2)
-		h1, h2 := lab.Host(1), lab.Host(2)
-		group, _, src1 := addrs(h1, fam)
-		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
-		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
+		group, src1, c1, c2 := pair(t, fam)
 		var ms []vrrp.Outgoing
 		for vrid := uint8(30); vrid < 36; vrid++ {
 			ms = append(ms, vrrp.Outgoing{Msg: advert(t, fam, vrid, src1, group), Dst: group})
@@ -409,11 +405,7 @@ func TestLinuxReadBatch(t *testing.T) {
 // before trying lost that readiness).
 func TestLinuxReadBatchQueuedBetween(t *testing.T) {
 	families(t, func(t *testing.T, fam vrrp.Family) {
-		lab := netns.New(t, 2)
-		h1, h2 := lab.Host(1), lab.Host(2)
-		group, _, src1 := addrs(h1, fam)
-		c1 := open(t, h1, vrrp.Endpoint{Family: fam})
-		c2 := open(t, h2, vrrp.Endpoint{Family: fam})
+		group, src1, c1, c2 := pair(t, fam)
 		in := incoming(4)
 		for vrid := uint8(40); vrid < 43; vrid++ {
 			if err := c1.WriteTo(advert(t, fam, vrid, src1, group), netip.Addr{}, group); err != nil {
@@ -943,16 +935,22 @@ func readBatchWithin(t testing.TB, c vrrp.Conn, in []vrrp.Incoming) int {
 	return 0
 }
 
+// pair opens Conns of fam on two hosts of a new lab, and returns the
+// group and the first host's source address with them.
+func pair(t *testing.T, fam vrrp.Family) (group, src1 netip.Addr, c1, c2 vrrp.Conn) {
+	t.Helper()
+	lab := netns.New(t, 2)
+	h1, h2 := lab.Host(1), lab.Host(2)
+	group, _, src1 = addrs(h1, fam)
+	return group, src1, open(t, h1, vrrp.Endpoint{Family: fam}), open(t, h2, vrrp.Endpoint{Family: fam})
+}
+
 // deferredPair opens Conns of fam on two hosts, the second deferred, and
 // returns the group, the first's source address, both and the second's
 // DeferredReader.
 func deferredPair(t *testing.T, fam vrrp.Family) (group, src1 netip.Addr, c1, c2 vrrp.Conn, dr vrrp.DeferredReader) {
 	t.Helper()
-	lab := netns.New(t, 2)
-	h1, h2 := lab.Host(1), lab.Host(2)
-	group, _, src1 = addrs(h1, fam)
-	c1 = open(t, h1, vrrp.Endpoint{Family: fam})
-	c2 = open(t, h2, vrrp.Endpoint{Family: fam})
+	group, src1, c1, c2 = pair(t, fam)
 	dr = c2.(vrrp.DeferredReader)
 	if err := dr.SetDeferred(true); err != nil {
 		t.Fatal(err)

@@ -54,17 +54,8 @@ func mmsg(io func(func(uintptr) bool) error, trap uintptr, op string, hs []mmsgh
 		errno syscall.Errno
 	)
 	err := io(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
-			switch e {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
+		n, errno = rawMmsg(trap, fd, hs)
+		return errno != unix.EAGAIN
 	})
 	if err != nil {
 		return 0, err
@@ -73,6 +64,17 @@ func mmsg(io func(func(uintptr) bool) error, trap uintptr, op string, hs []mmsgh
 		return 0, &netOpError{op: op, err: errno}
 	}
 	return n, nil
+}
+
+// rawMmsg makes the system call trap (recvmmsg or sendmmsg) on fd without
+// blocking, retrying on EINTR; EAGAIN means nothing could be done.
+func rawMmsg(trap, fd uintptr, hs []mmsghdr) (int, syscall.Errno) {
+	for {
+		r, _, e := syscall.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
+		if e != unix.EINTR {
+			return int(r), e
+		}
+	}
 }
 
 // netOpError names the system call that failed; it unwraps to the errno.
