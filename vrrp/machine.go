@@ -229,15 +229,15 @@ func (e Effects) Transitioned() bool { return e.Reason != ReasonNone }
 // clock and does no I/O: each input takes the current time, and the returned
 // Effects say what to do. Deadline says when Tick must be called next.
 type Machine struct {
-	cfg       MachineConfig
 	state     State
 	prio      uint8
 	fault     bool
+	masterPri uint8
 	masterInt time.Duration // Master_Adver_Interval
 	deadline  time.Time
 	preemptAt time.Time
 	master    netip.Addr
-	masterPri uint8
+	cfg       MachineConfig
 }
 
 // NewMachine returns a Machine in Init for cfg. It does not validate cfg:

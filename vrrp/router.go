@@ -205,8 +205,15 @@ type conn struct {
 }
 
 type instance struct {
+	// The fields a timer tick reads come first: due, the heap index and
+	// the machine (held in place, not behind a pointer, so that a tick
+	// over many instances loads one object each).
+	due      time.Time // earliest of the machine's and the schedules' deadlines
+	hidx     int
+	m        Machine
+	ann      announcing
+	leaseAt  time.Time
 	cfg      InstanceConfig
-	m        *Machine
 	c        *conn
 	out      Conn // the Conn adverts leave by: c.conn, or the VMAC's
 	vmacConn Conn
@@ -220,10 +227,6 @@ type instance struct {
 	faults   map[string]bool
 	bound    bool
 	cancel   context.CancelFunc
-	hidx     int
-	due      time.Time // earliest of the machine's and the schedules' deadlines
-	ann      announcing
-	leaseAt  time.Time
 	since    time.Time
 	recvAt   time.Time // the time the last advert was dated by
 	keptAt   time.Time // the arrival time (PacketInfo.Time) of the last advert handled
@@ -768,7 +771,7 @@ func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
 	// Addresses a crashed predecessor left behind belong to nobody: a
 	// starting instance is not Master.
 	r.unbind(inst, inst.vips)
-	inst.m = NewMachine(c.machineConfig(inst.src))
+	inst.m = *NewMachine(c.machineConfig(inst.src))
 	if err != nil {
 		inst.faults["vmac"] = true
 	}
@@ -1127,14 +1130,20 @@ func (r *Router) tick(now time.Time) {
 		if inst == nil || inst.due.After(now) {
 			break
 		}
+		applied := false
 		if d := inst.m.Deadline(); !d.IsZero() && !d.After(now) {
 			if r.groupHolds(inst) {
 				r.apply(inst, inst.m.Hold(now), now)
 			} else {
 				r.apply(inst, inst.m.Tick(now), now)
 			}
+			applied = true
 		}
-		r.schedules(inst, now)
+		// apply placed inst in the heap; place it again only if the
+		// schedules moved a time, or if nothing did (a stale due).
+		if r.runSchedules(inst, now) || !applied {
+			r.timers.update(inst)
+		}
 	}
 	r.flush()
 	r.batching = false

@@ -62,7 +62,7 @@ func (r *Router) wantDeferred(c *conn, now time.Time) bool {
 	}
 	backup := false
 	for _, inst := range c.vrids {
-		if inst == nil || inst.m == nil {
+		if inst == nil {
 			continue
 		}
 		switch inst.m.State() {
@@ -156,7 +156,7 @@ func (r *Router) overflowed(c *conn, dropped uint64, now time.Time) {
 	c.eagerUntil = now.Add(eagerAfterOverflow)
 	r.checkMode(c)
 	for _, inst := range c.vrids {
-		if inst == nil || inst.m == nil || inst.m.State() != Backup {
+		if inst == nil || inst.m.State() != Backup {
 			continue
 		}
 		if d := inst.m.Deadline(); !d.IsZero() && !d.After(now) {

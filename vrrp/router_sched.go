@@ -42,15 +42,24 @@ func (r *Router) startLease(inst *instance, now time.Time) {
 // schedules runs the announcement rounds and lease refreshes of inst that
 // are due at now, and sets their next times.
 func (r *Router) schedules(inst *instance, now time.Time) {
+	r.runSchedules(inst, now)
+	r.timers.update(inst)
+}
+
+// runSchedules is schedules without placing inst in the timer heap; it
+// reports whether it changed any of inst's times.
+func (r *Router) runSchedules(inst *instance, now time.Time) bool {
 	if inst.m.State() != Master {
+		changed := inst.ann != announcing{} || !inst.leaseAt.IsZero()
 		inst.ann, inst.leaseAt = announcing{}, time.Time{}
-		r.timers.update(inst)
-		return
+		return changed
 	}
 	a, c := &inst.ann, &inst.cfg
+	changed := false
 	if due(a.burst, now) {
 		a.burst = time.Time{}
 		a.rounds, a.next = c.GARPMasterRepeat, now
+		changed = true
 	}
 	if due(a.refresh, now) {
 		a.refresh = now.Add(c.GARPMasterRefresh)
@@ -58,6 +67,7 @@ func (r *Router) schedules(inst *instance, now time.Time) {
 			a.next = now
 		}
 		a.rounds += c.GARPMasterRefreshRepeat
+		changed = true
 	}
 	for a.rounds > 0 && due(a.next, now) {
 		r.announce(inst, inst.vipAddrs)
@@ -68,12 +78,14 @@ func (r *Router) schedules(inst *instance, now time.Time) {
 		} else if a.rounds > 0 {
 			a.next = now
 		}
+		changed = true
 	}
 	if due(inst.leaseAt, now) {
 		r.bind(inst, inst.vips)
 		r.startLease(inst, now)
+		changed = true
 	}
-	r.timers.update(inst)
+	return changed
 }
 
 // due reports whether the non-zero time t has come.
@@ -82,8 +94,13 @@ func due(t, now time.Time) bool { return !t.IsZero() && !t.After(now) }
 // nextDue returns the earliest non-zero time of inst's machine deadline and
 // schedules; zero if none.
 func nextDue(inst *instance) time.Time {
-	var d time.Time
-	for _, t := range [...]time.Time{inst.m.Deadline(), inst.ann.next, inst.ann.burst, inst.ann.refresh, inst.leaseAt} {
+	d := inst.m.Deadline()
+	a := &inst.ann
+	if a.rounds == 0 && a.burst.IsZero() && a.refresh.IsZero() && inst.leaseAt.IsZero() {
+		// A Master between announcements, or a Backup: the common case.
+		return d
+	}
+	for _, t := range [...]time.Time{a.next, a.burst, a.refresh, inst.leaseAt} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
