@@ -157,11 +157,27 @@ func (w *watcher) run(ctx context.Context) (subscribed bool, err error) {
 		return true, err
 	}
 	pend := pending{links: map[int]bool{}, list: map[int]bool{}, addrs: map[int]bool{}}
+	// ended is the error that closed a subscription channel, if one did.
+	var ended error
+	onLink := func(u netlink.LinkUpdate, ok bool) {
+		if !ok {
+			linksOn = false
+			ended = lastErr(subErr, "link")
+		}
+		pend.link(u)
+	}
+	onAddr := func(u netlink.AddrUpdate, ok bool) {
+		if !ok {
+			addrsOn = false
+			ended = lastErr(subErr, "address")
+			return
+		}
+		w.addr(&pend, u)
+	}
 	for {
 		// Wait for a change, then take every change already queued, so
 		// that a burst (many addresses added at once) costs one report
 		// per interface, and at most one address dump.
-		var ended error
 		select {
 		case <-ctx.Done():
 			return true, nil
@@ -170,18 +186,9 @@ func (w *watcher) run(ctx context.Context) (subscribed bool, err error) {
 			w.log.Warn("link monitor: netlink", "err", err)
 			continue
 		case u, ok := <-links:
-			if !ok {
-				linksOn = false
-				ended = lastErr(subErr, "link")
-			}
-			pend.link(u)
+			onLink(u, ok)
 		case u, ok := <-addrs:
-			if !ok {
-				addrsOn = false
-				ended = lastErr(subErr, "address")
-			} else {
-				w.addr(&pend, u)
-			}
+			onAddr(u, ok)
 		}
 	burst:
 		for range maxBurst {
@@ -190,18 +197,9 @@ func (w *watcher) run(ctx context.Context) (subscribed bool, err error) {
 			}
 			select {
 			case u, ok := <-links:
-				if !ok {
-					linksOn = false
-					ended = lastErr(subErr, "link")
-				}
-				pend.link(u)
+				onLink(u, ok)
 			case u, ok := <-addrs:
-				if !ok {
-					addrsOn = false
-					ended = lastErr(subErr, "address")
-				} else {
-					w.addr(&pend, u)
-				}
+				onAddr(u, ok)
 			default:
 				break burst
 			}

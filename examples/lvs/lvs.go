@@ -240,6 +240,31 @@ func (x *IPVS) UpdateDestination(ctx context.Context, s health.Service, d health
 }
 
 func (x *IPVS) destination(ctx context.Context, s health.Service, d health.Destination, add bool) error {
+	return x.onDestination(ctx, s, d, func(svc *ipvs.Service, dst *ipvs.Destination) error {
+		if add {
+			err := x.h.NewDestination(svc, dst)
+			if errors.Is(err, syscall.EEXIST) {
+				err = x.h.UpdateDestination(svc, dst)
+			}
+			if err != nil {
+				return fmt.Errorf("lvs: adding %s (weight %d, %s) to %s: %w", d.Addr, d.Weight, d.Forwarding, s, err)
+			}
+			return nil
+		}
+		err := x.h.UpdateDestination(svc, dst)
+		if errors.Is(err, syscall.ENOENT) {
+			err = x.h.NewDestination(svc, dst)
+		}
+		if err != nil {
+			return fmt.Errorf("lvs: updating %s (weight %d, %s) in %s: %w", d.Addr, d.Weight, d.Forwarding, s, err)
+		}
+		return nil
+	})
+}
+
+// onDestination converts s and d to their IPVS forms and runs fn with them
+// under x.mu.
+func (x *IPVS) onDestination(ctx context.Context, s health.Service, d health.Destination, fn func(*ipvs.Service, *ipvs.Destination) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -253,44 +278,16 @@ func (x *IPVS) destination(ctx context.Context, s health.Service, d health.Desti
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if add {
-		err = x.h.NewDestination(svc, dst)
-		if errors.Is(err, syscall.EEXIST) {
-			err = x.h.UpdateDestination(svc, dst)
-		}
-		if err != nil {
-			return fmt.Errorf("lvs: adding %s (weight %d, %s) to %s: %w", d.Addr, d.Weight, d.Forwarding, s, err)
-		}
-		return nil
-	}
-	err = x.h.UpdateDestination(svc, dst)
-	if errors.Is(err, syscall.ENOENT) {
-		err = x.h.NewDestination(svc, dst)
-	}
-	if err != nil {
-		return fmt.Errorf("lvs: updating %s (weight %d, %s) in %s: %w", d.Addr, d.Weight, d.Forwarding, s, err)
-	}
-	return nil
+	return fn(svc, dst)
 }
 
 // RemoveDestination removes d from s; a destination already gone is not
 // an error.
 func (x *IPVS) RemoveDestination(ctx context.Context, s health.Service, d health.Destination) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	svc, err := toService(s)
-	if err != nil {
-		return err
-	}
-	dst, err := toDestination(d)
-	if err != nil {
-		return err
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if err := x.h.DelDestination(svc, dst); err != nil && !errors.Is(err, syscall.ENOENT) {
-		return fmt.Errorf("lvs: removing %s from %s: %w", d.Addr, s, err)
-	}
-	return nil
+	return x.onDestination(ctx, s, d, func(svc *ipvs.Service, dst *ipvs.Destination) error {
+		if err := x.h.DelDestination(svc, dst); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("lvs: removing %s from %s: %w", d.Addr, s, err)
+		}
+		return nil
+	})
 }

@@ -1017,27 +1017,12 @@ func (dc *decoder) trackProcess(n *Node) {
 			}
 			p.FullCommand = true
 		case "weight":
-			if len(c.Words) < 2 {
-				dc.warnf(c, "No weight specified for track process %s - ignoring", p.Name)
+			w, reverse, ok := dc.trackerWeight(c, "track process", "vrrp_track_process", p.Name, weightSet && p.Weight != 0)
+			if !ok {
 				continue
 			}
-			if weightSet && p.Weight != 0 {
-				dc.warnf(c, "Weight already set for track process %s - ignoring %s", p.Name, c.Words[1])
-				continue
-			}
-			w, msg := parseInt(c.Words[1], -254, 254)
-			if msg != "" {
-				dc.warnf(c, "%s", joinMsg("Weight ("+c.Words[1]+") for vrrp_track_process "+p.Name+" must be between [-254..254] inclusive. Ignoring...", msg))
-				continue
-			}
-			if len(c.Words) >= 3 {
-				if c.Words[2] == "reverse" {
-					p.WeightReverse = true
-				} else {
-					dc.warnf(c, "vrrp_track_process %s unknown weight option %s", p.Name, c.Words[2])
-				}
-			}
-			p.Weight, weightSet = int(w), true
+			p.WeightReverse = p.WeightReverse || reverse
+			p.Weight, weightSet = w, true
 		case "quorum":
 			if !dc.need(c, 1) {
 				continue
@@ -1101,6 +1086,35 @@ func (dc *decoder) trackProcess(n *Node) {
 	dc.cfg.TrackProcesses = append(dc.cfg.TrackProcesses, p)
 }
 
+// trackerWeight decodes the "weight N [reverse]" of a track process or
+// track file, with keepalived's messages: what names the tracker in prose
+// ("track process"), kw by its keyword ("vrrp_track_process"), name is
+// its name and set whether a weight was already given. ok is false when
+// the line is ignored.
+func (dc *decoder) trackerWeight(c *Node, what, kw, name string, set bool) (w int, reverse, ok bool) {
+	if len(c.Words) < 2 {
+		dc.warnf(c, "No weight specified for %s %s - ignoring", what, name)
+		return 0, false, false
+	}
+	if set {
+		dc.warnf(c, "Weight already set for %s %s - ignoring %s", what, name, c.Words[1])
+		return 0, false, false
+	}
+	v, msg := parseInt(c.Words[1], -254, 254)
+	if msg != "" {
+		dc.warnf(c, "%s", joinMsg("Weight ("+c.Words[1]+") for "+kw+" "+name+" must be between [-254..254] inclusive. Ignoring...", msg))
+		return 0, false, false
+	}
+	if len(c.Words) >= 3 {
+		if c.Words[2] == "reverse" {
+			reverse = true
+		} else {
+			dc.warnf(c, "%s %s unknown weight option %s", kw, name, c.Words[2])
+		}
+	}
+	return int(v), reverse, true
+}
+
 // trackFile decodes a track_file.
 func (dc *decoder) trackFile(n *Node) {
 	if !dc.need(n, 1) || !dc.block(n) {
@@ -1122,27 +1136,12 @@ func (dc *decoder) trackFile(n *Node) {
 			}
 			f.Path = c.Words[1]
 		case "weight":
-			if len(c.Words) < 2 {
-				dc.warnf(c, "No weight specified for track file %s - ignoring", f.Name)
+			w, reverse, ok := dc.trackerWeight(c, "track file", "track_file", f.Name, weightSet)
+			if !ok {
 				continue
 			}
-			if weightSet {
-				dc.warnf(c, "Weight already set for track file %s - ignoring %s", f.Name, c.Words[1])
-				continue
-			}
-			w, msg := parseInt(c.Words[1], -254, 254)
-			if msg != "" {
-				dc.warnf(c, "%s", joinMsg("Weight ("+c.Words[1]+") for track_file "+f.Name+" must be between [-254..254] inclusive. Ignoring...", msg))
-				continue
-			}
-			if len(c.Words) >= 3 {
-				if c.Words[2] == "reverse" {
-					f.WeightReverse = true
-				} else {
-					dc.warnf(c, "track_file %s unknown weight option %s", f.Name, c.Words[2])
-				}
-			}
-			f.Weight, weightSet = int(w), true
+			f.WeightReverse = f.WeightReverse || reverse
+			f.Weight, weightSet = w, true
 		case "init_file":
 			f.InitFile = true
 			for _, w := range c.Words[1:] {

@@ -301,6 +301,38 @@ vrrp_instance VI_2 {
 			}
 		},
 	}, {
+		name: "track_process and track_file weights: missing, repeated, out of range, unknown option",
+		src: `vrrp_track_process p {
+  process /bin/p
+  weight
+  weight 500
+  weight 5 sideways
+  weight 6
+}
+track_file f {
+  file /run/f
+  weight -300
+  weight -3 reverse
+  weight 4
+}
+`,
+		diags: []want{
+			{Warning, 3, "No weight specified for track process p - ignoring"},
+			{Warning, 4, "Weight (500) for vrrp_track_process p must be between [-254..254] inclusive. Ignoring..."},
+			{Warning, 5, "vrrp_track_process p unknown weight option sideways"},
+			{Warning, 6, "Weight already set for track process p - ignoring 6"},
+			{Warning, 10, "Weight (-300) for track_file f must be between [-254..254] inclusive. Ignoring..."},
+			{Warning, 12, "Weight already set for track file f - ignoring 4"},
+		},
+		check: func(t *testing.T, c *Config) {
+			if p := c.TrackProcesses[0]; p.Weight != 5 || p.WeightReverse {
+				t.Errorf("process weight %d reverse %v, want 5 false", p.Weight, p.WeightReverse)
+			}
+			if f := c.TrackFiles[0]; f.Weight != -3 || !f.WeightReverse {
+				t.Errorf("file weight %d reverse %v, want -3 true", f.Weight, f.WeightReverse)
+			}
+		},
+	}, {
 		name: "track_process, track_file, notify scripts",
 		src: `global_defs {
   enable_script_security
