@@ -161,6 +161,11 @@ type Router struct {
 	wallRef time.Time
 	wallOff time.Duration
 	stepped bool // the wall clock stepped since the read before this one
+	// offsetOf returns the wall clock's offset from the monotonic one
+	// at now, since Run began; nil means wallOffset's own reading. Tests
+	// set it to step the wall clock, which no time.Time they can make
+	// does.
+	offsetOf func(now time.Time) time.Duration
 
 	// Batched sends, while ticking.
 	batching bool

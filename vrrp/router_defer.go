@@ -180,7 +180,7 @@ func (r *Router) overflowed(c *conn, dropped uint64, now time.Time) {
 // read). Both clocks are slewed alike, so any change of their offset is a
 // step.
 func (r *Router) checkStep(now time.Time) {
-	off := now.Sub(r.wallRef) - now.Round(0).Sub(r.wallRef.Round(0))
+	off := r.wallOffset(now)
 	d := off - r.wallOff
 	r.stepped = d > time.Millisecond || d < -time.Millisecond
 	r.wallOff = off
@@ -190,4 +190,13 @@ func (r *Router) checkStep(now time.Time) {
 			inst.keptAt = time.Time{}
 		}
 	}
+}
+
+// wallOffset returns how far the monotonic clock has run ahead of the wall
+// clock since Run began (zero until the wall clock is stepped).
+func (r *Router) wallOffset(now time.Time) time.Duration {
+	if r.offsetOf != nil {
+		return r.offsetOf(now)
+	}
+	return now.Sub(r.wallRef) - now.Round(0).Sub(r.wallRef.Round(0))
 }

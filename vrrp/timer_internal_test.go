@@ -110,3 +110,48 @@ func TestPreciseTimer(t *testing.T) {
 		t.Errorf("fired after %v, before 80ms", at.Sub(start))
 	}
 }
+
+// A wall clock step makes the kernel's arrival times (by the wall clock)
+// incomparable with those before it and with the Router's deadlines (by
+// the monotonic one): checkStep notices a change of the clocks' offset
+// beyond a millisecond, and forgets the arrival times kept for the stale
+// rule, so that adverts after a backward step are not dropped as older
+// than one before it.
+func TestCheckStep(t *testing.T) {
+	kept := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	inst := &instance{keptAt: kept}
+	var off time.Duration
+	r := &Router{insts: map[string]*instance{"VI_1": inst}, offsetOf: func(time.Time) time.Duration { return off }}
+	now := time.Now()
+	for _, step := range []struct {
+		name    string
+		off     time.Duration
+		stepped bool
+	}{
+		{"no change", 0, false},
+		{"slewed by 0.5ms", 500 * time.Microsecond, false},
+		{"stepped back an hour", time.Hour, true},
+		{"steady after the step", time.Hour, false},
+		{"stepped forward 5ms", time.Hour - 5*time.Millisecond, true},
+		{"slewed again", time.Hour - 5*time.Millisecond - 900*time.Microsecond, false},
+	} {
+		off = step.off
+		inst.keptAt = kept
+		r.checkStep(now)
+		if r.stepped != step.stepped {
+			t.Errorf("%s: stepped = %v, want %v", step.name, r.stepped, step.stepped)
+		}
+		if cleared := inst.keptAt.IsZero(); cleared != step.stepped {
+			t.Errorf("%s: arrival time kept for the stale rule cleared = %v, want %v", step.name, cleared, step.stepped)
+		}
+	}
+}
+
+// Without a step, the offset the Router reads is zero: both readings of
+// one time.Time move together.
+func TestWallOffset(t *testing.T) {
+	r := &Router{wallRef: time.Now()}
+	if off := r.wallOffset(time.Now()); off < -time.Millisecond || off > time.Millisecond {
+		t.Errorf("wallOffset = %v without a step", off)
+	}
+}
