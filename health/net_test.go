@@ -3,14 +3,19 @@ package health
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,26 +32,27 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vrrpkit/vrrpkit/internal/privnet"
 	"github.com/vrrpkit/vrrpkit/internal/testenv"
 )
 
-// All the servers here listen on loopback addresses, on ports the kernel
-// picks.
+// The tests that open sockets run in a private network (internal/privnet):
+// a network namespace of their own whose loopback carries 198.18.0.1,
+// 198.18.0.2, fd00::1 and fd00::2. Their servers listen on 198.18.0.1 (or
+// fd00::1), on ports the kernel picks.
 
-// listenTCP listens on a loopback port of network ("tcp4" or "tcp6"),
-// accepting and closing connections until the test ends, and returns the
-// address and the remote addresses of the accepted connections.
+// listenTCP listens on a port of the private network's first address of
+// network ("tcp4" or "tcp6"), accepting and closing connections until the
+// test ends, and returns the address and the remote addresses of the
+// accepted connections.
 func listenTCP(t testing.TB, network string) (netip.AddrPort, <-chan netip.AddrPort) {
 	t.Helper()
-	host := "127.0.0.1"
+	host := privnet.Addrs().A
 	if network == "tcp6" {
-		host = "[::1]"
+		host = privnet.Addrs().A6
 	}
-	ln, err := net.Listen(network, host+":0")
+	ln, err := net.Listen(network, netip.AddrPortFrom(host, 0).String())
 	if err != nil {
-		if network == "tcp6" {
-			testenv.Skip(t, "no IPv6 loopback: %v", err)
-		}
 		t.Fatal(err)
 	}
 	peers := make(chan netip.AddrPort, 1024)
@@ -72,33 +78,43 @@ func listenTCP(t testing.TB, network string) (netip.AddrPort, <-chan netip.AddrP
 	return ln.Addr().(*net.TCPAddr).AddrPort(), peers
 }
 
-// closedPort returns a loopback address on which nothing listens.
-func closedPort(t testing.TB) netip.AddrPort {
+// listen4 listens on a port of the private network's first IPv4 address.
+func listen4(t testing.TB) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	ln, err := net.Listen("tcp4", netip.AddrPortFrom(privnet.Addrs().A, 0).String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// closedPort returns an address of the private network on which nothing
+// listens.
+func closedPort(t testing.TB) netip.AddrPort {
+	t.Helper()
+	ln := listen4(t)
 	ap := ln.Addr().(*net.TCPAddr).AddrPort()
 	ln.Close()
 	return ap
 }
 
 func TestTCPValidate(t *testing.T) {
-	for _, addr := range []string{"", "localhost:80", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:http", "[::1]", "300.0.0.1:80"} {
+	for _, addr := range []string{"", "localhost:80", "198.18.0.1", "198.18.0.1:0", "198.18.0.1:http", "[fd00::1]", "300.18.0.1:80"} {
 		err := TCP{Address: addr}.Check(context.Background())
 		if !errors.Is(err, ErrCheck) {
 			t.Errorf("TCP{%q}.Check = %v, want ErrCheck", addr, err)
 		}
 	}
-	for _, addr := range []string{"127.0.0.1:80", "[::1]:443", "[fe80::1%eth0]:80"} {
+	for _, addr := range []string{"198.18.0.1:80", "[fd00::1]:443", "[fe80::1%eth0]:80"} {
 		if err := (TCP{Address: addr}).Validate(); err != nil {
 			t.Errorf("TCP{%q}.Validate = %v", addr, err)
 		}
 	}
 }
 
-func TestTCPCheck(t *testing.T) {
+func TestTCPCheck(t *testing.T) { privnet.Run(t, testTCPCheck) }
+
+func testTCPCheck(t *testing.T, n privnet.Net) {
 	for _, network := range []string{"tcp4", "tcp6"} {
 		t.Run(network, func(t *testing.T) {
 			ap, peers := listenTCP(t, network)
@@ -136,14 +152,15 @@ func TestTCPCheck(t *testing.T) {
 
 	t.Run("bind address", func(t *testing.T) {
 		ap, peers := listenTCP(t, "tcp4")
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}
+		// Not the address the kernel would choose (the listener's own).
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: n.B.AsSlice()}}
 		if err := (TCP{Address: ap.String(), Dialer: d}).Check(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case peer := <-peers:
-			if peer.Addr() != netip.MustParseAddr("127.0.0.1") {
-				t.Fatalf("connection from %s, want 127.0.0.1", peer)
+			if peer.Addr() != n.B {
+				t.Fatalf("connection from %s, want %s", peer, n.B)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("the listener saw no connection")
@@ -151,10 +168,7 @@ func TestTCPCheck(t *testing.T) {
 	})
 
 	t.Run("closed at once", func(t *testing.T) {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := listen4(t)
 		defer ln.Close()
 		if err := (TCP{Address: ln.Addr().String()}).Check(context.Background()); err != nil {
 			t.Fatal(err)
@@ -175,13 +189,10 @@ func TestTCPCheck(t *testing.T) {
 // TestTCPMonitor runs a TCP check under a Monitor on the real clock (real
 // sockets cannot be used in a synctest bubble): the listener goes away
 // and comes back.
-func TestTCPMonitor(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // a Monitor starting as failed, against a closed port
+func TestTCPMonitor(t *testing.T) { privnet.Run(t, testTCPMonitor) }
+
+func testTCPMonitor(t *testing.T, n privnet.Net) {
+	addr := closedPort(t).String() // a Monitor starting as failed
 
 	m, err := NewMonitor(Check{Name: "tcp", Checker: TCP{Address: addr}, Interval: 20 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2, InitFail: true}, nil, nil)
 	if err != nil {
@@ -210,7 +221,7 @@ func TestTCPMonitor(t *testing.T) {
 		}
 	}
 	next(false) // the initial state
-	ln, err = net.Listen("tcp4", addr)
+	ln, err := net.Listen("tcp4", addr)
 	if err != nil {
 		t.Fatalf("listening again on %s: %v", addr, err)
 	}
@@ -234,30 +245,58 @@ func TestTCPMonitor(t *testing.T) {
 	}
 }
 
-func BenchmarkTCPCheck(b *testing.B) {
-	ap, _ := listenTCP(b, "tcp4")
-	c := TCP{Address: ap.String()}
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Check(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
+// newServer returns an unstarted httptest server with h on the private
+// network's first address, whose TLS certificate (once StartTLS is
+// called) covers that address and example.com.
+func newServer(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = listen4(t)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{testCert(t)}}
+	return srv
 }
 
-// httpServer starts a loopback HTTP (or HTTPS) server with h, closed when
-// the test ends.
+// httpServer starts an HTTP (or HTTPS) server with h on the private
+// network, closed when the test ends.
 func httpServer(t testing.TB, tlsOn bool, h http.Handler) *httptest.Server {
 	t.Helper()
-	var srv *httptest.Server
+	srv := newServer(t, h)
 	if tlsOn {
-		srv = httptest.NewTLSServer(h)
+		srv.StartTLS()
 	} else {
-		srv = httptest.NewServer(h)
+		srv.Start()
 	}
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// testCert returns a self-signed certificate for example.com and the
+// private network's first addresses.
+func testCert(t testing.TB) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"vrrpkit test"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{"example.com"},
+		IPAddresses:           []net.IP{privnet.Addrs().A.AsSlice(), privnet.Addrs().A6.AsSlice()},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 const testBody = "<html><body>all good: 42 backends</body></html>\n"
@@ -274,22 +313,22 @@ func TestHTTPValidate(t *testing.T) {
 		h    HTTP
 		want string
 	}{
-		{"ok", HTTP{URL: "http://127.0.0.1:8080/health"}, ""},
-		{"ok ipv6", HTTP{URL: "https://[::1]:8443/"}, ""},
+		{"ok", HTTP{URL: "http://198.18.0.1:8080/health"}, ""},
+		{"ok ipv6", HTTP{URL: "https://[fd00::1]:8443/"}, ""},
 		{"ok name", HTTP{URL: "http://localhost/"}, ""},
 		{"no url", HTTP{}, "scheme"},
-		{"ftp", HTTP{URL: "ftp://127.0.0.1/"}, "scheme"},
+		{"ftp", HTTP{URL: "ftp://198.18.0.1/"}, "scheme"},
 		{"no host", HTTP{URL: "http:///x"}, "no host"},
-		{"bad port", HTTP{URL: "http://127.0.0.1:99999/"}, "port"},
+		{"bad port", HTTP{URL: "http://198.18.0.1:99999/"}, "port"},
 		{"bad ipv6", HTTP{URL: "http://[::zz]/"}, "::zz"},
-		{"bad digest", HTTP{URL: "http://127.0.0.1/", Digest: "abc"}, "Digest"},
-		{"bad digest chars", HTTP{URL: "http://127.0.0.1/", Digest: strings.Repeat("g", 32)}, "Digest"},
-		{"bad status", HTTP{URL: "http://127.0.0.1/", StatusCodes: []int{20}}, "status code"},
-		{"no match without regex", HTTP{URL: "http://127.0.0.1/", RegexNoMatch: true}, "RegexNoMatch"},
-		{"client and tls", HTTP{URL: "https://127.0.0.1/", Client: &http.Client{}, TLS: &tls.Config{}}, "Client"},
-		{"negative max body", HTTP{URL: "http://127.0.0.1/", MaxBody: -1}, "MaxBody"},
-		{"bad host", HTTP{URL: "http://127.0.0.1/", Host: "a b"}, "Host"},
-		{"regex", HTTP{URL: "http://127.0.0.1/", Regex: re, RegexNoMatch: true}, ""},
+		{"bad digest", HTTP{URL: "http://198.18.0.1/", Digest: "abc"}, "Digest"},
+		{"bad digest chars", HTTP{URL: "http://198.18.0.1/", Digest: strings.Repeat("g", 32)}, "Digest"},
+		{"bad status", HTTP{URL: "http://198.18.0.1/", StatusCodes: []int{20}}, "status code"},
+		{"no match without regex", HTTP{URL: "http://198.18.0.1/", RegexNoMatch: true}, "RegexNoMatch"},
+		{"client and tls", HTTP{URL: "https://198.18.0.1/", Client: &http.Client{}, TLS: &tls.Config{}}, "Client"},
+		{"negative max body", HTTP{URL: "http://198.18.0.1/", MaxBody: -1}, "MaxBody"},
+		{"bad host", HTTP{URL: "http://198.18.0.1/", Host: "a b"}, "Host"},
+		{"regex", HTTP{URL: "http://198.18.0.1/", Regex: re, RegexNoMatch: true}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.h.Validate()
@@ -309,7 +348,9 @@ func TestHTTPValidate(t *testing.T) {
 	}
 }
 
-func TestHTTPCheck(t *testing.T) {
+func TestHTTPCheck(t *testing.T) { privnet.Run(t, testHTTPCheck) }
+
+func testHTTPCheck(t *testing.T, n privnet.Net) {
 	var (
 		mu        sync.Mutex
 		hosts     []string
@@ -436,7 +477,9 @@ func TestHTTPCheck(t *testing.T) {
 	})
 }
 
-func TestHTTPTimeout(t *testing.T) {
+func TestHTTPTimeout(t *testing.T) { privnet.Run(t, testHTTPTimeout) }
+
+func testHTTPTimeout(t *testing.T, n privnet.Net) {
 	release := make(chan struct{})
 	defer close(release)
 	srv := httpServer(t, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -466,16 +509,18 @@ func TestHTTPTimeout(t *testing.T) {
 	}
 }
 
-func TestHTTPS(t *testing.T) {
+func TestHTTPS(t *testing.T) { privnet.Run(t, testHTTPS) }
+
+func testHTTPS(t *testing.T, n privnet.Net) {
 	var sni atomic.Value
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, testBody)
 	}))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes are the point
-	srv.TLS = &tls.Config{GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	srv.TLS.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		sni.Store(hello.ServerName)
 		return nil, nil
-	}}
+	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
@@ -498,7 +543,7 @@ func TestHTTPS(t *testing.T) {
 		}
 	})
 	t.Run("virtual host is the server name", func(t *testing.T) {
-		// httptest's certificate is for example.com and 127.0.0.1.
+		// The certificate is for example.com and the server's address.
 		if err := (HTTP{URL: srv.URL + "/", Host: "example.com", TLS: &tls.Config{RootCAs: pool}}).Check(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -527,7 +572,7 @@ func TestHTTPS(t *testing.T) {
 		}
 	})
 	t.Run("TLS to a plain server", func(t *testing.T) {
-		plain := httptest.NewUnstartedServer(http.NotFoundHandler())
+		plain := newServer(t, http.NotFoundHandler())
 		plain.Config.ErrorLog = log.New(io.Discard, "", 0)
 		plain.Start()
 		defer plain.Close()
@@ -570,7 +615,9 @@ func settle(t *testing.T, goroutines, fds int) {
 
 // TestHTTPNoLeak runs many probes and checks that goroutines and file
 // descriptors do not pile up.
-func TestHTTPNoLeak(t *testing.T) {
+func TestHTTPNoLeak(t *testing.T) { privnet.Run(t, testHTTPNoLeak) }
+
+func testHTTPNoLeak(t *testing.T, n privnet.Net) {
 	const probes = 300
 	for _, tc := range []struct {
 		name   string
@@ -579,7 +626,7 @@ func TestHTTPNoLeak(t *testing.T) {
 	}{{"http", false, false}, {"https", true, false}, {"own client", false, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var closed atomic.Int32
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.WriteString(w, testBody)
 			}))
 			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -653,7 +700,7 @@ func TestHTTPMonitor(t *testing.T) {
 				Header: http.Header{}, Body: io.NopCloser(strings.NewReader(testBody)), Request: r,
 			}, nil
 		})
-		h := HTTP{URL: "http://127.0.0.1:8080/health", Client: &http.Client{Transport: rt}, Regex: regexp.MustCompile("all good")}
+		h := HTTP{URL: "http://198.18.0.1:8080/health", Client: &http.Client{Transport: rt}, Regex: regexp.MustCompile("all good")}
 		m, err := NewMonitor(Check{Name: "web", Checker: h, Interval: 2 * time.Second, Timeout: time.Second, Rise: 3, Fall: 2}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -702,7 +749,9 @@ func TestHTTPMonitor(t *testing.T) {
 // TestHTTPDigestGenhash compares Digest with keepalived's genhash, the
 // tool keepalived's documentation gives for computing digests, run
 // against a loopback server.
-func TestHTTPDigestGenhash(t *testing.T) {
+func TestHTTPDigestGenhash(t *testing.T) { privnet.Run(t, testHTTPDigestGenhash) }
+
+func testHTTPDigestGenhash(t *testing.T, n privnet.Net) {
 	genhash, err := exec.LookPath("genhash")
 	if err != nil {
 		testenv.Skip(t, "keepalived's genhash is not installed: %v", err)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vrrpkit/vrrpkit/health"
+	"github.com/vrrpkit/vrrpkit/internal/privnet"
 )
 
 // Environment of the pool measurement.
@@ -125,7 +126,8 @@ func loadavg() string {
 }
 
 // TestPoolBenchTCP measures the CPU a Pool spends checking 5,000 TCP
-// backends every second: 5,000 loopback listeners run in a child process
+// backends every second, in a private network (internal/privnet): 5,000
+// listeners run in a child process
 // (this test binary again, as TestPoolBenchListeners), so that the CPU
 // measured here (getrusage of this process over the measured window) is the
 // pool's: its scheduling, the probes' connects and closes, the Go runtime,
@@ -135,8 +137,14 @@ func loadavg() string {
 //	VRRPKIT_POOL_BENCH=1 go test ./health -run TestPoolBenchTCP -v -count=1
 func TestPoolBenchTCP(t *testing.T) {
 	if os.Getenv(poolBenchEnv) != "1" {
-		t.Skip("a 20 s measurement with 5,000 loopback listeners; set " + poolBenchEnv + "=1 to run it")
+		t.Skip("a 20 s measurement with 5,000 TCP listeners; set " + poolBenchEnv + "=1 to run it")
 	}
+	privnet.Run(t, poolBenchTCP)
+}
+
+// poolBenchTCP is TestPoolBenchTCP in its private network, where the
+// listener process, its child, runs too.
+func poolBenchTCP(t *testing.T, pn privnet.Net) {
 	n := envInt(t, poolBenchBackendsEnv, 5000)
 	secs := envInt(t, poolBenchSecondsEnv, 20)
 	workers := envInt(t, poolBenchWorkersEnv, health.DefaultWorkers)
@@ -193,11 +201,10 @@ func TestPoolBenchTCP(t *testing.T) {
 		}
 	}()
 
-	loopback := netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	var hist durationHistogram
 	bs := make([]health.Backend, n)
 	for i, port := range ports {
-		a := netip.AddrPortFrom(loopback, port)
+		a := netip.AddrPortFrom(pn.A, port)
 		tcp := health.TCP{Address: a.String()}
 		bs[i] = health.Backend{Addr: a, Checks: []health.Check{{
 			Checker: health.CheckerFunc(func(ctx context.Context) error {
@@ -297,7 +304,7 @@ func TestPoolBenchNoop(t *testing.T) {
 	noop := health.CheckerFunc(func(context.Context) error { return nil })
 	bs := make([]health.Backend, n)
 	for i := range bs {
-		bs[i] = health.Backend{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(1+i)),
+		bs[i] = health.Backend{Addr: netip.AddrPortFrom(privnet.Addrs().A, uint16(1+i)),
 			Checks: []health.Check{{Checker: noop}}}
 	}
 	p, err := health.NewPool(health.PoolConfig{Backends: bs, Interval: time.Second, Workers: workers})
@@ -325,7 +332,8 @@ func TestPoolBenchNoop(t *testing.T) {
 }
 
 // TestPoolBenchListeners is the listener process of TestPoolBenchTCP: it
-// opens the listeners on 127.0.0.1, prints "PORT n" for each, and accepts
+// opens the listeners on the private network's first address, prints
+// "PORT n" for each, and accepts
 // and closes connections on two goroutines with epoll until its stdin
 // closes (or 10 minutes pass).
 func TestPoolBenchListeners(t *testing.T) {
@@ -354,7 +362,7 @@ func TestPoolBenchListeners(t *testing.T) {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 			t.Fatal(err)
 		}
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: privnet.Addrs().A.As4()}); err != nil {
 			t.Fatal(err)
 		}
 		if err := unix.Listen(fd, 1024); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vrrpkit/vrrpkit/health"
+	"github.com/vrrpkit/vrrpkit/internal/privnet"
 )
 
 // switches is a set of named health states that checks read.
@@ -1005,10 +1006,12 @@ func TestPoolBalancerSync(t *testing.T) {
 	})
 }
 
-// Real sockets: a few dozen loopback listeners checked by TCP connects;
-// closing some takes them out, reopening them brings them back, and the
-// balancer follows.
-func TestPoolLoopback(t *testing.T) {
+// Real sockets: a few dozen listeners, in a private network
+// (internal/privnet), checked by TCP connects; closing some takes them
+// out, reopening them brings them back, and the balancer follows.
+func TestPoolSockets(t *testing.T) { privnet.Run(t, testPoolSockets) }
+
+func testPoolSockets(t *testing.T, pn privnet.Net) {
 	const n = 40
 	type server struct {
 		ln   net.Listener
@@ -1040,7 +1043,7 @@ func TestPoolLoopback(t *testing.T) {
 	servers := make([]*server, n)
 	for i := range servers {
 		servers[i] = &server{}
-		listen(servers[i], "127.0.0.1:0")
+		listen(servers[i], netip.AddrPortFrom(pn.A, 0).String())
 	}
 	defer func() {
 		for _, s := range servers {

@@ -91,7 +91,7 @@ func TestIPVS(t *testing.T) {
 	defer lb.Close()
 	ctx := t.Context()
 
-	for _, vip := range []string{"127.0.0.1:80", "[::1]:80"} {
+	for _, vip := range []string{"198.18.0.10:80", "[fd00::10]:80"} {
 		t.Run(vip, func(t *testing.T) {
 			v := netip.MustParseAddrPort(vip)
 			rs := func(i int) netip.AddrPort { return netip.AddrPortFrom(v.Addr(), uint16(8000+i)) }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/vrrpkit/vrrpkit/examples/vrrpd/kaconf"
 	"github.com/vrrpkit/vrrpkit/health"
+	"github.com/vrrpkit/vrrpkit/internal/privnet"
 	"github.com/vrrpkit/vrrpkit/internal/testenv"
 )
 
@@ -686,8 +687,9 @@ func (f *fakeBalancer) addCount(entry string) int {
 	return n
 }
 
-// tcpBackend is a TCP server on 127.0.0.1 that accepts and closes
-// connections, and can stop and start again on its port.
+// tcpBackend is a TCP server on the private network's first address
+// (internal/privnet) that accepts and closes connections, and can stop and
+// start again on its port.
 type tcpBackend struct {
 	t    *testing.T
 	addr netip.AddrPort
@@ -704,7 +706,7 @@ func newTCPBackend(t *testing.T) *tcpBackend {
 
 func (b *tcpBackend) start() {
 	b.t.Helper()
-	addr := "127.0.0.1:0"
+	addr := netip.AddrPortFrom(privnet.Addrs().A, 0).String()
 	if b.addr.IsValid() {
 		addr = b.addr.String()
 	}
@@ -759,7 +761,7 @@ func lvsGoroutines() string {
 	return strings.Join(out, "\n\n")
 }
 
-const runConf = `virtual_server 192.0.2.10 80 {
+const runConf = `virtual_server 198.18.0.10 80 {
   delay_loop 0.05
   lb_algo rr
   lb_kind NAT
@@ -768,7 +770,7 @@ const runConf = `virtual_server 192.0.2.10 80 {
   omega
   quorum_up "/bin/sh -c 'echo quorum_up >> LOG'"
   quorum_down "/bin/sh -c 'echo quorum_down >> LOG'"
-  real_server 127.0.0.1 PORT_A {
+  real_server 198.18.0.1 PORT_A {
     weight 2
     notify_up "/bin/sh -c 'echo up A >> LOG'"
     notify_down "/bin/sh -c 'echo down A >> LOG'"
@@ -778,14 +780,14 @@ const runConf = `virtual_server 192.0.2.10 80 {
       delay_before_retry 0.05
     }
   }
-  real_server 127.0.0.1 PORT_B {
+  real_server 198.18.0.1 PORT_B {
     inhibit_on_failure
     TCP_CHECK {
       connect_timeout 1
       retry 0
     }
   }
-  real_server 127.0.0.1 PORT_C {
+  real_server 198.18.0.1 PORT_C {
     HTTP_GET {
       url {
         path /health
@@ -795,7 +797,7 @@ const runConf = `virtual_server 192.0.2.10 80 {
       retry 0
     }
   }
-  real_server 127.0.0.1 PORT_D {
+  real_server 198.18.0.1 PORT_D {
     MISC_CHECK {
       misc_path "/bin/sh -c 'test -e FLAG'"
       misc_timeout 2
@@ -805,11 +807,13 @@ const runConf = `virtual_server 192.0.2.10 80 {
 `
 
 // TestRunLVS runs a virtual server with real TCP, HTTP and script backends
-// on 127.0.0.1 against an in-memory balancer: a backend that stops is
+// in a private network (internal/privnet) against an in-memory balancer: a backend that stops is
 // removed (or kept with weight 0 under inhibit_on_failure) and comes back,
 // the notify and quorum scripts run, and when the context ends the service
 // is removed, the omega scripts run and every goroutine has ended.
-func TestRunLVS(t *testing.T) {
+func TestRunLVS(t *testing.T) { privnet.Run(t, testRunLVS) }
+
+func testRunLVS(t *testing.T, _ privnet.Net) {
 	dir := t.TempDir()
 	logFile, flag := filepath.Join(dir, "log"), filepath.Join(dir, "flag")
 	if err := os.WriteFile(flag, nil, 0o644); err != nil {
@@ -818,17 +822,24 @@ func TestRunLVS(t *testing.T) {
 	a, b := newTCPBackend(t), newTCPBackend(t)
 	var status atomic.Int32
 	status.Store(http.StatusOK)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
 			http.NotFound(w, r)
 			return
 		}
 		w.WriteHeader(int(status.Load()))
 	}))
+	srv.Listener.Close()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(privnet.Addrs().A, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener = ln
+	srv.Start()
 	defer srv.Close()
 	c := netip.MustParseAddrPort(srv.Listener.Addr().String())
 	// d is checked by its script only: its port is never connected to.
-	d := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 9)
+	d := netip.AddrPortFrom(netip.MustParseAddr("198.18.0.1"), 9)
 
 	conf := strings.NewReplacer("LOG", logFile, "FLAG", flag,
 		"PORT_A", fmt.Sprint(a.addr.Port()), "PORT_B", fmt.Sprint(b.addr.Port()),
@@ -843,7 +854,7 @@ func TestRunLVS(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runLVS(ctx, services, bal, nil) }()
 
-	const key = "TCP 192.0.2.10:80"
+	const key = "TCP 198.18.0.10:80"
 	weightsAre := func(want map[netip.AddrPort]int) func() bool {
 		return func() bool {
 			got := bal.weights(key)
@@ -926,29 +937,31 @@ func TestRunLVS(t *testing.T) {
 // TestLVSRunnerReload replaces the running services: a service that is
 // gone is removed, a real server that was down stays out, and an invalid
 // set leaves the running one.
-func TestLVSRunnerReload(t *testing.T) {
+func TestLVSRunnerReload(t *testing.T) { privnet.Run(t, testLVSRunnerReload) }
+
+func testLVSRunnerReload(t *testing.T, _ privnet.Net) {
 	a, b := newTCPBackend(t), newTCPBackend(t)
-	two := fmt.Sprintf(`virtual_server 192.0.2.10 80 {
+	two := fmt.Sprintf(`virtual_server 198.18.0.10 80 {
   delay_loop 0.05
   protocol TCP
-  real_server 127.0.0.1 %d {
+  real_server 198.18.0.1 %d {
     TCP_CHECK {
       retry 0
     }
   }
-  real_server 127.0.0.1 %d {
+  real_server 198.18.0.1 %d {
     TCP_CHECK {
       retry 0
     }
   }
 }
-virtual_server 192.0.2.11 80 {
+virtual_server 198.18.0.11 80 {
   protocol TCP
-  real_server 127.0.0.1 %d {
+  real_server 198.18.0.1 %d {
   }
 }
 `, a.addr.Port(), b.addr.Port(), a.addr.Port())
-	one := two[:strings.Index(two, "virtual_server 192.0.2.11")]
+	one := two[:strings.Index(two, "virtual_server 198.18.0.11")]
 	s2, _, err := loadLVS(t, two)
 	if err != nil {
 		t.Fatal(err)
@@ -963,7 +976,7 @@ virtual_server 192.0.2.11 80 {
 	if err := r.start(t.Context(), s2); err != nil {
 		t.Fatal(err)
 	}
-	const k1, k2 = "TCP 192.0.2.10:80", "TCP 192.0.2.11:80"
+	const k1, k2 = "TCP 198.18.0.10:80", "TCP 198.18.0.11:80"
 	waitFor(t, "both services", func() bool { return len(bal.weights(k1)) == 2 && len(bal.weights(k2)) == 1 })
 	b.stop()
 	waitFor(t, "B out", func() bool { return len(bal.weights(k1)) == 1 })
@@ -1004,7 +1017,7 @@ func TestLVSOnChangeRetry(t *testing.T) {
 	}
 	bal := newFakeBalancer()
 	scripts := newScriptQueue()
-	svc := health.Service{Addr: netip.MustParseAddrPort("192.0.2.1:80")}
+	svc := health.Service{Addr: netip.MustParseAddrPort("198.18.0.10:80")}
 	p := &lvsPool{svc: lvsService{Name: "test", QuorumDown: sh("quorum_down"), NotifyUp: map[string]*health.Script{"x": sh("up_x")}},
 		syncs: []*health.BalancerSync{{Balancer: bal, Service: svc}}, scripts: scripts, log: slog.New(slog.DiscardHandler)}
 	bal.fail = true
@@ -1036,6 +1049,12 @@ func TestLVSIPVS(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("programming IPVS needs root (CAP_NET_ADMIN)")
 	}
+	privnet.Run(t, testLVSIPVS)
+}
+
+// testLVSIPVS is TestLVSIPVS in its private network: the checks connect
+// to the backend there, and the IPVS table is in a namespace of its own.
+func testLVSIPVS(t *testing.T, _ privnet.Net) {
 	nsPath := newLVSNetns(t)
 	lb, err := newIPVSBalancer(nsPath)
 	if err != nil {
@@ -1043,12 +1062,12 @@ func TestLVSIPVS(t *testing.T) {
 	}
 	defer lb.Close()
 	a := newTCPBackend(t)
-	services, _, err := loadLVS(t, fmt.Sprintf(`virtual_server 192.0.2.10 80 {
+	services, _, err := loadLVS(t, fmt.Sprintf(`virtual_server 198.18.0.10 80 {
   delay_loop 0.05
   lb_algo rr
   lb_kind NAT
   protocol TCP
-  real_server 127.0.0.1 %d {
+  real_server 198.18.0.1 %d {
     inhibit_on_failure
     TCP_CHECK {
       retry 0

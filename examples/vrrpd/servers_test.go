@@ -12,16 +12,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vrrpkit/vrrpkit/internal/privnet"
 	"github.com/vrrpkit/vrrpkit/transport/fake"
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
-// TestServers serves --status and --metrics for a Router on the fake
-// segment, which runs and becomes Master.
-func TestServers(t *testing.T) {
+// TestServers serves --status and --metrics, in a private network
+// (internal/privnet), for a Router on the fake segment, which runs and
+// becomes Master.
+func TestServers(t *testing.T) { privnet.Run(t, testServers) }
+
+func testServers(t *testing.T, n privnet.Net) {
 	seg := fake.NewSegment(fake.SegmentConfig{})
 	host := seg.NewHost("h1", netip.MustParseAddr("198.18.0.1"))
-	d := &daemon{opts: options{status: "127.0.0.1:0", metrics: "127.0.0.1:0"}, log: slog.New(slog.DiscardHandler),
+	listen := netip.AddrPortFrom(n.A, 0).String()
+	d := &daemon{opts: options{status: listen, metrics: listen}, log: slog.New(slog.DiscardHandler),
 		masterTime: &masterClock{}}
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Transport: host,
@@ -58,9 +63,11 @@ func TestServers(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	client := &http.Client{Transport: &http.Transport{}} // no proxy from the environment
+	defer client.CloseIdleConnections()
 	get := func(url string) string {
 		t.Helper()
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}

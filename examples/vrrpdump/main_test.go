@@ -26,6 +26,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
+	"github.com/vrrpkit/vrrpkit/internal/privnet"
 	"github.com/vrrpkit/vrrpkit/internal/testenv"
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
@@ -610,17 +611,17 @@ func TestOutputError(t *testing.T) {
 	}
 }
 
-// TestLive captures on the loopback interface while the test sends VRRP
-// packets to 127.0.0.1 and ::1 through raw sockets.
-func TestLive(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Skip(t, "live capture needs root (raw sockets), running as uid %d", os.Geteuid())
-	}
+// TestLive captures on the loopback interface of a private network
+// (internal/privnet), where the test is root, while it sends VRRP packets
+// to its addresses through raw sockets.
+func TestLive(t *testing.T) { privnet.Run(t, testLive) }
+
+func testLive(t *testing.T, n privnet.Net) {
 	lo, err := loopback()
 	if err != nil {
 		testenv.Skip(t, "no loopback interface: %v", err)
 	}
-	const vrid = 213 // unlikely to be used by anything else on lo
+	const vrid = 213
 	recs := make(chan *record, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -639,8 +640,8 @@ func TestLive(t *testing.T) {
 		}
 	}()
 
-	local4, local6 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")
-	c4, err := net.ListenPacket("ip4:112", "127.0.0.1")
+	local4, local6 := n.A, n.A6
+	c4, err := net.ListenPacket("ip4:112", local4.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,7 +649,7 @@ func TestLive(t *testing.T) {
 	if err := ipv4.NewPacketConn(c4).SetTTL(255); err != nil {
 		t.Fatal(err)
 	}
-	c6, err := net.ListenPacket("ip6:112", "::1")
+	c6, err := net.ListenPacket("ip6:112", local6.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,12 +659,12 @@ func TestLive(t *testing.T) {
 	}
 	// Unicast to ourselves, the IPv4 checksum with the group in the
 	// pseudo-header, the IPv6 one with the real destination.
-	msg4 := advert(t, vrid, []netip.Addr{netip.MustParseAddr("127.0.0.100")}, local4, vrrp.Group4)
+	msg4 := advert(t, vrid, []netip.Addr{netip.MustParseAddr("198.18.0.100")}, local4, vrrp.Group4)
 	msg6 := advert(t, vrid, []netip.Addr{netip.MustParseAddr("fe80::64")}, local6, local6)
 
 	want := map[string]string{
-		"127.0.0.1": "127.0.0.1 > 127.0.0.1: VRRPv3, Advertisement, ttl 255, vrid 213, prio 100, intvl 100cs, length 12, addrs: 127.0.0.100, checksum group",
-		"::1":       "::1 > ::1: VRRPv3, Advertisement, ttl 255, vrid 213, prio 100, intvl 100cs, length 24, addrs: fe80::64, checksum ok",
+		"198.18.0.1": "198.18.0.1 > 198.18.0.1: VRRPv3, Advertisement, ttl 255, vrid 213, prio 100, intvl 100cs, length 12, addrs: 198.18.0.100, checksum group",
+		"fd00::1":    "fd00::1 > fd00::1: VRRPv3, Advertisement, ttl 255, vrid 213, prio 100, intvl 100cs, length 24, addrs: fe80::64, checksum ok",
 	}
 	got := map[string]string{}
 	deadline := time.After(10 * time.Second)
