@@ -55,6 +55,8 @@ type Config struct {
 	// OnTransition, if set, is called for every state change, in order,
 	// from a goroutine of the Router's, never with a lock held and never
 	// blocking the protocol: a slow callback only delays later callbacks.
+	// When it runs, Status and InstanceStatus already show the change (or
+	// a later one).
 	OnTransition func(Transition)
 	// EagerReads reads every advert as it arrives. By default a Router
 	// whose Transport can hold adverts back (a DeferredReader, as

@@ -615,6 +615,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.startLinks(ctx)
 
 	startErr := r.addInstances(insts)
+	r.publishDirty()
 	if startErr == nil {
 		r.loop(ctx)
 	}
@@ -1558,6 +1559,9 @@ func (r *Router) markDirty(inst *instance) {
 // call where Status and InstanceStatus read it: once per event of the owner
 // loop, not once per change.
 func (r *Router) publishDirty() {
+	// The callbacks of the event run once its Status is published, so
+	// that one that reads Status sees its transition.
+	defer r.disp.release()
 	if len(r.dirty) == 0 {
 		return
 	}
@@ -1605,6 +1609,10 @@ func (r *Router) statusOf(inst *instance) Status {
 type dispatcher struct {
 	fn      func(Transition)
 	groupFn func(GroupTransition)
+	// pending are the callbacks of the owner loop's current event, held
+	// until release: they run only once the Status they report has been
+	// published. The owner loop alone touches it.
+	pending []callback
 	mu      sync.Mutex
 	queue   []callback
 	closed  bool
@@ -1637,9 +1645,19 @@ func (d *dispatcher) pushGroup(g GroupTransition) {
 }
 
 func (d *dispatcher) enqueue(c callback) {
+	d.pending = append(d.pending, c)
+}
+
+// release hands the pending callbacks to the dispatcher's goroutine.
+func (d *dispatcher) release() {
+	if len(d.pending) == 0 {
+		return
+	}
 	d.mu.Lock()
-	d.queue = append(d.queue, c)
+	d.queue = append(d.queue, d.pending...)
 	d.mu.Unlock()
+	clear(d.pending)
+	d.pending = d.pending[:0]
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -1670,8 +1688,10 @@ func (d *dispatcher) run() {
 	}
 }
 
-// close delivers what is queued, then ends the goroutine and waits for it.
+// close delivers what is pending or queued, then ends the goroutine and
+// waits for it.
 func (d *dispatcher) close() {
+	d.release()
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()

@@ -370,6 +370,52 @@ func TestRouterCallbacksOrdered(t *testing.T) {
 	})
 }
 
+// A callback that reads Status sees the transition it reports: the
+// Router publishes an event's Status before it hands the event's
+// callbacks over.
+func TestRouterCallbackSeesStatus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		var (
+			mu  sync.Mutex
+			got []string
+			r   *vrrp.Router
+		)
+		r, err := vrrp.NewRouter(vrrp.Config{
+			Transport: seg.NewHost("a", addr4(1)),
+			Instances: []vrrp.InstanceConfig{v3inst(100)},
+			OnTransition: func(tr vrrp.Transition) {
+				s, _ := r.InstanceStatus(tr.Instance)
+				mu.Lock()
+				got = append(got, tr.To.String()+"/"+s.State.String())
+				mu.Unlock()
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(4 * time.Second)
+		for _, on := range []bool{true, false} {
+			if err := r.SetFault("VI_1", "test", on); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		want := "BACKUP/BACKUP MASTER/MASTER FAULT/FAULT BACKUP/BACKUP INIT/INIT"
+		if s := strings.Join(got, " "); s != want {
+			t.Errorf("transition/status in the callbacks %q, want %q", s, want)
+		}
+	})
+}
+
 func TestNewRouterValidation(t *testing.T) {
 	_, err := vrrp.NewRouter(vrrp.Config{Instances: []vrrp.InstanceConfig{
 		{Name: "a", Interface: "eth0", VRID: 0, VIPs: []vrrp.VIP{{Prefix: vip4}}},

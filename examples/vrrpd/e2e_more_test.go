@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vrrpkit/vrrpkit/internal/netns"
+	"github.com/vrrpkit/vrrpkit/internal/testenv"
 	"github.com/vrrpkit/vrrpkit/vip"
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
@@ -787,7 +787,7 @@ func TestE2EMoreTrackProcess(t *testing.T) {
 	dir := t.TempDir()
 	name := fmt.Sprintf("vkd%d", os.Getpid()%10000000)
 	bin := filepath.Join(dir, name)
-	moreCopyFile(t, "/bin/sleep", bin)
+	testenv.CopyExecutable(t, "/bin/sleep", bin)
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "120")
 		if err := cmd.Start(); err != nil {
@@ -812,26 +812,6 @@ func TestE2EMoreTrackProcess(t *testing.T) {
 	since = time.Now()
 	start()
 	moreMoves(t, h1, h2, c, since, 200)
-}
-
-// moreCopyFile copies an executable.
-func moreCopyFile(t *testing.T, from, to string) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestE2EMoreSyncGroupLinkDown runs a vrrp_sync_group of two instances on

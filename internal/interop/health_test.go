@@ -1,7 +1,6 @@
 package interop_test
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/vrrpkit/vrrpkit/health"
 	"github.com/vrrpkit/vrrpkit/internal/netns"
+	"github.com/vrrpkit/vrrpkit/internal/testenv"
 )
 
 // TestHealthMovesVIP: killing a tracked process, then failing a tracked
@@ -24,7 +24,7 @@ func TestHealthMovesVIP(t *testing.T) {
 
 	// The tracked process: a copy of sleep with a name of its own.
 	proc := filepath.Join(dir, "vktracked")
-	copyFile(t, "/bin/sleep", proc)
+	testenv.CopyExecutable(t, "/bin/sleep", proc)
 	startProc := func() *exec.Cmd {
 		cmd := exec.Command(proc, "600")
 		if err := cmd.Start(); err != nil {
@@ -78,23 +78,4 @@ func TestHealthMovesVIP(t *testing.T) {
 	waitHolder(t, m, h1, hosts, wait, "VIP back on host 1 when the script recovered")
 	hi.stop()
 	lo.stop()
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

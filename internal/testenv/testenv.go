@@ -88,3 +88,17 @@ func BuildTestDaemon(path string) error {
 	}
 	return nil
 }
+
+// CopyExecutable copies the program at from to a new executable file at
+// to: a copy with a name of its own, for tests that track or kill a
+// process by name.
+func CopyExecutable(t testing.TB, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
