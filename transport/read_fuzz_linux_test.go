@@ -70,6 +70,18 @@ func cmsg(level, typ int32, data []byte) []byte {
 	return b
 }
 
+// aligned returns a copy of b that starts on an 8-byte boundary, as the
+// control buffer the kernel fills does (a header is read in place).
+func aligned(b []byte) []byte {
+	words := make([]uint64, (len(b)+7)/8)
+	if len(words) == 0 {
+		return nil
+	}
+	out := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(b))
+	copy(out, b)
+	return out
+}
+
 // FuzzParseControl feeds parseControl arbitrary control data, which must
 // not make it panic, and well-formed messages built from the fuzzed
 // values, which it must read exactly: the arrival time always, the hop
@@ -79,7 +91,7 @@ func FuzzParseControl(f *testing.F) {
 	f.Add(cmsg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, make([]byte, 8)), int64(0), int64(999_999_999), uint8(1), []byte(nil), false)
 	f.Fuzz(func(t *testing.T, junk []byte, sec, nsec int64, hop uint8, dst []byte, v6 bool) {
 		var info vrrp.PacketInfo
-		parseControl(junk, &info, v6)
+		parseControl(aligned(junk), &info, v6)
 
 		ts := binary.NativeEndian.AppendUint64(nil, uint64(sec))
 		ts = binary.NativeEndian.AppendUint64(ts, uint64(nsec))
@@ -90,7 +102,7 @@ func FuzzParseControl(f *testing.F) {
 		b = append(b, cmsg(unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, binary.NativeEndian.AppendUint32(nil, uint32(hop)))...)
 		b = append(b, cmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, pktinfo)...)
 		info = vrrp.PacketInfo{}
-		parseControl(b, &info, v6)
+		parseControl(aligned(b), &info, v6)
 		if !info.Time.Equal(time.Unix(sec, nsec)) {
 			t.Errorf("time %v, want %v", info.Time, time.Unix(sec, nsec))
 		}

@@ -185,7 +185,9 @@ func header4(h *[ipv4.HeaderLen]byte, buf []byte, n int, info *vrrp.PacketInfo) 
 // parseControl reads the arrival time, and for IPv6 the destination and hop
 // limit, from the control messages of a received packet.
 func parseControl(b []byte, info *vrrp.PacketInfo, v6 bool) {
-	for len(b) > 0 {
+	// A header must fit before ParseOneSocketControlMessage looks at it:
+	// it reads the header first and checks the length after.
+	for len(b) >= unix.SizeofCmsghdr {
 		h, data, rest, err := unix.ParseOneSocketControlMessage(b)
 		if err != nil {
 			return
