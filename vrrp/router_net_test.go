@@ -27,11 +27,16 @@ func runRouter(t *testing.T, cfg vrrp.Config) (*vrrp.Router, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, startRouter(t, r)
+}
+
+// startRouter runs r, made by the caller, and returns runRouter's stop.
+func startRouter(t *testing.T, r *vrrp.Router) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	var once sync.Once
-	stop := func() {
+	return func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
@@ -39,7 +44,6 @@ func runRouter(t *testing.T, cfg vrrp.Config) (*vrrp.Router, func()) {
 			}
 		})
 	}
-	return r, stop
 }
 
 func stateOf(t *testing.T, r *vrrp.Router, name string) vrrp.State {

@@ -343,9 +343,7 @@ func TestRouterCallbacksOrdered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- r.Run(ctx) }()
+		stop := startRouter(t, r)
 		time.Sleep(4 * time.Second)
 		// The protocol went on while the first callback slept.
 		if s, _ := r.InstanceStatus("VI_1"); s.State != vrrp.Master {
@@ -359,10 +357,7 @@ func TestRouterCallbacksOrdered(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 		want := "INIT>BACKUP BACKUP>MASTER MASTER>FAULT FAULT>BACKUP BACKUP>INIT"
 		if s := strings.Join(got, " "); s != want {
 			t.Errorf("transitions %q, want %q", s, want)
@@ -395,9 +390,7 @@ func TestRouterCallbackSeesStatus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- r.Run(ctx) }()
+		stop := startRouter(t, r)
 		time.Sleep(4 * time.Second)
 		for _, on := range []bool{true, false} {
 			if err := r.SetFault("VI_1", "test", on); err != nil {
@@ -405,10 +398,7 @@ func TestRouterCallbackSeesStatus(t *testing.T) {
 			}
 			time.Sleep(time.Second)
 		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 		want := "BACKUP/BACKUP MASTER/MASTER FAULT/FAULT BACKUP/BACKUP INIT/INIT"
 		if s := strings.Join(got, " "); s != want {
 			t.Errorf("transition/status in the callbacks %q, want %q", s, want)
