@@ -18,6 +18,8 @@
 //
 //	VRRPKIT_BENCH_OUT      append the markdown tables to this file
 //	VRRPKIT_BENCH_N        trials per interval (default 5 at 1 s, 20 below)
+//	VRRPKIT_BENCH_INTERVALS advert intervals of the failover run (default
+//	                       "1s,100ms,10ms")
 //	VRRPKIT_BENCH_PERIOD   CPU measuring period (default 30s)
 //	VRRPKIT_BENCH_STABLE   stability period (default 30s)
 //	VRRPKIT_BENCH_STABLE_N instance counts of the stability run (default 1000)
@@ -29,5 +31,5 @@
 //	VRRPKIT_BENCH_DAEMON   a prebuilt internal/testdaemon to run instead of
 //	                       building this tree's (to compare a change)
 //
-// The results and how they were produced are in RESULTS.md.
+// The results and how they were produced are in BENCHMARKS.md.
 package bench

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,25 @@ var intervals = []struct {
 	{time.Second, 5},
 	{100 * time.Millisecond, 20},
 	{10 * time.Millisecond, 20},
+}
+
+// wantInterval reports whether VRRPKIT_BENCH_INTERVALS (default: all)
+// lists d.
+func wantInterval(t *testing.T, d time.Duration) bool {
+	v := os.Getenv(envIntervs)
+	if v == "" {
+		return true
+	}
+	for _, f := range strings.Split(v, ",") {
+		w, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil {
+			t.Fatalf("%s: %v", envIntervs, err)
+		}
+		if w == d {
+			return true
+		}
+	}
+	return false
 }
 
 // failoverResult is what one implementation did at one interval.
@@ -67,6 +87,9 @@ func TestFailover(t *testing.T) {
 	requested(t, "failover")
 	var results []*failoverResult
 	for _, iv := range intervals {
+		if !wantInterval(t, iv.d) {
+			continue
+		}
 		n := envInt(t, envN, iv.n)
 		for _, k := range impls() {
 			r := &failoverResult{impl: k, interval: iv.d}

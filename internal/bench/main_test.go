@@ -31,6 +31,7 @@ const (
 	envImpls   = "VRRPKIT_BENCH_IMPLS"
 	envProfile = "VRRPKIT_BENCH_PROFILE"
 	envDaemon  = "VRRPKIT_BENCH_DAEMON"
+	envIntervs = "VRRPKIT_BENCH_INTERVALS"
 )
 
 // howTo is what a skipped benchmark says.
