@@ -68,9 +68,9 @@ type Config struct {
 	// lags by up to a Master_Down_Interval.
 	EagerReads bool
 	// OnMaster, if set, is called in a goroutine of its own each time an
-	// instance becomes Master. Its context is cancelled as soon as the
-	// instance stops being Master or the Router stops. Run waits for it to
-	// return.
+	// instance becomes Master, once its VIPs are bound and its Status
+	// shows Master. Its context is cancelled as soon as the instance stops
+	// being Master or the Router stops. Run waits for it to return.
 	OnMaster func(ctx context.Context, instance string)
 }
 

@@ -139,9 +139,12 @@ type Router struct {
 	quit    chan struct{}
 	readers sync.WaitGroup
 	masters sync.WaitGroup
-	disp    *dispatcher
-	buf     []byte
-	adv     Advertisement
+	// onMaster are the OnMaster calls of the current event, started by
+	// release.
+	onMaster []masterCall
+	disp     *dispatcher
+	buf      []byte
+	adv      Advertisement
 
 	// Link states: pending ones under mu, from the LinkMonitor; applied
 	// ones owned by the Run goroutine.
@@ -709,6 +712,7 @@ func (r *Router) shutdown() {
 	r.stopLinks()
 	close(r.quit)
 	r.readers.Wait()
+	r.release()
 	r.disp.close()
 	r.masters.Wait()
 	r.mu.Lock()
@@ -1381,13 +1385,11 @@ func (r *Router) transitioned(inst *instance, e Effects, now time.Time) {
 	if e.To == Master {
 		inst.stats.becameMaster.Add(1)
 		if r.cfg.OnMaster != nil {
+			// Started with the event's other callbacks (release), once
+			// its Status is published.
 			ctx, cancel := context.WithCancel(r.ctx)
 			inst.cancel = cancel
-			r.masters.Add(1)
-			go func(name string) {
-				defer r.masters.Done()
-				r.cfg.OnMaster(ctx, name)
-			}(inst.cfg.Name)
+			r.onMaster = append(r.onMaster, masterCall{ctx: ctx, name: inst.cfg.Name})
 		}
 	}
 	r.disp.push(Transition{
@@ -1561,7 +1563,7 @@ func (r *Router) markDirty(inst *instance) {
 func (r *Router) publishDirty() {
 	// The callbacks of the event run once its Status is published, so
 	// that one that reads Status sees its transition.
-	defer r.disp.release()
+	defer r.release()
 	if len(r.dirty) == 0 {
 		return
 	}
@@ -1586,6 +1588,27 @@ func (r *Router) publishDirty() {
 	r.mu.Unlock()
 	clear(r.dirty)
 	r.dirty = r.dirty[:0]
+}
+
+// masterCall is an OnMaster call waiting for release.
+type masterCall struct {
+	ctx  context.Context
+	name string
+}
+
+// release hands the event's callbacks over: the transitions to the
+// dispatcher, and each OnMaster to a goroutine of its own.
+func (r *Router) release() {
+	r.disp.release()
+	for _, c := range r.onMaster {
+		r.masters.Add(1)
+		go func() {
+			defer r.masters.Done()
+			r.cfg.OnMaster(c.ctx, c.name)
+		}()
+	}
+	clear(r.onMaster)
+	r.onMaster = r.onMaster[:0]
 }
 
 func (r *Router) statusOf(inst *instance) Status {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -208,6 +210,62 @@ func TestRouterReloadGroups(t *testing.T) {
 		synctest.Wait()
 		if got := stateOf(t, r, "VI_1"); got != vrrp.Master {
 			t.Errorf("VI_1 is %v", got)
+		}
+	})
+}
+
+// slowBinder is a vipfake.Binder whose second Bind takes a second.
+type slowBinder struct {
+	vipfake.Binder
+	binds atomic.Int32
+}
+
+func (b *slowBinder) Bind(ctx context.Context, iface string, vips []vrrp.VIP) error {
+	if b.binds.Add(1) == 2 {
+		time.Sleep(time.Second)
+	}
+	return b.Binder.Bind(ctx, iface, vips)
+}
+
+// OnMaster starts once the event that made the instance Master has been
+// published: here the event goes on after the first instance's transition
+// (its sync group follows, and the second Bind takes a second), and
+// OnMaster, called meanwhile, must still read MASTER in Status.
+func TestRouterOnMasterAfterEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		i1, i2 := v3inst(150), v3inst(150)
+		i2.Name, i2.VRID = "VI_2", 52
+		i2.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.102/24")}}
+		var (
+			mu   sync.Mutex
+			seen []string
+			r    *vrrp.Router
+		)
+		r, err := vrrp.NewRouter(vrrp.Config{
+			Transport: seg.NewHost("a", addr4(1)), Binder: &slowBinder{},
+			Instances:  []vrrp.InstanceConfig{i1, i2},
+			SyncGroups: []vrrp.SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}}},
+			OnMaster: func(ctx context.Context, inst string) {
+				s, _ := r.InstanceStatus(inst)
+				mu.Lock()
+				seen = append(seen, inst+"="+s.State.String())
+				mu.Unlock()
+				<-ctx.Done()
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := startRouter(t, r)
+		time.Sleep(10 * time.Second)
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		slices.Sort(seen)
+		if got := strings.Join(seen, " "); got != "VI_1=MASTER VI_2=MASTER" {
+			t.Errorf("OnMaster saw %q, want both instances MASTER", got)
 		}
 	})
 }

@@ -37,6 +37,7 @@ type node struct {
 	mu          sync.Mutex
 	transitions []vrrp.Transition
 	masterCtxs  []context.Context
+	masterSeen  []vrrp.State // the Status each OnMaster call saw
 }
 
 func addr4(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}) }
@@ -58,9 +59,11 @@ func newNode(t *testing.T, seg *fake.Segment, name string, addrs []netip.Addr, i
 			n.transitions = append(n.transitions, tr)
 			n.mu.Unlock()
 		},
-		OnMaster: func(ctx context.Context, _ string) {
+		OnMaster: func(ctx context.Context, inst string) {
+			s, _ := n.router.InstanceStatus(inst)
 			n.mu.Lock()
 			n.masterCtxs = append(n.masterCtxs, ctx)
+			n.masterSeen = append(n.masterSeen, s.State)
 			n.mu.Unlock()
 			<-ctx.Done()
 		},
@@ -305,6 +308,11 @@ func TestRouterOnMasterContext(t *testing.T) {
 		if len(ctxs) != 1 || ctxs[0].Err() != nil {
 			t.Fatalf("OnMaster contexts %d, err %v", len(ctxs), ctxs)
 		}
+		low.mu.Lock()
+		if seen := low.masterSeen; len(seen) != 1 || seen[0] != vrrp.Master {
+			t.Errorf("OnMaster saw the instance's Status as %v, want MASTER", seen)
+		}
+		low.mu.Unlock()
 		high := newNode(t, seg, "high", []netip.Addr{addr4(1)}, v3inst(200))
 		high.start()
 		time.Sleep(5 * time.Second)
