@@ -27,11 +27,18 @@ type syncNode struct {
 	trans  int
 }
 
-func newSyncNode(t *testing.T, seg *fake.Segment, name string, addr netip.Addr, prio uint8) *syncNode {
-	n := &syncNode{binder: &vipfake.Binder{}}
-	i1, i2 := v3inst(prio), v3inst(prio)
+// twoInsts returns VI_1 (VRID 51) and VI_2 (VRID 52, its own VIP) at
+// priority prio.
+func twoInsts(prio uint8) (i1, i2 vrrp.InstanceConfig) {
+	i1, i2 = v3inst(prio), v3inst(prio)
 	i2.Name, i2.VRID = "VI_2", 52
 	i2.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.102/24")}}
+	return i1, i2
+}
+
+func newSyncNode(t *testing.T, seg *fake.Segment, name string, addr netip.Addr, prio uint8) *syncNode {
+	n := &syncNode{binder: &vipfake.Binder{}}
+	i1, i2 := twoInsts(prio)
 	n.r, n.stop = runRouter(t, vrrp.Config{
 		Transport: seg.NewHost(name, addr), Binder: n.binder,
 		Instances:  []vrrp.InstanceConfig{i1, i2},
@@ -178,9 +185,7 @@ func TestRouterReloadGroups(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
 		defer seg.Close()
-		i1, i2 := v3inst(150), v3inst(150)
-		i2.Name, i2.VRID = "VI_2", 52
-		i2.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.102/24")}}
+		i1, i2 := twoInsts(150)
 		r, stop := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Instances: []vrrp.InstanceConfig{i1, i2}})
 		defer stop()
 		time.Sleep(5 * time.Second)
@@ -235,9 +240,7 @@ func TestRouterOnMasterAfterEvent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
 		defer seg.Close()
-		i1, i2 := v3inst(150), v3inst(150)
-		i2.Name, i2.VRID = "VI_2", 52
-		i2.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.102/24")}}
+		i1, i2 := twoInsts(150)
 		var (
 			mu   sync.Mutex
 			seen []string
