@@ -70,6 +70,9 @@ vrrp_instance VI_1 {
 }
 CONF
 }
+# start_keepalived runs keepalived in a host and sets vrrp_pid to the pid of
+# its VRRP child. (Not in a command substitution: the subshell would keep
+# the pid it adds to pids, and cleanup would miss the process.)
 start_keepalived() { # HOST PRIORITY DIR
   mkdir -p "$3"
   keepalived_conf "$2" > "$3/keepalived.conf"
@@ -78,7 +81,7 @@ start_keepalived() { # HOST PRIORITY DIR
     --bfd_pid="$3/bfd.pid" > "$3/log" 2>&1 &
   pids+=("$!")
   for _ in $(seq 100); do [ -s "$3/vrrp.pid" ] && break; sleep 0.1; done
-  cat "$3/vrrp.pid"
+  vrrp_pid=$(cat "$3/vrrp.pid")
 }
 oncpu() { # PID: nanoseconds on a CPU, all threads
   local sum=0 f
@@ -108,11 +111,12 @@ minsend() { # NAME
 echo "| Master (${interval_ms} ms adverts) | adverts | µs on a CPU per advert (schedstat) |"
 echo "|---|---:|---:|"
 minsend "minsend (the floor: clock_nanosleep + sendto), nothing listening on host 2"
-start_keepalived 2 100 "$work/backup" > /dev/null
+start_keepalived 2 100 "$work/backup"
+backup_pid=$vrrp_pid
 sleep 1
 minsend "minsend, to a keepalived Backup on host 2"
-kpid=$(start_keepalived 1 200 "$work/master")
-measure "keepalived 2.2.7, to the keepalived Backup" "$kpid"
+start_keepalived 1 200 "$work/master"
+measure "keepalived 2.2.7, to the keepalived Backup" "$vrrp_pid"
 
 # The receiving side, from keepalived's Master (still running): keepalived's
 # Backup, woken by each advert, and minrecv, which reads them in batches at
@@ -121,7 +125,7 @@ measure "keepalived 2.2.7, to the keepalived Backup" "$kpid"
 echo
 echo "| Backup (from keepalived's Master, ${interval_ms} ms adverts) | adverts | µs on a CPU per advert received (schedstat) |"
 echo "|---|---:|---:|"
-measure "keepalived 2.2.7 Backup (woken by each advert)" "$(cat "$work/backup/vrrp.pid")"
+measure "keepalived 2.2.7 Backup (woken by each advert)" "$backup_pid"
 period=$((interval_ms * 361 / 100 - interval_ms / 2))
 ip netns exec "$p-h2" "$work/minrecv" eth0 "$period" $((secs + 4)) > "$work/minrecv.out" &
 mrecv=$!
