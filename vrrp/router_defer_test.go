@@ -21,13 +21,16 @@ func conn0(t *testing.T, h *fake.Host) *fake.Conn {
 }
 
 // masterBackup starts a Master (priority 200, host m) and a Backup
-// (priority 100, host b, on clk when not nil) of VI_1 on seg.
-func masterBackup(t *testing.T, seg *fake.Segment, clk vrrp.Clock) (hm, hb *fake.Host, b *vrrp.Router, stopM, stopB func()) {
+// (priority 100, host b, on clk when not nil) of VI_1 on seg. Both stop
+// when the test ends (Backup first); stopM stops the Master earlier.
+func masterBackup(t *testing.T, seg *fake.Segment, clk vrrp.Clock) (hm, hb *fake.Host, b *vrrp.Router, stopM func()) {
 	t.Helper()
 	hm, hb = seg.NewHost("m", addr4(1)), seg.NewHost("b", addr4(2))
 	_, stopM = runRouter(t, vrrp.Config{Transport: hm, Instances: []vrrp.InstanceConfig{v3inst(200)}})
-	b, stopB = runRouter(t, vrrp.Config{Transport: hb, Clock: clk, Instances: []vrrp.InstanceConfig{v3inst(100)}})
-	return hm, hb, b, stopM, stopB
+	b, stopB := runRouter(t, vrrp.Config{Transport: hb, Clock: clk, Instances: []vrrp.InstanceConfig{v3inst(100)}})
+	t.Cleanup(stopM)
+	t.Cleanup(stopB)
+	return hm, hb, b, stopM
 }
 
 // backupDeferred checks that VI_1 of b is a Backup and its Conn on hb
@@ -47,13 +50,11 @@ func backupDeferred(t *testing.T, b *vrrp.Router, hb *fake.Host, when string) {
 func TestRouterDeferredBackup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
-		defer seg.Close()
+		t.Cleanup(func() { seg.Close() })
 		lastM, untap := lastFrame(seg, "m")
 		defer untap()
 		clk := &countingClock{}
-		hm, hb, b, stopM, stopB := masterBackup(t, seg, clk)
-		defer stopM()
-		defer stopB()
+		hm, hb, b, _ := masterBackup(t, seg, clk)
 		time.Sleep(7 * time.Second)
 		synctest.Wait()
 		if !conn0(t, hb).Deferred() || conn0(t, hm).Deferred() {
@@ -102,9 +103,8 @@ func TestRouterDeferredBackup(t *testing.T) {
 func TestRouterDeferredPriorityZero(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
-		defer seg.Close()
-		_, hb, b, stopM, stopB := masterBackup(t, seg, nil)
-		defer stopB()
+		t.Cleanup(func() { seg.Close() })
+		_, hb, b, stopM := masterBackup(t, seg, nil)
 		time.Sleep(6 * time.Second)
 		synctest.Wait()
 		if !conn0(t, hb).Deferred() || conn0(t, hb).Held() == 0 {
@@ -130,11 +130,9 @@ func TestRouterDeferredPriorityZero(t *testing.T) {
 func TestRouterDeferredOverflow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1, QueueLen: 16})
-		defer seg.Close()
+		t.Cleanup(func() { seg.Close() })
 		clk := &countingClock{}
-		_, hb, b, stopM, stopB := masterBackup(t, seg, clk)
-		defer stopM()
-		defer stopB()
+		_, hb, b, _ := masterBackup(t, seg, clk)
 		time.Sleep(8 * time.Second)
 		synctest.Wait()
 		if !conn0(t, hb).Deferred() {
@@ -178,10 +176,8 @@ func TestRouterDeferredOverflow(t *testing.T) {
 func TestRouterDeferredFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
-		defer seg.Close()
-		_, hb, b, stopM, stopB := masterBackup(t, seg, nil)
-		defer stopM()
-		defer stopB()
+		t.Cleanup(func() { seg.Close() })
+		_, hb, b, _ := masterBackup(t, seg, nil)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		if err := b.SetFault("VI_1", "test", true); err != nil {
@@ -209,10 +205,8 @@ func TestRouterDeferredFault(t *testing.T) {
 func TestRouterDeferredBadPriorityZero(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
-		defer seg.Close()
-		_, hb, b, stopM, stopB := masterBackup(t, seg, nil)
-		defer stopM()
-		defer stopB()
+		t.Cleanup(func() { seg.Close() })
+		_, hb, b, _ := masterBackup(t, seg, nil)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		adv := vrrp.Advertisement{Version: 3, VRID: 51, Priority: 0, Interval: 100, Addresses: []netip.Addr{vip4.Addr()}}
