@@ -163,7 +163,8 @@ type Router struct {
 	modeq   []*conn
 	wallRef time.Time
 	wallOff time.Duration
-	stepped bool // the wall clock stepped since the read before this one
+	stepped bool      // the wall clock stepped since the read before this one
+	stepNow time.Time // the time checkStep last looked at
 	// offsetOf returns the wall clock's offset from the monotonic one
 	// at now, since Run began; nil means wallOffset's own reading. Tests
 	// set it to step the wall clock, which no time.Time they can make
@@ -609,7 +610,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.linkState = map[string]LinkState{}
 	r.groups = nil
 	r.modeq = nil
-	r.wallRef, r.wallOff, r.stepped = r.clock.Now(), 0, false
+	r.wallRef, r.wallOff, r.stepped, r.stepNow = r.clock.Now(), 0, false, time.Time{}
 	r.mu.Lock()
 	for _, g := range r.cfg.SyncGroups {
 		r.groups = append(r.groups, &group{name: g.Name, members: g.Members})

@@ -180,6 +180,12 @@ func (r *Router) overflowed(c *conn, dropped uint64, now time.Time) {
 // read). Both clocks are slewed alike, so any change of their offset is a
 // step.
 func (r *Router) checkStep(now time.Time) {
+	if now == r.stepNow {
+		// Another read of the same event (a tick reads every deferred
+		// Conn): it keeps the event's finding.
+		return
+	}
+	r.stepNow = now
 	off := r.wallOffset(now)
 	d := off - r.wallOff
 	r.stepped = d > time.Millisecond || d < -time.Millisecond

@@ -123,7 +123,7 @@ func TestCheckStep(t *testing.T) {
 	var off time.Duration
 	r := &Router{insts: map[string]*instance{"VI_1": inst}, offsetOf: func(time.Time) time.Duration { return off }}
 	now := time.Now()
-	for _, step := range []struct {
+	for i, step := range []struct {
 		name    string
 		off     time.Duration
 		stepped bool
@@ -137,9 +137,16 @@ func TestCheckStep(t *testing.T) {
 	} {
 		off = step.off
 		inst.keptAt = kept
-		r.checkStep(now)
+		at := now.Add(time.Duration(i) * time.Second)
+		r.checkStep(at)
 		if r.stepped != step.stepped {
 			t.Errorf("%s: stepped = %v, want %v", step.name, r.stepped, step.stepped)
+		}
+		// A second read of the same event (another Conn) keeps what the
+		// first found.
+		r.checkStep(at)
+		if r.stepped != step.stepped {
+			t.Errorf("%s, second read of the event: stepped = %v, want %v", step.name, r.stepped, step.stepped)
 		}
 		if cleared := inst.keptAt.IsZero(); cleared != step.stepped {
 			t.Errorf("%s: arrival time kept for the stale rule cleared = %v, want %v", step.name, cleared, step.stepped)
