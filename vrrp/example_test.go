@@ -29,11 +29,10 @@ func ExampleNewRouter() {
 		}},
 		OnTransition: func(t vrrp.Transition) {
 			fmt.Printf("%s: %s -> %s (%s)\n", t.Instance, t.From, t.To, t.Reason)
-			if t.To == vrrp.Master {
-				close(master)
-			}
 		},
 		OnMaster: func(ctx context.Context, instance string) {
+			// Called once the VIPs are bound.
+			close(master)
 			<-ctx.Done() // serve on the VIP while Master
 		},
 	})

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -28,92 +27,13 @@ var (
 	ErrPriority = errors.New("vrrp: priority must be 1 to 254")
 )
 
-// Transition is a state change of one instance, as passed to OnTransition.
-type Transition struct {
-	// Instance is the instance name.
-	Instance string
-	// From and To are the states before and after.
-	From, To State
-	// Reason is the cause.
-	Reason Reason
-	// Time is when the transition happened, by the Router's clock.
-	Time time.Time
-	// Priority is the effective priority at the time.
-	Priority uint8
-	// Master is the address of the Master known after the transition (the
-	// local source address when To is Master).
-	Master netip.Addr
-}
-
-// Stats are the counters of one instance, after the VRRPv3 MIB (RFC 6527).
-type Stats struct {
-	// AdvertsSent and AdvertsReceived count advertisements; received ones
-	// count once decoded and checksummed, before the receive checks.
-	AdvertsSent, AdvertsReceived uint64
-	// BecameMaster counts transitions to Master.
-	BecameMaster uint64
-	// Transitions counts all state changes.
-	Transitions uint64
-	// PriorityZeroSent and PriorityZeroReceived count priority 0 adverts.
-	PriorityZeroSent, PriorityZeroReceived uint64
-	// Drops counts dropped adverts by reason.
-	Drops [NumDropReasons]uint64
-	// Checksums counts received adverts by the checksum form they matched.
-	Checksums [numChecksumForms]uint64
-	// SendErrors, BindErrors and AnnounceErrors count failed operations.
-	SendErrors, BindErrors, AnnounceErrors uint64
-}
-
-// Status is a snapshot of one instance.
-type Status struct {
-	// Name, Interface, VRID, Version and Family identify the instance.
-	Name      string
-	Interface string
-	VRID      uint8
-	Version   uint8
-	Family    Family
-	// State is the current state.
-	State State
-	// Priority is the configured priority; EffectivePriority the one
-	// advertised, after SetPriority.
-	Priority, EffectivePriority uint8
-	// Master and MasterPriority are the current Master's address and
-	// priority, when known.
-	Master         netip.Addr
-	MasterPriority uint8
-	// MasterAdverInterval is the interval learned from the Master (VRRPv3)
-	// or the local one.
-	MasterAdverInterval time.Duration
-	// Faults lists the sources of raised faults, sorted.
-	Faults []string
-	// Since is the time of the last transition.
-	Since time.Time
-	// Stats are the counters.
-	Stats Stats
-}
-
-// ChecksumsSeen reports the count of received adverts that matched form.
-func (s *Stats) ChecksumsSeen(form ChecksumForm) uint64 {
-	if int(form) < len(s.Checksums) {
-		return s.Checksums[form]
-	}
-	return 0
-}
-
-// RouterStats counts packets that reached no instance.
-type RouterStats struct {
-	// Received counts every packet read from the Transport.
-	Received uint64
-	// Drops counts packets dropped before any instance, by reason
-	// (unknown VRID, or malformed with no VRID of ours).
-	Drops [NumDropReasons]uint64
-	// ReadErrors counts failed reads.
-	ReadErrors uint64
-}
-
-// Router runs virtual routers: it owns their Machines, sockets, timer and
-// callbacks. NewRouter validates and starts nothing; Run runs it. Its other
-// methods are safe for concurrent use.
+// Router runs virtual routers on real (or fake) sockets: it feeds a Node
+// the time, the adverts read, the link states, the API calls and the
+// results of slow calls, and carries out the effects the Node returns.
+// Every protocol rule is the Node's; the Router owns the goroutines, the
+// sockets, the send batching, the deferred reads, the published Status and
+// the callbacks. NewRouter validates and starts nothing; Run runs it. Its
+// other methods are safe for concurrent use.
 type Router struct {
 	clock Clock
 	log   *slog.Logger
@@ -123,39 +43,31 @@ type Router struct {
 	running bool
 	names   map[string]bool
 	cmds    []command
-	status  map[string]*published // each written in place by publishDirty
+	links   map[string]LinkState // reported by the LinkMonitor, not applied yet
+	status  map[string]*published
 	wake    chan struct{}
 	rstats  routerCounters
 
 	// Owned by the Run goroutine.
 	ctx     context.Context
-	insts   map[string]*instance
+	node    *Node
+	ios     []*instIO // by Node ID
 	conns   map[connKey]*conn
 	byOpen  []*conn // the conns in the order they were opened, for determinism
-	timers  timerHeap
 	in      chan *inbatch
 	free    sync.Pool
-	dirty   []*instance
 	quit    chan struct{}
 	readers sync.WaitGroup
+	ops     opRunner
 	masters sync.WaitGroup
 	// onMaster are the OnMaster calls of the current event, started by
-	// release.
-	onMaster []masterCall
-	disp     *dispatcher
-	buf      []byte
-	adv      Advertisement
-
-	// Link states: pending ones under mu, from the LinkMonitor; applied
-	// ones owned by the Run goroutine.
-	links      map[string]LinkState
-	linkState  map[string]LinkState
+	// release once its Status is published.
+	onMaster   []int
+	disp       *dispatcher
+	buf        []byte
+	adv        Advertisement
 	linkCancel context.CancelFunc
 	linkDone   chan struct{}
-
-	// Sync groups, and whether a sync move is under way.
-	groups  []*group
-	syncing bool
 
 	// Deferred reads (router_defer.go): conns whose mode may have to
 	// change, and the wall clock's offset from the monotonic one at the
@@ -182,9 +94,24 @@ type Router struct {
 	order    []int
 }
 
+// instIO is the I/O side of one instance: its sockets, counters, published
+// Status and OnMaster call.
+type instIO struct {
+	id       int
+	name     string
+	c        *conn
+	out      Conn // the Conn adverts leave by: c.conn, or the VMAC's
+	vmacConn Conn
+	vmac     string // the VMAC interface the Router created, if any
+	stats    *counters
+	dropLog  [NumDropReasons]dropLog
+	pub      *published // where publish writes its Status; nil when removed
+	cancel   context.CancelFunc
+}
+
 type pendingOut struct {
 	c    Conn
-	inst *instance
+	io   *instIO
 	out  Outgoing
 	prio uint8
 	rank int // order of c's first advert in the tick
@@ -199,7 +126,7 @@ type conn struct {
 	key    connKey
 	conn   Conn
 	group  netip.Addr
-	vrids  [256]*instance
+	vrids  [256]*instIO
 	users  int
 	closed bool
 	// unknown rate-limits the log of adverts for unknown VRIDs.
@@ -213,136 +140,33 @@ type conn struct {
 	overflow   dropLog        // rate-limits the log of overflows
 }
 
-type instance struct {
-	// The fields a timer tick reads come first: due, the heap index and
-	// the machine (held in place, not behind a pointer, so that a tick
-	// over many instances loads one object each).
-	due      time.Time // earliest of the machine's and the schedules' deadlines
-	hidx     int
-	m        Machine
-	ann      announcing
-	leaseAt  time.Time
-	cfg      InstanceConfig
-	c        *conn
-	out      Conn // the Conn adverts leave by: c.conn, or the VMAC's
-	vmacConn Conn
-	src      netip.Addr
-	dsts     []netip.Addr
-	vips     []VIP        // cfg.VIPs then cfg.ExcludedVIPs, on the VMAC when one is used
-	vipAddrs []netip.Addr // the addresses of vips, for announcements
-	vipIface string       // the interface VIPs and announcements go on
-	override uint8
-	deltas   map[string]int
-	faults   map[string]bool
-	bound    bool
-	cancel   context.CancelFunc
-	since    time.Time
-	recvAt   time.Time // the time the last advert was dated by
-	keptAt   time.Time // the arrival time (PacketInfo.Time) of the last advert handled
-	stats    *counters
-	dropLog  [NumDropReasons]dropLog
-	dirty    bool       // changed since the last publish
-	pub      *published // where publishDirty writes its Status; nil when removed
-	shown    visible    // what the last publish showed
-}
-
-// counters are the Stats of one instance: the owner loop adds to them,
-// Status reads them, without a lock, so that an advert costs no status
-// copy.
-type counters struct {
-	advertsSent, advertsReceived           atomic.Uint64
-	becameMaster, transitions              atomic.Uint64
-	priorityZeroSent, priorityZeroReceived atomic.Uint64
-	sendErrors, bindErrors, announceErrors atomic.Uint64
-	drops                                  [NumDropReasons]atomic.Uint64
-	checksums                              [numChecksumForms]atomic.Uint64
-}
-
-func (c *counters) load() Stats {
-	s := Stats{
-		AdvertsSent: c.advertsSent.Load(), AdvertsReceived: c.advertsReceived.Load(),
-		BecameMaster: c.becameMaster.Load(), Transitions: c.transitions.Load(),
-		PriorityZeroSent: c.priorityZeroSent.Load(), PriorityZeroReceived: c.priorityZeroReceived.Load(),
-		SendErrors: c.sendErrors.Load(), BindErrors: c.bindErrors.Load(), AnnounceErrors: c.announceErrors.Load(),
-	}
-	for i := range s.Drops {
-		s.Drops[i] = c.drops[i].Load()
-	}
-	for i := range s.Checksums {
-		s.Checksums[i] = c.checksums[i].Load()
-	}
-	return s
-}
-
-// published is what Status and InstanceStatus read of one instance, under
-// Router.mu: the Status as of the last change of what it shows, and the
-// live counters.
-type published struct {
-	s Status
-	c *counters
-}
-
-func (p *published) status() Status {
-	s := p.s
-	s.Faults = slices.Clone(s.Faults)
-	if p.c != nil {
-		s.Stats = p.c.load()
-	}
-	return s
-}
-
-// visible is what a Status shows of an instance beside its counters and
-// faults: the owner loop publishes again only when it changes.
-type visible struct {
-	state          State
-	prio, mprio    uint8
-	master         netip.Addr
-	interval       time.Duration
-	since          time.Time
-	configPriority uint8
-}
-
-func (inst *instance) visible() visible {
-	master, mprio := inst.m.Master()
-	return visible{state: inst.m.State(), prio: inst.m.Priority(), mprio: mprio, master: master,
-		interval: inst.m.MasterAdverInterval(), since: inst.since, configPriority: inst.cfg.Priority}
-}
-
-// routerCounters are the RouterStats, updated by the readers and the owner
-// loop without a lock.
-type routerCounters struct {
-	received   atomic.Uint64
-	readErrors atomic.Uint64
-	drops      [NumDropReasons]atomic.Uint64
-}
-
-// dropLog rate-limits the log lines of one drop reason.
-type dropLog struct {
-	last       time.Time
-	suppressed uint64
-}
-
-// dropLogEvery is the least time between two log lines of one drop reason
-// of one instance; drops in between are counted and summed in the next.
-const dropLogEvery = 10 * time.Second
-
 type cmdKind uint8
 
 const (
 	cmdPriority cmdKind = iota
 	cmdAdjust
 	cmdFault
+	cmdTrack
+	cmdAwait
 	cmdReload
+	cmdBindDone
+	cmdMasterDone
 )
 
 type command struct {
 	kind   cmdKind
 	name   string
+	id     int
 	prio   uint8
 	delta  int
 	source string
 	on     bool
+	track  TrackState
+	within time.Duration
+	seq    uint64
+	err    error
 	insts  []InstanceConfig
+	groups []SyncGroup
 	done   chan error
 }
 
@@ -353,6 +177,9 @@ const maxMessage = 4160
 // readBatch is how many messages a reader reads with one system call
 // (BatchReader) and hands to the owner loop at once.
 const readBatch = 16
+
+// opTimeout bounds one Binder, Announcer or VMAC call.
+const opTimeout = 5 * time.Second
 
 // inbound is one received message, decoded and checksummed by the reader.
 type inbound struct {
@@ -498,9 +325,40 @@ func (r *Router) SetFault(name, source string, faulted bool) error {
 	return r.post(command{kind: cmdFault, name: name, source: source, on: faulted})
 }
 
+// SetTrack applies what a tracked source (a health check, a track file)
+// says of an instance: its Delta moves the priority, or, for weight 0 and
+// for a member of a sync group without TrackingWeight, the instance is in
+// FAULT while the source is Down. See TrackState.
+func (r *Router) SetTrack(name string, t TrackState) error {
+	return r.post(command{kind: cmdTrack, name: name, track: t})
+}
+
+// Await makes an instance wait, for at most within, for the first report
+// of source (SetTrack, AdjustPriority or SetFault) before it contends for
+// Master: a health check's first result. Called before Run, the instance
+// starts only once the source has reported; a Backup does not take over
+// before; a Master carries on.
+func (r *Router) Await(name, source string, within time.Duration) error {
+	return r.post(command{kind: cmdAwait, name: name, source: source, within: within})
+}
+
+// TracksWeights reports whether weighted tracks move the priority of the
+// named instance: true unless it belongs to a sync group without
+// TrackingWeight, where they act as weight 0.
+func (r *Router) TracksWeights(instance string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.cfg.SyncGroups {
+		if slices.Contains(g.Members, instance) {
+			return g.TrackingWeight
+		}
+	}
+	return true
+}
+
 func (r *Router) post(c command) error {
 	r.mu.Lock()
-	if !r.names[c.name] {
+	if c.name != "" && !r.names[c.name] {
 		r.mu.Unlock()
 		return fmt.Errorf("%w: %q", ErrUnknownInstance, c.name)
 	}
@@ -560,7 +418,7 @@ func (r *Router) ReloadGroups(ctx context.Context, instances []InstanceConfig, g
 	}
 	insts := cloneInstances(instances)
 	groups = slices.Clone(groups)
-	c := command{kind: cmdReload, insts: insts, done: make(chan error, 1)}
+	c := command{kind: cmdReload, insts: insts, groups: groups, done: make(chan error, 1)}
 	r.mu.Lock()
 	r.setNames(insts)
 	r.cfg.SyncGroups = groups
@@ -596,30 +454,30 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.running = true
 	insts := r.cfg.Instances
+	groups := r.cfg.SyncGroups
 	r.mu.Unlock()
 
+	lease := time.Duration(0)
+	if lb, ok := r.cfg.Binder.(LeaseBinder); ok {
+		lease = lb.Lease()
+	}
+	r.node = NewNode(NodeOptions{SyncGroups: groups, Lease: lease, NoBinds: r.cfg.Binder == nil,
+		MasterCalls: r.cfg.OnMaster != nil, Logger: r.log})
 	r.ctx = ctx
-	r.insts = map[string]*instance{}
+	r.ios = nil
 	r.conns = map[connKey]*conn{}
 	r.byOpen = nil
-	r.timers = nil
 	r.in = make(chan *inbatch, 16)
 	r.quit = make(chan struct{})
+	r.ops = opRunner{}
 	r.disp = newDispatcher(r.cfg.OnTransition, r.cfg.OnGroupTransition)
 	go r.disp.run()
-	r.linkState = map[string]LinkState{}
-	r.groups = nil
 	r.modeq = nil
 	r.wallRef, r.wallOff, r.stepped, r.stepNow = r.clock.Now(), 0, false, time.Time{}
-	r.mu.Lock()
-	for _, g := range r.cfg.SyncGroups {
-		r.groups = append(r.groups, &group{name: g.Name, members: g.Members})
-	}
-	r.mu.Unlock()
 	r.startLinks(ctx)
 
-	startErr := r.addInstances(insts)
-	r.publishDirty()
+	startErr := r.addInstances(insts, true)
+	r.publish()
 	if startErr == nil {
 		r.loop(ctx)
 	}
@@ -627,25 +485,30 @@ func (r *Router) Run(ctx context.Context) error {
 	return startErr
 }
 
-// addInstances sets up every instance of cs (sockets, stale addresses
-// removed), then reads the clock and starts them all, so that the time the
+// addInstances sets up every instance of cs (sockets, VMACs), applies the
+// calls made before Run when first (a fault raised, a source to await),
+// then reads the clock and starts them all, so that the time the
 // set-up took does not count against the first Master_Down_Interval.
-func (r *Router) addInstances(cs []InstanceConfig) error {
+func (r *Router) addInstances(cs []InstanceConfig, first bool) error {
 	var (
 		errs  error
-		added []*instance
+		added []int
 	)
 	for i := range cs {
-		inst, err := r.addInstance(cs[i])
+		id, err := r.addInstance(cs[i])
 		if err != nil {
 			errs = errors.Join(errs, err)
 			continue
 		}
-		added = append(added, inst)
+		added = append(added, id)
+	}
+	if first {
+		r.commands()
 	}
 	now := r.clock.Now()
-	for _, inst := range added {
-		r.startInstance(inst, now)
+	for _, id := range added {
+		r.node.Start(now, id)
+		r.effects(now)
 	}
 	return errs
 }
@@ -662,9 +525,9 @@ func (r *Router) loop(ctx context.Context) {
 		// until then, another advert is due first and moves it again.
 		// That saves a re-arm per advert read and the wake-up of a timer
 		// that fires early.
-		if next := r.timers.next(); !next.IsZero() && next != armed {
+		if next := r.node.Next(); !next.IsZero() && next != armed {
 			now := r.clock.Now()
-			if armed.IsZero() || next.Before(armed) || armed.Sub(now) <= r.timers.top().m.MasterAdverInterval() {
+			if armed.IsZero() || next.Before(armed) || armed.Sub(now) <= r.node.NextInterval() {
 				armed = next
 				timer.Reset(max(next.Sub(now), 0))
 			}
@@ -681,7 +544,7 @@ func (r *Router) loop(ctx context.Context) {
 			r.commands()
 		}
 		r.updateModes()
-		r.publishDirty()
+		r.publish()
 	}
 }
 
@@ -704,8 +567,9 @@ func (r *Router) loopTimer() (Timer, <-chan time.Time, func()) {
 // shutdown stops every instance gracefully and waits for the goroutines.
 func (r *Router) shutdown() {
 	now := r.clock.Now()
-	for _, name := range sortedKeys(r.insts) {
-		r.removeInstance(r.insts[name], now)
+	for _, name := range r.node.Names() {
+		id, _ := r.node.ID(name)
+		r.removeInstance(id, now)
 	}
 	for _, c := range r.conns {
 		r.closeConn(c)
@@ -713,6 +577,7 @@ func (r *Router) shutdown() {
 	r.stopLinks()
 	close(r.quit)
 	r.readers.Wait()
+	r.ops.wait()
 	r.release()
 	r.disp.close()
 	r.masters.Wait()
@@ -728,24 +593,9 @@ func (r *Router) shutdown() {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// opCtx is the context for binder and announcer calls: it outlives the
-// cancellation of Run's context so that shutdown can release addresses.
-func (r *Router) opCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
-}
-
-// addInstance sets up an instance: its socket, its VMAC, its stale
-// addresses removed. startInstance starts it.
-func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
+// addInstance sets up an instance, its socket and its VMAC, and adds it to
+// the Node.
+func (r *Router) addInstance(c InstanceConfig) (int, error) {
 	key := connKey{c.Interface, c.Family()}
 	cn := r.conns[key]
 	if cn == nil {
@@ -759,7 +609,7 @@ func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
 		conn0, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: c.Interface, Family: key.fam, Group: group})
 		if err != nil {
 			r.log.Error("cannot open VRRP socket", "instance", c.Name, "interface", c.Interface, "family", key.fam, "err", err)
-			return nil, fmt.Errorf("vrrp: instance %s: open %s %v: %w", c.Name, c.Interface, key.fam, err)
+			return 0, fmt.Errorf("vrrp: instance %s: open %s %v: %w", c.Name, c.Interface, key.fam, err)
 		}
 		cn = &conn{key: key, conn: conn0, group: group}
 		if !r.cfg.EagerReads {
@@ -770,121 +620,69 @@ func (r *Router) addInstance(c InstanceConfig) (*instance, error) {
 		r.readers.Add(1)
 		go r.read(cn)
 	}
-	inst := &instance{cfg: c, c: cn, faults: map[string]bool{}, deltas: map[string]int{}, hidx: -1, stats: new(counters)}
-	cn.users++
-	cn.vrids[c.VRID] = inst
-	r.insts[c.Name] = inst
+	io := &instIO{name: c.Name, c: cn, out: cn.conn, stats: new(counters)}
 	var err error
 	if c.UseVMAC {
-		err = r.openVMAC(inst)
+		err = r.openVMAC(io, &c)
 	}
-	r.setAddressing(inst)
-	// Addresses a crashed predecessor left behind belong to nobody: a
-	// starting instance is not Master.
-	r.unbind(inst, inst.vips)
-	inst.m = *NewMachine(c.machineConfig(inst.src))
+	io.id = r.node.Add(c, r.addressing(io, &c))
+	r.ios = append(r.ios, io)
+	cn.users++
+	cn.vrids[c.VRID] = io
 	if err != nil {
-		inst.faults["vmac"] = true
+		r.node.SetFault(r.clock.Now(), io.id, "vmac", true)
 	}
-	return inst, nil
+	r.effects(r.clock.Now())
+	return io.id, nil
 }
 
-// startInstance starts the machine of an instance set up by addInstance.
-func (r *Router) startInstance(inst *instance, now time.Time) {
-	// Adverts queued before the start are dated by it, not before.
-	inst.recvAt = now
-	for name, ls := range r.linkState {
-		r.trackLink(inst, ls, name)
+// addressing is what the Node needs to know of io's sockets.
+func (r *Router) addressing(io *instIO, c *InstanceConfig) Addressing {
+	a := Addressing{Source: io.c.conn.LocalAddr(), Group: io.c.group}
+	if io.vmacConn != nil && c.Family() == IPv6 {
+		// The VMAC has a link-local address of its own.
+		a.Source = io.vmacConn.LocalAddr()
 	}
-	inst.m.SetPriority(now, r.effective(inst))
-	inst.m.SetFault(now, len(inst.faults) > 0)
-	r.markDirty(inst)
-	r.apply(inst, inst.m.Start(now), now)
-	r.checkMode(inst.c)
+	return a
 }
 
-// openVMAC creates the VMAC interface of inst and, unless adverts leave by
-// the parent, a send-only Conn on it.
-func (r *Router) openVMAC(inst *instance) error {
-	c := &inst.cfg
+// openVMAC creates the VMAC interface of an instance and, unless adverts
+// leave by the parent, a send-only Conn on it.
+func (r *Router) openVMAC(io *instIO, c *InstanceConfig) error {
 	name := c.vmacName()
 	vb := r.cfg.Binder.(VMACBinder)
-	ctx, cancel := r.opCtx()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), opTimeout)
 	defer cancel()
 	if err := vb.AddVMAC(ctx, c.Interface, name, c.VRID, c.Family()); err != nil {
 		r.log.Error("cannot create VMAC interface", "instance", c.Name, "vmac", name, "err", err)
 		return err
 	}
+	io.vmac = name
 	if c.VMACXmitBase {
 		return nil
 	}
-	vc, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: name, Family: c.Family(), Group: inst.c.group, SendOnly: true})
+	vc, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: name, Family: c.Family(), Group: io.c.group, SendOnly: true})
 	if err != nil {
 		r.log.Error("cannot open VRRP socket on the VMAC", "instance", c.Name, "vmac", name, "err", err)
 		return err
 	}
-	inst.vmacConn = vc
+	io.vmacConn, io.out = vc, vc
 	return nil
 }
 
-// setAddressing derives where inst sends from and to, and where its
-// addresses go.
-func (r *Router) setAddressing(inst *instance) {
-	c := &inst.cfg
-	inst.out = inst.c.conn
-	if inst.vmacConn != nil {
-		inst.out = inst.vmacConn
-	}
-	inst.src = c.SourceAddr
-	if !inst.src.IsValid() {
-		inst.src = inst.c.conn.LocalAddr()
-		if inst.vmacConn != nil && c.Family() == IPv6 {
-			// The VMAC has a link-local address of its own.
-			inst.src = inst.vmacConn.LocalAddr()
-		}
-	}
-	if len(c.UnicastPeers) > 0 {
-		inst.dsts = c.UnicastPeers
-	} else {
-		inst.dsts = []netip.Addr{inst.c.group}
-	}
-	inst.vipIface = c.Interface
-	if c.UseVMAC {
-		inst.vipIface = c.vmacName()
-	}
-	// The excluded VIPs are bound, released and announced with the VIPs;
-	// only the adverts (the Machine's Addresses) leave them out.
-	inst.vips = slices.Concat(c.VIPs, c.ExcludedVIPs)
-	if c.UseVMAC {
-		for i := range inst.vips {
-			if inst.vips[i].Device == "" {
-				inst.vips[i].Device = inst.vipIface
-			}
-		}
-	}
-	inst.vipAddrs = addrsOf(inst.vips)
-}
-
-func addrsOf(vips []VIP) []netip.Addr {
-	addrs := make([]netip.Addr, len(vips))
-	for i, v := range vips {
-		addrs[i] = v.Prefix.Addr()
-	}
-	return addrs
-}
-
-func (r *Router) removeInstance(inst *instance, now time.Time) {
-	r.apply(inst, inst.m.Stop(now), now)
-	if inst.bound {
-		r.unbind(inst, inst.vips)
-	}
-	r.timers.remove(inst)
-	r.publishDirty()
-	inst.pub = nil
-	cn := inst.c
-	cn.vrids[inst.cfg.VRID] = nil
+// removeInstance stops instance id (priority 0, addresses released) and
+// releases its sockets and VMAC.
+func (r *Router) removeInstance(id int, now time.Time) {
+	io := r.ios[id]
+	vrid := r.node.Config(id).VRID
+	r.node.Remove(now, id)
+	r.effects(now)
+	r.publish()
+	io.pub = nil
+	r.ios[id] = nil
+	cn := io.c
+	cn.vrids[vrid] = nil
 	cn.users--
-	delete(r.insts, inst.cfg.Name)
 	if cn.users == 0 {
 		r.closeConn(cn)
 		delete(r.conns, cn.key)
@@ -892,17 +690,19 @@ func (r *Router) removeInstance(inst *instance, now time.Time) {
 	} else {
 		r.checkMode(cn)
 	}
-	if inst.vmacConn != nil {
-		if err := inst.vmacConn.Close(); err != nil {
-			r.log.Warn("closing the VMAC socket", "instance", inst.cfg.Name, "err", err)
+	if io.vmacConn != nil {
+		if err := io.vmacConn.Close(); err != nil {
+			r.log.Warn("closing the VMAC socket", "instance", io.name, "err", err)
 		}
 	}
-	if inst.cfg.UseVMAC {
-		ctx, cancel := r.opCtx()
-		defer cancel()
-		if err := r.cfg.Binder.(VMACBinder).RemoveVMAC(ctx, inst.cfg.vmacName()); err != nil {
-			r.log.Warn("removing the VMAC interface", "instance", inst.cfg.Name, "err", err)
-		}
+	if io.vmac != "" {
+		// After the addresses on it are released.
+		vmac := io.vmac
+		r.ops.do(r, id, func(ctx context.Context) {
+			if err := r.cfg.Binder.(VMACBinder).RemoveVMAC(ctx, vmac); err != nil {
+				r.log.Warn("removing the VMAC interface", "instance", io.name, "err", err)
+			}
+		})
 	}
 }
 
@@ -932,7 +732,7 @@ func (r *Router) read(c *conn) {
 		}
 		if err != nil {
 			r.free.Put(b)
-			if errors.Is(err, net.ErrClosed) || c.closedNow(r) {
+			if errors.Is(err, net.ErrClosed) || r.quitting() {
 				return
 			}
 			r.rstats.readErrors.Add(1)
@@ -944,7 +744,7 @@ func (r *Router) read(c *conn) {
 		}
 		b.c, b.n = c, n
 		for i := range n {
-			r.decode(c, &b.ps[i], b.in[i].N, b.in[i].Info)
+			decode(c, &b.ps[i], b.in[i].N, b.in[i].Info)
 		}
 		select {
 		case r.in <- b:
@@ -955,7 +755,7 @@ func (r *Router) read(c *conn) {
 }
 
 // decode decodes and checksums one message of n bytes in p.buf.
-func (r *Router) decode(c *conn, p *inbound, n int, info PacketInfo) {
+func decode(c *conn, p *inbound, n int, info PacketInfo) {
 	info.Src, info.Dst = info.Src.Unmap(), info.Dst.Unmap()
 	p.info, p.n = info, n
 	msg := p.buf[:n]
@@ -968,9 +768,9 @@ func (r *Router) decode(c *conn, p *inbound, n int, info PacketInfo) {
 	}
 }
 
-// closedNow reports whether the loop is quitting, for read errors that do
+// quitting reports whether the loop is quitting, for read errors that do
 // not wrap net.ErrClosed.
-func (c *conn) closedNow(r *Router) bool {
+func (r *Router) quitting() bool {
 	select {
 	case <-r.quit:
 		return true
@@ -1035,18 +835,14 @@ func (r *Router) unknownVRID(c *conn, p *inbound, now time.Time) {
 	l.last, l.suppressed = now, 0
 }
 
-// maxQueued bounds how long before now an advert's arrival time may be and
-// still date it, beyond the Master_Down_Interval of a deferred read: an
-// older time is implausible (a wall clock step the Router did not see).
-const maxQueued = time.Second
-
+// receive hands one message to the Node, and counts it.
 func (r *Router) receive(c *conn, p *inbound, now time.Time) {
-	var inst *instance
+	var io *instIO
 	if p.n >= 2 {
-		inst = c.vrids[p.buf[1]]
+		io = c.vrids[p.buf[1]]
 	}
 	r.rstats.received.Add(1)
-	if inst == nil || c.closed {
+	if io == nil || c.closed {
 		d := DropUnknownVRID
 		if p.err != nil {
 			d = dropFor(p.err)
@@ -1057,105 +853,28 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 		}
 		return
 	}
-	switch {
-	case p.err != nil:
-		r.apply(inst, Effects{Drop: dropFor(p.err)}, now)
-		return
-	case p.form == ChecksumBad:
-		r.apply(inst, Effects{Drop: DropChecksum}, now)
-		return
-	case p.info.Src == inst.src:
-		r.apply(inst, Effects{Drop: DropLoop}, now)
-		return
-	case len(inst.cfg.UnicastPeers) > 0 && !slices.Contains(inst.cfg.UnicastPeers, p.info.Src):
-		// Known peers go on to the Machine, which checks their TTL
-		// against their PeerTTLs range or MinTTL.
-		r.apply(inst, Effects{Drop: DropUnknownPeer}, now)
-		return
-	}
-	kernel := p.info.Time
-	if r.stepped {
-		kernel = time.Time{}
-	}
-	at, dated := arrival(now, kernel, inst.m.MasterDownInterval()+maxQueued)
-	// Compared by the Conn's own arrival times: the dates derived from
-	// them carry the jitter of reading two clocks at once.
-	if dated && kernel.Before(inst.keptAt) {
-		// Read after a newer advert: a held one after a priority 0 read
-		// at once.
-		r.apply(inst, Effects{Drop: DropStale}, now)
-		return
-	}
-	inst.stats.advertsReceived.Add(1)
-	inst.stats.checksums[p.form].Add(1)
-	if p.adv.Priority == 0 {
-		inst.stats.priorityZeroReceived.Add(1)
-	}
-	// Never before the previous advert, so that the machine sees time
-	// move forward.
-	at = later(at, inst.recvAt)
-	e := inst.m.Receive(at, &p.adv, p.info)
-	if e.Drop == DropNone || e.Drop == DropLowerPriority {
-		// Only an advert that passed the checks marks the time: a
-		// forged one must not make the live Master's look stale.
-		inst.recvAt = at
-		if dated {
-			inst.keptAt = kernel
+	res := r.node.Receive(now, io.id, &Received{Adv: &p.adv, Info: p.info, Err: p.err, Form: p.form, Untimed: r.stepped})
+	if res.Counted {
+		io.stats.advertsReceived.Add(1)
+		io.stats.checksums[p.form].Add(1)
+		if p.adv.Priority == 0 {
+			io.stats.priorityZeroReceived.Add(1)
 		}
 	}
-	r.apply(inst, e, now)
+	if res.Drop != DropNone {
+		r.dropped(io, res.Drop, now)
+	}
+	r.effects(now)
 }
 
-// arrival dates an advert read at now by the kernel's arrival time when it
-// is known and plausible (in the past, by less than maxAge), so that the
-// time it waited in the socket and the Router's queue does not delay the
-// Backup's deadline; dated reports that it did. Otherwise it returns now.
-func arrival(now, kernel time.Time, maxAge time.Duration) (at time.Time, dated bool) {
-	if kernel.IsZero() {
-		return now, false
-	}
-	// now carries a monotonic reading and kernel none: Sub compares their
-	// wall clocks, and Add keeps now's monotonic reading.
-	if age := now.Sub(kernel); age >= 0 && age < maxAge {
-		return now.Add(-age), true
-	}
-	return now, false
-}
-
-// later returns the later of a and b.
-func later(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return b
-	}
-	return a
-}
-
-// tick runs every instance whose machine timer or schedule is due. Adverts
-// that fall due together leave in batches.
+// tick runs the Node's timers. Adverts that fall due together leave in
+// batches.
 func (r *Router) tick(now time.Time) {
 	r.drain()
 	r.readHeld(now)
 	r.batching = true
-	for i := 0; i < 2*len(r.insts)+1; i++ {
-		inst := r.timers.top()
-		if inst == nil || inst.due.After(now) {
-			break
-		}
-		applied := false
-		if d := inst.m.Deadline(); !d.IsZero() && !d.After(now) {
-			if r.groupHolds(inst) {
-				r.apply(inst, inst.m.Hold(now), now)
-			} else {
-				r.apply(inst, inst.m.Tick(now), now)
-			}
-			applied = true
-		}
-		// apply placed inst in the heap; place it again only if the
-		// schedules moved a time, or if nothing did (a stale due).
-		if r.runSchedules(inst, now) || !applied {
-			r.timers.update(inst)
-		}
-	}
+	r.node.Tick(now)
+	r.effects(now)
 	r.flush()
 	r.batching = false
 }
@@ -1177,6 +896,8 @@ func (r *Router) drain() {
 	}
 }
 
+// commands applies the API calls, link states and results of slow calls
+// posted since the last time.
 func (r *Router) commands() {
 	r.mu.Lock()
 	cmds := r.cmds
@@ -1186,103 +907,76 @@ func (r *Router) commands() {
 	r.mu.Unlock()
 	now := r.clock.Now()
 	for _, name := range sortedKeys(links) {
-		r.linkChanged(links[name], now)
+		r.node.LinkChanged(now, links[name])
+		r.effects(now)
 	}
 	for _, c := range cmds {
-		if c.kind == cmdReload {
-			c.done <- r.reload(c.insts, now)
-			continue
-		}
-		inst := r.insts[c.name]
-		if inst == nil {
-			continue
-		}
-		switch c.kind {
-		case cmdPriority:
-			inst.override = c.prio
-			r.apply(inst, inst.m.SetPriority(now, r.effective(inst)), now)
-		case cmdAdjust:
-			r.adjust(inst, c.source, c.delta, now)
-		case cmdFault:
-			r.setFault(inst, c.source, c.on, now)
-		}
+		r.command(c, now)
+		r.effects(now)
 	}
 }
 
-// effective returns the effective priority of inst: the configured one, or
-// SetPriority's, plus every delta, clamped to 1-254; an owner keeps 255.
-func (r *Router) effective(inst *instance) uint8 {
-	if inst.cfg.Priority == 255 {
-		return 255
+func (r *Router) command(c command, now time.Time) {
+	switch c.kind {
+	case cmdReload:
+		c.done <- r.reload(c.insts, c.groups, now)
+		return
+	case cmdBindDone:
+		r.node.BindDone(now, c.id, c.seq, c.err)
+		return
+	case cmdMasterDone:
+		r.node.MasterReturned(now, c.id)
+		return
 	}
-	p := int(inst.cfg.Priority)
-	if inst.override != 0 {
-		p = int(inst.override)
+	id, ok := r.node.ID(c.name)
+	if !ok {
+		return
 	}
-	for _, d := range inst.deltas {
-		p += d
+	switch c.kind {
+	case cmdPriority:
+		r.node.SetPriority(now, id, c.prio)
+	case cmdAdjust:
+		r.node.AdjustPriority(now, id, c.source, c.delta)
+	case cmdFault:
+		r.node.SetFault(now, id, c.source, c.on)
+	case cmdTrack:
+		r.node.SetTrack(now, id, c.track)
+	case cmdAwait:
+		r.node.Await(now, id, c.source, c.within)
 	}
-	return uint8(min(max(p, 1), 254))
 }
 
-func (r *Router) adjust(inst *instance, source string, delta int, now time.Time) {
-	if delta == 0 {
-		delete(inst.deltas, source)
-	} else {
-		inst.deltas[source] = delta
-	}
-	r.apply(inst, inst.m.SetPriority(now, r.effective(inst)), now)
-}
-
-func (r *Router) setFault(inst *instance, source string, on bool, now time.Time) {
-	if on {
-		inst.faults[source] = true
-	} else {
-		delete(inst.faults, source)
-	}
-	r.markDirty(inst) // the list of faults shows in Status
-	r.apply(inst, inst.m.SetFault(now, len(inst.faults) > 0), now)
-	r.faultsChanged(inst, now)
-}
-
-func (r *Router) reload(insts []InstanceConfig, now time.Time) error {
-	r.mu.Lock()
-	groups := r.cfg.SyncGroups
-	r.mu.Unlock()
-	states := map[string]State{}
-	for _, g := range r.groups {
-		states[g.name] = g.state
-	}
-	r.groups = nil
-	for _, g := range groups {
-		r.groups = append(r.groups, &group{name: g.Name, members: g.Members, state: states[g.Name]})
-	}
+func (r *Router) reload(insts []InstanceConfig, groups []SyncGroup, now time.Time) error {
 	keep := map[string]bool{}
 	for i := range insts {
-		if old := r.insts[insts[i].Name]; old != nil && sameSlot(&old.cfg, &insts[i]) {
-			keep[insts[i].Name] = true
+		if id, ok := r.node.ID(insts[i].Name); ok {
+			old := r.node.Config(id)
+			keep[insts[i].Name] = sameSlot(&old, &insts[i])
 		}
 	}
-	for _, name := range sortedKeys(r.insts) {
+	for _, name := range r.node.Names() {
 		if !keep[name] {
-			r.removeInstance(r.insts[name], now)
+			id, _ := r.node.ID(name)
+			r.removeInstance(id, now)
 		}
 	}
+	r.node.SetGroups(now, groups)
 	var added []InstanceConfig
 	for i := range insts {
 		c := insts[i]
-		if inst := r.insts[c.Name]; inst != nil {
-			r.reconfigure(inst, c, now)
+		if id, ok := r.node.ID(c.Name); ok {
+			r.node.Reconfigure(now, id, c, r.addressing(r.ios[id], &c))
+			r.effects(now)
 			continue
 		}
 		added = append(added, c)
 	}
-	errs := r.addInstances(added)
-	r.publishDirty()
+	errs := r.addInstances(added, false)
+	r.publish()
 	r.mu.Lock()
 	r.cfg.Instances = insts
 	for name := range r.status {
-		if r.insts[name] == nil {
+		if _, ok := r.node.ID(name); !ok {
 			delete(r.status, name)
 		}
 	}
@@ -1290,155 +984,116 @@ func (r *Router) reload(insts []InstanceConfig, now time.Time) error {
 	return errs
 }
 
-func (r *Router) reconfigure(inst *instance, c InstanceConfig, now time.Time) {
-	oldVIPs := inst.vips
-	inst.cfg = c
-	r.setAddressing(inst)
-	if inst.bound {
-		var gone, added []VIP
-		for _, v := range oldVIPs {
-			if !slices.Contains(inst.vips, v) {
-				gone = append(gone, v)
+// effects carries out what the Node asked for since the last call, in
+// order.
+func (r *Router) effects(now time.Time) {
+	for _, e := range r.node.Effects() {
+		io := r.ioOf(e.ID)
+		switch e.Kind {
+		case EffectSend:
+			r.send(io, e.Priority)
+		case EffectBind:
+			// A takeover's advert leaves before the addresses are bound
+			// (RFC 5798 section 6.4.2), a priority 0 advert before they
+			// are released.
+			r.flush()
+			r.bind(io, e)
+		case EffectUnbind:
+			r.flush()
+			r.unbind(io, e)
+		case EffectAnnounce:
+			r.announce(io, e)
+		case EffectTransition:
+			t := r.node.Transition(e.Ref)
+			io.stats.transitions.Add(1)
+			if t.To == Master {
+				io.stats.becameMaster.Add(1)
 			}
-		}
-		for _, v := range inst.vips {
-			if !slices.Contains(oldVIPs, v) {
-				added = append(added, v)
+			r.checkMode(io.c)
+			r.disp.push(t)
+		case EffectGroupTransition:
+			r.disp.pushGroup(r.node.GroupTransition(e.Ref))
+		case EffectStartMaster:
+			r.onMaster = append(r.onMaster, e.ID)
+		case EffectStopMaster:
+			if io.cancel != nil {
+				io.cancel()
+				io.cancel = nil
+			} else if i := slices.Index(r.onMaster, e.ID); i >= 0 {
+				// Asked for in this event and not started: it returns
+				// at once.
+				r.onMaster = slices.Delete(r.onMaster, i, i+1)
+				r.result(command{kind: cmdMasterDone, id: e.ID})
 			}
-		}
-		if len(gone) > 0 {
-			r.unbind(inst, gone)
-			inst.bound = true
-		}
-		if len(added) > 0 {
-			r.bind(inst, added)
-			r.announce(inst, addrsOf(added))
 		}
 	}
-	r.apply(inst, inst.m.Reconfigure(now, c.machineConfig(inst.src)), now)
-	r.apply(inst, inst.m.SetPriority(now, r.effective(inst)), now)
 }
 
-// apply carries out the effects of one Machine input, in order.
-func (r *Router) apply(inst *instance, e Effects, now time.Time) {
-	if e.Drop != DropNone {
-		r.dropped(inst, e.Drop, now)
+// ioOf returns the I/O side of instance id, which an effect may outlive
+// (removed at once after): a detached one then.
+func (r *Router) ioOf(id int) *instIO {
+	if id >= 0 && id < len(r.ios) && r.ios[id] != nil {
+		return r.ios[id]
 	}
-	if e.Send {
-		r.send(inst, e.SendPriority)
-		if e.Bind || e.Transitioned() {
-			// A takeover's advert leaves before the addresses are bound
-			// and announced (RFC 5798 section 6.4.2), not after.
-			r.flush()
-		}
-	}
-	if e.Unbind || (e.Transitioned() && e.From == Master) {
-		if inst.cancel != nil {
-			inst.cancel()
-			inst.cancel = nil
-		}
-		inst.ann = announcing{}
-		inst.leaseAt = time.Time{}
-		if inst.bound {
-			r.unbind(inst, inst.vips)
-		}
-	}
-	if e.Bind {
-		r.bind(inst, inst.vips)
-		r.startLease(inst, now)
-	}
-	if e.Announce {
-		r.startAnnouncing(inst, now)
-	}
-	if e.Transitioned() {
-		r.transitioned(inst, e, now)
-	}
-	r.timers.update(inst)
-	if inst.visible() != inst.shown {
-		r.markDirty(inst)
-	}
-	if e.Transitioned() {
-		r.synced(inst, e, now)
-	}
+	return &instIO{id: id, stats: new(counters)}
 }
 
 // dropped counts a drop and logs it, at most once per dropLogEvery for
 // each reason of each instance, so that a flood cannot flood the log.
-func (r *Router) dropped(inst *instance, d DropReason, now time.Time) {
-	inst.stats.drops[d].Add(1)
-	l := &inst.dropLog[d]
+func (r *Router) dropped(io *instIO, d DropReason, now time.Time) {
+	io.stats.drops[d].Add(1)
+	l := &io.dropLog[d]
 	if !l.last.IsZero() && now.Sub(l.last) < dropLogEvery {
 		l.suppressed++
 		return
 	}
-	r.log.Info(fmt.Sprintf("(%s) dropped an advert: %s", inst.cfg.Name, d),
-		"instance", inst.cfg.Name, "reason", d.String(), "suppressed", l.suppressed)
+	r.log.Info(fmt.Sprintf("(%s) dropped an advert: %s", io.name, d),
+		"instance", io.name, "reason", d.String(), "suppressed", l.suppressed)
 	l.last, l.suppressed = now, 0
 }
 
-func (r *Router) transitioned(inst *instance, e Effects, now time.Time) {
-	inst.stats.transitions.Add(1)
-	r.checkMode(inst.c)
-	inst.since = now
-	master, _ := inst.m.Master()
-	r.log.Info(fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, e.To), "instance", inst.cfg.Name,
-		"from", e.From, "to", e.To, "reason", e.Reason, "priority", inst.m.Priority(), "master", master)
-	if e.To == Master {
-		inst.stats.becameMaster.Add(1)
-		if r.cfg.OnMaster != nil {
-			// Started with the event's other callbacks (release), once
-			// its Status is published.
-			ctx, cancel := context.WithCancel(r.ctx)
-			inst.cancel = cancel
-			r.onMaster = append(r.onMaster, masterCall{ctx: ctx, name: inst.cfg.Name})
-		}
-	}
-	r.disp.push(Transition{
-		Instance: inst.cfg.Name, From: e.From, To: e.To, Reason: e.Reason, Time: now,
-		Priority: inst.m.Priority(), Master: master,
-	})
-}
-
-// send encodes an advert with priority prio for each destination of inst
+// send encodes an advert with priority prio for each destination of io
 // and writes it, or queues it while a tick batches.
-func (r *Router) send(inst *instance, prio uint8) {
+func (r *Router) send(io *instIO, prio uint8) {
+	inst := r.node.insts[io.id]
 	inst.m.FillAdvert(&r.adv, prio)
+	src := inst.src
 	for _, dst := range inst.dsts {
-		psrc, pdst := inst.src, dst
-		if inst.cfg.ChecksumNoPseudo && inst.cfg.Family() == IPv4 {
+		psrc, pdst := src, dst
+		if inst.cfg.ChecksumNoPseudo && io.c.key.fam == IPv4 {
 			psrc, pdst = netip.Addr{}, netip.Addr{}
 		}
-		if _, batch := inst.out.(BatchConn); batch && r.batching {
+		if _, batch := io.out.(BatchConn); batch && r.batching {
 			start := len(r.arena)
 			b, err := r.adv.Append(r.arena, psrc, pdst)
 			if err != nil {
-				r.sent(inst, prio, dst, err)
+				r.sent(io, prio, dst, err)
 				continue
 			}
 			r.arena = b
-			r.pending = append(r.pending, pendingOut{c: inst.out, inst: inst, prio: prio,
-				out: Outgoing{Msg: b[start:len(b):len(b)], Src: inst.src, Dst: dst}})
+			r.pending = append(r.pending, pendingOut{c: io.out, io: io, prio: prio,
+				out: Outgoing{Msg: b[start:len(b):len(b)], Src: src, Dst: dst}})
 			continue
 		}
 		b, err := r.adv.Append(r.buf[:0], psrc, pdst)
 		if err == nil {
 			r.buf = b
-			err = inst.out.WriteTo(b, inst.src, dst)
+			err = io.out.WriteTo(b, src, dst)
 		}
-		r.sent(inst, prio, dst, err)
+		r.sent(io, prio, dst, err)
 	}
 }
 
 // sent counts the outcome of one advert.
-func (r *Router) sent(inst *instance, prio uint8, dst netip.Addr, err error) {
+func (r *Router) sent(io *instIO, prio uint8, dst netip.Addr, err error) {
 	if err != nil {
-		inst.stats.sendErrors.Add(1)
-		r.log.Warn("sending advert", "instance", inst.cfg.Name, "dst", dst, "err", err)
+		io.stats.sendErrors.Add(1)
+		r.log.Warn("sending advert", "instance", io.name, "dst", dst, "err", err)
 		return
 	}
-	inst.stats.advertsSent.Add(1)
+	io.stats.advertsSent.Add(1)
 	if prio == 0 {
-		inst.stats.priorityZeroSent.Add(1)
+		io.stats.priorityZeroSent.Add(1)
 	}
 }
 
@@ -1448,6 +1103,9 @@ func (r *Router) sent(inst *instance, prio uint8, dst netip.Addr, err error) {
 // of their indexes), each Conn's in the order they were queued, the Conns
 // in the order of their first advert.
 func (r *Router) flush() {
+	if len(r.pending) == 0 {
+		return
+	}
 	if r.rank == nil {
 		r.rank = map[Conn]int{}
 	}
@@ -1491,9 +1149,9 @@ func (r *Router) flush() {
 		for m, i := range idx {
 			p := &r.pending[i]
 			if m < n {
-				r.sent(p.inst, p.prio, p.out.Dst, nil)
+				r.sent(p.io, p.prio, p.out.Dst, nil)
 			} else {
-				r.sent(p.inst, p.prio, p.out.Dst, shortErr(err))
+				r.sent(p.io, p.prio, p.out.Dst, shortErr(err))
 			}
 		}
 	}
@@ -1512,120 +1170,156 @@ func shortErr(err error) error {
 	return err
 }
 
-func (r *Router) bind(inst *instance, vips []VIP) {
-	inst.bound = true
+// bind adds addresses beside the owner loop and reports the result to the
+// Node.
+func (r *Router) bind(io *instIO, e Effect) {
+	id, seq, iface, vips, name, stats := e.ID, e.Seq, e.Iface, e.VIPs, io.name, io.stats
+	r.ops.do(r, id, func(ctx context.Context) {
+		err := r.cfg.Binder.Bind(ctx, iface, vips)
+		if err != nil {
+			stats.bindErrors.Add(1)
+			r.log.Error("adding virtual addresses", "instance", name, "err", err)
+		}
+		r.result(command{kind: cmdBindDone, id: id, seq: seq, err: err})
+	})
+}
+
+// unbind removes addresses beside the owner loop.
+func (r *Router) unbind(io *instIO, e Effect) {
 	if r.cfg.Binder == nil {
 		return
 	}
-	ctx, cancel := r.opCtx()
-	defer cancel()
-	if err := r.cfg.Binder.Bind(ctx, inst.vipIface, vips); err != nil {
-		inst.stats.bindErrors.Add(1)
-		r.log.Error("adding virtual addresses", "instance", inst.cfg.Name, "err", err)
-	}
+	iface, vips, name, stats := e.Iface, e.VIPs, io.name, io.stats
+	r.ops.do(r, e.ID, func(ctx context.Context) {
+		if err := r.cfg.Binder.Unbind(ctx, iface, vips); err != nil {
+			stats.bindErrors.Add(1)
+			r.log.Error("removing virtual addresses", "instance", name, "err", err)
+		}
+	})
 }
 
-func (r *Router) unbind(inst *instance, vips []VIP) {
-	inst.bound = false
-	if r.cfg.Binder == nil {
-		return
-	}
-	ctx, cancel := r.opCtx()
-	defer cancel()
-	if err := r.cfg.Binder.Unbind(ctx, inst.vipIface, vips); err != nil {
-		inst.stats.bindErrors.Add(1)
-		r.log.Error("removing virtual addresses", "instance", inst.cfg.Name, "err", err)
-	}
-}
-
-func (r *Router) announce(inst *instance, addrs []netip.Addr) {
+// announce sends gratuitous ARP / NA beside the owner loop.
+func (r *Router) announce(io *instIO, e Effect) {
 	if r.cfg.Announcer == nil {
 		return
 	}
-	ctx, cancel := r.opCtx()
-	defer cancel()
-	if err := r.cfg.Announcer.Announce(ctx, inst.vipIface, addrs); err != nil {
-		inst.stats.announceErrors.Add(1)
-		r.log.Warn("announcing virtual addresses", "instance", inst.cfg.Name, "err", err)
-	}
+	iface, addrs, name, stats := e.Iface, e.Addrs, io.name, io.stats
+	r.ops.do(r, e.ID, func(ctx context.Context) {
+		if err := r.cfg.Announcer.Announce(ctx, iface, addrs); err != nil {
+			stats.announceErrors.Add(1)
+			r.log.Warn("announcing virtual addresses", "instance", name, "err", err)
+		}
+	})
 }
 
-// markDirty marks inst for the next publishDirty.
-func (r *Router) markDirty(inst *instance) {
-	if !inst.dirty {
-		inst.dirty = true
-		r.dirty = append(r.dirty, inst)
-	}
+// result hands the result of a slow call to the owner loop.
+func (r *Router) result(c command) {
+	r.mu.Lock()
+	r.cmds = append(r.cmds, c)
+	r.mu.Unlock()
+	r.signal()
 }
 
-// publishDirty copies the Status of every instance changed since the last
-// call where Status and InstanceStatus read it: once per event of the owner
-// loop, not once per change.
-func (r *Router) publishDirty() {
+// publish copies the Status of every instance changed since the last call
+// where Status and InstanceStatus read it: once per event of the owner
+// loop, not once per change. Then it hands over the event's callbacks.
+func (r *Router) publish() {
 	// The callbacks of the event run once its Status is published, so
 	// that one that reads Status sees its transition.
 	defer r.release()
-	if len(r.dirty) == 0 {
+	changed := r.node.Changed()
+	if len(changed) == 0 {
 		return
 	}
 	r.mu.Lock()
-	for _, inst := range r.dirty {
-		inst.dirty = false
-		if inst.pub == nil {
-			// Not published yet, or removed: look its slot up.
-			if r.insts[inst.cfg.Name] != inst {
-				continue
-			}
-			inst.pub = r.status[inst.cfg.Name]
-			if inst.pub == nil {
-				inst.pub = new(published)
-				r.status[inst.cfg.Name] = inst.pub
+	for _, id := range changed {
+		io := r.ios[id]
+		if io == nil {
+			continue
+		}
+		if io.pub == nil {
+			io.pub = r.status[io.name]
+			if io.pub == nil {
+				io.pub = new(published)
+				r.status[io.name] = io.pub
 			}
 		}
-		inst.shown = inst.visible()
-		inst.pub.s = r.statusOf(inst)
-		inst.pub.c = inst.stats
+		io.pub.s = r.node.Status(id)
+		io.pub.c = io.stats
 	}
 	r.mu.Unlock()
-	clear(r.dirty)
-	r.dirty = r.dirty[:0]
-}
-
-// masterCall is an OnMaster call waiting for release.
-type masterCall struct {
-	ctx  context.Context
-	name string
 }
 
 // release hands the event's callbacks over: the transitions to the
-// dispatcher, and each OnMaster to a goroutine of its own.
+// dispatcher, and each OnMaster to a goroutine of its own. The Node starts
+// a call of an instance only once the previous one returned.
 func (r *Router) release() {
 	r.disp.release()
-	for _, c := range r.onMaster {
+	for _, id := range r.onMaster {
+		io := r.ios[id]
+		if io == nil {
+			continue
+		}
+		ctx, cancel := context.WithCancel(r.ctx)
+		io.cancel = cancel
+		name := io.name
 		r.masters.Add(1)
 		go func() {
 			defer r.masters.Done()
-			r.cfg.OnMaster(c.ctx, c.name)
+			defer cancel()
+			r.cfg.OnMaster(ctx, name)
+			r.result(command{kind: cmdMasterDone, id: id})
 		}()
 	}
 	clear(r.onMaster)
 	r.onMaster = r.onMaster[:0]
 }
 
-func (r *Router) statusOf(inst *instance) Status {
-	master, mprio := inst.m.Master()
-	s := Status{
-		Name: inst.cfg.Name, Interface: inst.cfg.Interface, VRID: inst.cfg.VRID,
-		Version: inst.cfg.Version, Family: inst.cfg.Family(), State: inst.m.State(),
-		Priority: inst.cfg.Priority, EffectivePriority: inst.m.Priority(),
-		Master: master, MasterPriority: mprio, MasterAdverInterval: inst.m.MasterAdverInterval(),
-		Since: inst.since,
-	}
-	if len(inst.faults) > 0 {
-		s.Faults = sortedKeys(inst.faults)
-	}
-	return s
+// opRunner runs the slow calls of instances (binds, unbinds,
+// announcements, VMAC removal) beside the owner loop, in order for each
+// instance, each instance's on a goroutine that lives while it has calls
+// queued.
+type opRunner struct {
+	mu     sync.Mutex
+	queues map[int][]func(context.Context)
+	wg     sync.WaitGroup
 }
+
+// do queues fn for instance id.
+func (o *opRunner) do(r *Router, id int, fn func(context.Context)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.queues == nil {
+		o.queues = map[int][]func(context.Context){}
+	}
+	q, busy := o.queues[id]
+	o.queues[id] = append(q, fn)
+	if busy {
+		return
+	}
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		for {
+			o.mu.Lock()
+			q := o.queues[id]
+			if len(q) == 0 {
+				delete(o.queues, id)
+				o.mu.Unlock()
+				return
+			}
+			fn := q[0]
+			o.queues[id] = q[1:]
+			o.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), opTimeout)
+			fn(ctx)
+			cancel()
+		}
+	}()
+}
+
+// wait waits for every queued call to end.
+func (o *opRunner) wait() { o.wg.Wait() }
 
 // dispatcher runs OnTransition and OnGroupTransition callbacks in order on
 // a goroutine of its own, so that a slow callback never blocks the owner
@@ -1658,18 +1352,14 @@ func newDispatcher(fn func(Transition), groupFn func(GroupTransition)) *dispatch
 
 func (d *dispatcher) push(t Transition) {
 	if d.fn != nil {
-		d.enqueue(callback{t: t})
+		d.pending = append(d.pending, callback{t: t})
 	}
 }
 
 func (d *dispatcher) pushGroup(g GroupTransition) {
 	if d.groupFn != nil {
-		d.enqueue(callback{g: g, group: true})
+		d.pending = append(d.pending, callback{g: g, group: true})
 	}
-}
-
-func (d *dispatcher) enqueue(c callback) {
-	d.pending = append(d.pending, c)
 }
 
 // release hands the pending callbacks to the dispatcher's goroutine.
@@ -1724,4 +1414,42 @@ func (d *dispatcher) close() {
 	default:
 	}
 	<-d.done
+}
+
+// startLinks runs the LinkMonitor, if any, on a goroutine owned by Run. Its
+// reports are kept latest-wins per interface and applied by the owner loop.
+func (r *Router) startLinks(ctx context.Context) {
+	r.linkDone = nil
+	if r.cfg.Links == nil {
+		return
+	}
+	ctx, r.linkCancel = context.WithCancel(ctx)
+	r.linkDone = make(chan struct{})
+	go func() {
+		defer close(r.linkDone)
+		err := r.cfg.Links.Watch(ctx, func(ls LinkState) {
+			r.mu.Lock()
+			if r.links == nil {
+				r.links = map[string]LinkState{}
+			}
+			r.links[ls.Interface] = ls
+			r.mu.Unlock()
+			r.signal()
+		})
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("link monitor stopped", "err", err)
+		}
+	}()
+}
+
+// stopLinks stops the LinkMonitor goroutine and waits for it.
+func (r *Router) stopLinks() {
+	if r.linkDone == nil {
+		return
+	}
+	r.linkCancel()
+	<-r.linkDone
+	r.mu.Lock()
+	r.links = nil
+	r.mu.Unlock()
 }

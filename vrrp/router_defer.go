@@ -61,11 +61,11 @@ func (r *Router) wantDeferred(c *conn, now time.Time) bool {
 		return false
 	}
 	backup := false
-	for _, inst := range c.vrids {
-		if inst == nil {
+	for _, io := range c.vrids {
+		if io == nil {
 			continue
 		}
-		switch inst.m.State() {
+		switch r.node.State(io.id) {
 		case Master:
 			return false
 		case Backup:
@@ -135,7 +135,7 @@ func (r *Router) readConn(c *conn, now time.Time) {
 			break
 		}
 		for j := range n {
-			r.decode(c, &b.ps[j], b.in[j].N, b.in[j].Info)
+			decode(c, &b.ps[j], b.in[j].N, b.in[j].Info)
 			r.receive(c, &b.ps[j], now)
 		}
 		more = n == len(b.in)
@@ -155,14 +155,12 @@ func (r *Router) overflowed(c *conn, dropped uint64, now time.Time) {
 	r.rstats.drops[DropOverflow].Add(dropped)
 	c.eagerUntil = now.Add(eagerAfterOverflow)
 	r.checkMode(c)
-	for _, inst := range c.vrids {
-		if inst == nil || inst.m.State() != Backup {
-			continue
-		}
-		if d := inst.m.Deadline(); !d.IsZero() && !d.After(now) {
-			r.apply(inst, inst.m.Hold(now), now)
+	for _, io := range c.vrids {
+		if io != nil {
+			r.node.HoldExpired(now, io.id)
 		}
 	}
+	r.effects(now)
 	l := &c.overflow
 	if !l.last.IsZero() && now.Sub(l.last) < dropLogEvery {
 		l.suppressed++
@@ -191,10 +189,7 @@ func (r *Router) checkStep(now time.Time) {
 	r.stepped = d > time.Millisecond || d < -time.Millisecond
 	r.wallOff = off
 	if r.stepped {
-		// Arrival times before the step do not compare with those after.
-		for _, inst := range r.insts {
-			inst.keptAt = time.Time{}
-		}
+		r.node.ClockStepped()
 	}
 }
 

@@ -219,7 +219,8 @@ func TestRouterReloadGroups(t *testing.T) {
 	})
 }
 
-// slowBinder is a vipfake.Binder whose second Bind takes a second.
+// slowBinder is a vipfake.Binder whose second Bind takes half a second,
+// within the advert interval that a new Master's bind has to succeed in.
 type slowBinder struct {
 	vipfake.Binder
 	binds atomic.Int32
@@ -227,7 +228,7 @@ type slowBinder struct {
 
 func (b *slowBinder) Bind(ctx context.Context, iface string, vips []vrrp.VIP) error {
 	if b.binds.Add(1) == 2 {
-		time.Sleep(time.Second)
+		time.Sleep(500 * time.Millisecond)
 	}
 	return b.Binder.Bind(ctx, iface, vips)
 }

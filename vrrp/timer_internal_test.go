@@ -119,9 +119,9 @@ func TestPreciseTimer(t *testing.T) {
 // than one before it.
 func TestCheckStep(t *testing.T) {
 	kept := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	inst := &instance{keptAt: kept}
+	inst := &nodeInst{keptAt: kept}
 	var off time.Duration
-	r := &Router{insts: map[string]*instance{"VI_1": inst}, offsetOf: func(time.Time) time.Duration { return off }}
+	r := &Router{node: &Node{insts: []*nodeInst{inst}}, offsetOf: func(time.Time) time.Duration { return off }}
 	now := time.Now()
 	for i, step := range []struct {
 		name    string

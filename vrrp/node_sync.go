@@ -26,22 +26,6 @@ type SyncGroup struct {
 	TrackingWeight bool
 }
 
-// TracksWeights reports whether weighted tracks move the priority of the
-// named instance: true unless it belongs to a sync group without
-// TrackingWeight, where they act as weight 0.
-func (r *Router) TracksWeights(instance string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, g := range r.cfg.SyncGroups {
-		for _, m := range g.Members {
-			if m == instance {
-				return g.TrackingWeight
-			}
-		}
-	}
-	return true
-}
-
 // GroupTransition is a state change of a sync group, as passed to
 // OnGroupTransition. A group is FAULT when a member is, MASTER when every
 // member is, INIT when every member is, and BACKUP otherwise.
@@ -57,6 +41,7 @@ const syncPrefix = "sync:"
 type group struct {
 	name    string
 	members []string
+	weights bool
 	state   State
 }
 
@@ -96,11 +81,11 @@ func validateGroups(groups []SyncGroup, insts []InstanceConfig) []error {
 	return errs
 }
 
-// groupOf returns the group of inst, or nil.
-func (r *Router) groupOf(inst *instance) *group {
-	for _, g := range r.groups {
+// groupOf returns the group of the named instance, or nil.
+func (n *Node) groupOf(name string) *group {
+	for _, g := range n.groups {
 		for _, m := range g.members {
-			if m == inst.cfg.Name {
+			if m == name {
 				return g
 			}
 		}
@@ -108,10 +93,19 @@ func (r *Router) groupOf(inst *instance) *group {
 	return nil
 }
 
+// weights reports whether weighted tracks move the priority of inst: true
+// unless it belongs to a sync group without TrackingWeight.
+func (n *Node) weights(inst *nodeInst) bool {
+	if g := n.groupOf(inst.cfg.Name); g != nil {
+		return g.weights
+	}
+	return true
+}
+
 // others calls fn for every running member of g but inst.
-func (r *Router) others(g *group, inst *instance, fn func(*instance)) {
+func (n *Node) others(g *group, inst *nodeInst, fn func(*nodeInst)) {
 	for _, name := range g.members {
-		if o := r.insts[name]; o != nil && o != inst {
+		if o := n.byName[name]; o != nil && o != inst {
 			fn(o)
 		}
 	}
@@ -119,57 +113,57 @@ func (r *Router) others(g *group, inst *instance, fn func(*instance)) {
 
 // groupHolds reports whether a Backup member of a group whose timer
 // expired must stay Backup: another member follows a Master it yields to.
-func (r *Router) groupHolds(inst *instance) bool {
-	g := r.groupOf(inst)
-	if g == nil || inst.m.State() != Backup {
+func (n *Node) groupHolds(inst *nodeInst) bool {
+	g := n.groupOf(inst.cfg.Name)
+	if g == nil {
 		return false
 	}
 	hold := false
-	r.others(g, inst, func(o *instance) { hold = hold || o.m.Yields() })
+	n.others(g, inst, func(o *nodeInst) { hold = hold || o.m.Yields() })
 	return hold
 }
 
 // synced moves the other members of inst's group after inst transitioned,
 // and reports the group's state changes.
-func (r *Router) synced(inst *instance, e Effects, now time.Time) {
-	g := r.groupOf(inst)
+func (n *Node) synced(inst *nodeInst, e Effects, now time.Time) {
+	g := n.groupOf(inst.cfg.Name)
 	if g == nil {
 		return
 	}
-	if e.Reason != ReasonSync && !r.syncing {
-		r.syncing = true
+	if e.Reason != ReasonSync && !n.syncing {
+		n.syncing = true
 		switch {
 		case e.To == Master:
-			r.others(g, inst, func(o *instance) { r.apply(o, o.m.Promote(now), now) })
+			n.others(g, inst, func(o *nodeInst) { n.apply(o, o.m.Promote(now), now) })
 		case e.From == Master && e.To == Backup:
-			r.others(g, inst, func(o *instance) { r.apply(o, o.m.Demote(now), now) })
+			n.others(g, inst, func(o *nodeInst) { n.apply(o, o.m.Demote(now), now) })
 		}
-		r.syncFaults(g, now)
-		r.syncing = false
+		n.syncFaults(g, now)
+		n.syncing = false
 	}
-	r.groupState(g, now)
+	n.groupState(g, now)
 }
 
-// faultsChanged propagates a change of inst's faults to its sync group,
-// whether or not inst changed state.
-func (r *Router) faultsChanged(inst *instance, now time.Time) {
-	g := r.groupOf(inst)
-	if g == nil || r.syncing {
+// groupFaultsChanged propagates a change of inst's faults to its sync
+// group, whether or not inst changed state.
+func (n *Node) groupFaultsChanged(inst *nodeInst, now time.Time) {
+	g := n.groupOf(inst.cfg.Name)
+	if g == nil || n.syncing {
 		return
 	}
-	r.syncing = true
-	r.syncFaults(g, now)
-	r.syncing = false
-	r.groupState(g, now)
+	n.syncing = true
+	n.syncFaults(g, now)
+	n.syncing = false
+	n.groupState(g, now)
 }
 
 // syncFaults raises the group fault on every member while another member
 // has a fault of its own, and clears it otherwise.
-func (r *Router) syncFaults(g *group, now time.Time) {
+func (n *Node) syncFaults(g *group, now time.Time) {
 	source := syncPrefix + g.name
-	own := map[*instance]bool{}
+	own := map[*nodeInst]bool{}
 	for _, name := range g.members {
-		if o := r.insts[name]; o != nil {
+		if o := n.byName[name]; o != nil {
 			for f := range o.faults {
 				if !strings.HasPrefix(f, syncPrefix) {
 					own[o] = true
@@ -178,7 +172,7 @@ func (r *Router) syncFaults(g *group, now time.Time) {
 		}
 	}
 	for _, name := range g.members {
-		o := r.insts[name]
+		o := n.byName[name]
 		if o == nil {
 			continue
 		}
@@ -186,21 +180,19 @@ func (r *Router) syncFaults(g *group, now time.Time) {
 		for other, f := range own {
 			want = want || (f && other != o)
 		}
-		if want != o.faults[source] {
-			r.setFault(o, source, want, now)
-		}
+		n.setFault(o, source, want, "", now)
 	}
 }
 
 // groupState recomputes g's state and reports a change.
-func (r *Router) groupState(g *group, now time.Time) {
-	n, masters, inits, fault := 0, 0, 0, false
+func (n *Node) groupState(g *group, now time.Time) {
+	members, masters, inits, fault := 0, 0, 0, false
 	for _, name := range g.members {
-		o := r.insts[name]
+		o := n.byName[name]
 		if o == nil {
 			continue
 		}
-		n++
+		members++
 		switch o.m.State() {
 		case Master:
 			masters++
@@ -214,9 +206,9 @@ func (r *Router) groupState(g *group, now time.Time) {
 	switch {
 	case fault:
 		st = Fault
-	case n > 0 && masters == n:
+	case members > 0 && masters == members:
 		st = Master
-	case inits == n:
+	case inits == members:
 		st = Init
 	}
 	if st == g.state {
@@ -224,8 +216,7 @@ func (r *Router) groupState(g *group, now time.Time) {
 	}
 	from := g.state
 	g.state = st
-	r.log.Info(fmt.Sprintf("(%s) Sync group entering %s state", g.name, st), "group", g.name, "from", from, "to", st)
-	if r.cfg.OnGroupTransition != nil {
-		r.disp.pushGroup(GroupTransition{Group: g.name, From: from, To: st, Time: now})
-	}
+	n.log.Info(fmt.Sprintf("(%s) Sync group entering %s state", g.name, st), "group", g.name, "from", from, "to", st)
+	n.groupTrans = append(n.groupTrans, GroupTransition{Group: g.name, From: from, To: st, Time: now})
+	n.emit(Effect{Kind: EffectGroupTransition, ID: -1, Ref: len(n.groupTrans) - 1})
 }

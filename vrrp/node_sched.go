@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"container/heap"
+	"fmt"
 	"time"
 )
 
@@ -19,7 +20,7 @@ type announcing struct {
 // GARPMasterRepeat rounds now, another GARPMasterDelay later, and refreshes
 // every GARPMasterRefresh, as keepalived does. The first round goes out at
 // once.
-func (r *Router) startAnnouncing(inst *instance, now time.Time) {
+func (n *Node) startAnnouncing(inst *nodeInst, now time.Time) {
 	c := &inst.cfg
 	inst.ann = announcing{rounds: c.GARPMasterRepeat, next: now}
 	if c.GARPMasterDelay > 0 {
@@ -28,34 +29,43 @@ func (r *Router) startAnnouncing(inst *instance, now time.Time) {
 	if c.GARPMasterRefresh > 0 {
 		inst.ann.refresh = now.Add(c.GARPMasterRefresh)
 	}
-	r.schedules(inst, now)
+	n.runSchedules(inst, now)
+	n.timers.update(inst)
 }
 
-// startLease schedules the refresh of leased addresses, if the Binder
-// leases them.
-func (r *Router) startLease(inst *instance, now time.Time) {
-	if lb, ok := r.cfg.Binder.(LeaseBinder); ok && lb.Lease() > 0 {
-		inst.leaseAt = now.Add(lb.Lease() / 3)
+// startLease schedules the refresh of leased addresses.
+func (n *Node) startLease(inst *nodeInst, now time.Time) {
+	if n.opts.Lease > 0 {
+		inst.leaseAt = now.Add(n.opts.Lease / 3)
 	}
 }
 
-// schedules runs the announcement rounds and lease refreshes of inst that
-// are due at now, and sets their next times.
-func (r *Router) schedules(inst *instance, now time.Time) {
-	r.runSchedules(inst, now)
-	r.timers.update(inst)
-}
-
-// runSchedules is schedules without placing inst in the timer heap; it
-// reports whether it changed any of inst's times.
-func (r *Router) runSchedules(inst *instance, now time.Time) bool {
-	if inst.m.State() != Master {
-		changed := inst.ann != announcing{} || !inst.leaseAt.IsZero()
+// runSchedules runs what of inst is due at now besides its Machine's
+// timer: the wait for first reports, the retry after a failed bind, a
+// takeover bind not confirmed in time, the announcement rounds and lease
+// refreshes of a Master. It reports whether it changed any of inst's
+// times; it does not place inst in the timer heap.
+func (n *Node) runSchedules(inst *nodeInst, now time.Time) bool {
+	changed := false
+	if due(inst.awaitBy, now) {
+		n.awaitChanged(inst, now)
+		changed = true
+	}
+	if due(inst.retryAt, now) {
+		inst.retryAt = time.Time{}
+		n.setFault(inst, faultBind, false, "", now)
+		changed = true
+	}
+	if inst.bind == binding && due(inst.bindBy, now) {
+		n.bindFailed(inst, fmt.Sprintf("no result within %v", max(inst.cfg.AdvertInterval, bindTimeoutFloor)), now)
+		changed = true
+	}
+	if inst.m.State() != Master || inst.bind != bound {
+		changed = changed || inst.ann != announcing{} || !inst.leaseAt.IsZero()
 		inst.ann, inst.leaseAt = announcing{}, time.Time{}
 		return changed
 	}
 	a, c := &inst.ann, &inst.cfg
-	changed := false
 	if due(a.burst, now) {
 		a.burst = time.Time{}
 		a.rounds, a.next = c.GARPMasterRepeat, now
@@ -70,7 +80,7 @@ func (r *Router) runSchedules(inst *instance, now time.Time) bool {
 		changed = true
 	}
 	for a.rounds > 0 && due(a.next, now) {
-		r.announce(inst, inst.vipAddrs)
+		n.emit(Effect{Kind: EffectAnnounce, ID: inst.id, Iface: inst.vipIface, Addrs: inst.vipAddrs})
 		a.rounds--
 		a.next = time.Time{}
 		if a.rounds > 0 && c.GARPInterval > 0 {
@@ -81,8 +91,8 @@ func (r *Router) runSchedules(inst *instance, now time.Time) bool {
 		changed = true
 	}
 	if due(inst.leaseAt, now) {
-		r.bind(inst, inst.vips)
-		r.startLease(inst, now)
+		n.bindVIPs(inst, now)
+		n.startLease(inst, now)
 		changed = true
 	}
 	return changed
@@ -93,14 +103,15 @@ func due(t, now time.Time) bool { return !t.IsZero() && !t.After(now) }
 
 // nextDue returns the earliest non-zero time of inst's machine deadline and
 // schedules; zero if none.
-func nextDue(inst *instance) time.Time {
+func nextDue(inst *nodeInst) time.Time {
 	d := inst.m.Deadline()
 	a := &inst.ann
-	if a.rounds == 0 && a.burst.IsZero() && a.refresh.IsZero() && inst.leaseAt.IsZero() {
+	if a.rounds == 0 && a.burst.IsZero() && a.refresh.IsZero() && inst.leaseAt.IsZero() &&
+		inst.bindBy.IsZero() && inst.retryAt.IsZero() && inst.awaitBy.IsZero() {
 		// A Master between announcements, or a Backup: the common case.
 		return d
 	}
-	for _, t := range [...]time.Time{a.next, a.burst, a.refresh, inst.leaseAt} {
+	for _, t := range [...]time.Time{a.next, a.burst, a.refresh, inst.leaseAt, inst.bindBy, inst.retryAt, inst.awaitBy} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -109,7 +120,7 @@ func nextDue(inst *instance) time.Time {
 }
 
 // timerHeap orders instances by their next due time.
-type timerHeap []*instance
+type timerHeap []*nodeInst
 
 func (h timerHeap) Len() int           { return len(h) }
 func (h timerHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
@@ -120,7 +131,7 @@ func (h timerHeap) Swap(i, j int) {
 
 // Push implements heap.Interface.
 func (h *timerHeap) Push(x any) {
-	inst := x.(*instance)
+	inst := x.(*nodeInst)
 	inst.hidx = len(*h)
 	*h = append(*h, inst)
 }
@@ -136,7 +147,7 @@ func (h *timerHeap) Pop() any {
 }
 
 // update places inst after its due time may have changed.
-func (h *timerHeap) update(inst *instance) {
+func (h *timerHeap) update(inst *nodeInst) {
 	inst.due = nextDue(inst)
 	switch {
 	case inst.due.IsZero():
@@ -148,13 +159,13 @@ func (h *timerHeap) update(inst *instance) {
 	}
 }
 
-func (h *timerHeap) remove(inst *instance) {
+func (h *timerHeap) remove(inst *nodeInst) {
 	if inst.hidx >= 0 {
 		heap.Remove(h, inst.hidx)
 	}
 }
 
-func (h timerHeap) top() *instance {
+func (h timerHeap) top() *nodeInst {
 	if len(h) == 0 {
 		return nil
 	}
