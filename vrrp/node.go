@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -556,6 +557,15 @@ func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing
 func (n *Node) SetGroups(now time.Time, groups []SyncGroup) {
 	n.opts.SyncGroups = groups
 	n.setGroups(groups)
+	// A member of a group that is gone loses the group's fault.
+	for _, name := range n.Names() {
+		inst := n.byName[name]
+		for _, src := range sortedKeys(inst.faults) {
+			if g, ok := strings.CutPrefix(src, syncPrefix); ok && !slices.ContainsFunc(n.groups, func(x *group) bool { return x.name == g && slices.Contains(x.members, name) }) {
+				n.setFault(inst, src, false, "", now)
+			}
+		}
+	}
 	for _, g := range n.groups {
 		n.syncFaults(g, now)
 		n.groupState(g, now)
