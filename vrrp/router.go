@@ -63,8 +63,6 @@ type Router struct {
 	// release once its Status is published.
 	onMaster   []int
 	disp       *dispatcher
-	buf        []byte
-	adv        Advertisement
 	linkCancel context.CancelFunc
 	linkDone   chan struct{}
 
@@ -82,15 +80,8 @@ type Router struct {
 	// does.
 	offsetOf func(now time.Time) time.Duration
 
-	// Batched sends, while ticking.
-	batching bool
-	pending  []pendingOut
-	arena    []byte
-	batch    []Outgoing
-	rank     map[Conn]int
-	starts   []int
-	cursor   []int
-	order    []int
+	// Adverts encoded and, while ticking, batched.
+	out sender
 }
 
 // instIO is the I/O side of one instance: its sockets, counters, published
@@ -106,14 +97,6 @@ type instIO struct {
 	dropLog  [NumDropReasons]dropLog
 	pub      *published // where publish writes its Status; nil when removed
 	cancel   context.CancelFunc
-}
-
-type pendingOut struct {
-	c    Conn
-	io   *instIO
-	out  Outgoing
-	prio uint8
-	rank int // order of c's first advert in the tick
 }
 
 type connKey struct {
@@ -559,11 +542,11 @@ func (r *Router) shutdown() {
 func (r *Router) tick(now time.Time) {
 	r.drain()
 	r.readHeld(now)
-	r.batching = true
+	r.out.batching = true
 	r.node.Tick(now)
 	r.effects(now)
 	r.flush()
-	r.batching = false
+	r.out.batching = false
 }
 
 // drainMax bounds how many queued batches a timer tick handles first.
