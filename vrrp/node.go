@@ -509,11 +509,14 @@ func (n *Node) Remove(now time.Time, id int) {
 	delete(n.byName, inst.cfg.Name)
 }
 
-// Stop removes every instance, as Remove.
+// Stop removes every instance, as Remove, without moving the others of a
+// sync group as each member goes: the group stops as a whole.
 func (n *Node) Stop(now time.Time) {
+	n.syncing = true
 	for _, name := range n.Names() {
 		n.Remove(now, n.byName[name].id)
 	}
+	n.syncing = false
 }
 
 // Reconfigure changes instance id in place to c, which keeps its

@@ -511,9 +511,14 @@ func (r *Router) loopTimer() (Timer, <-chan time.Time, func()) {
 // shutdown stops every instance gracefully and waits for the goroutines.
 func (r *Router) shutdown() {
 	now := r.clock.Now()
+	var ids []int
 	for _, name := range r.node.Names() {
 		id, _ := r.node.ID(name)
-		r.removeInstance(id, now)
+		ids = append(ids, id)
+	}
+	r.node.Stop(now)
+	for _, id := range ids {
+		r.detach(id, now)
 	}
 	for _, c := range r.conns {
 		r.closeConn(c)

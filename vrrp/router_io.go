@@ -128,9 +128,15 @@ func (r *Router) openVMAC(io *instIO, c *InstanceConfig) error {
 // removeInstance stops instance id (priority 0, addresses released) and
 // releases its sockets and VMAC.
 func (r *Router) removeInstance(id int, now time.Time) {
+	r.node.Remove(now, id)
+	r.detach(id, now)
+}
+
+// detach carries out the effects of the removal of instance id from the
+// Node, and releases its sockets and VMAC.
+func (r *Router) detach(id int, now time.Time) {
 	io := r.ios[id]
 	vrid := r.node.Config(id).VRID
-	r.node.Remove(now, id)
 	r.effects(now)
 	r.publish()
 	io.pub = nil
