@@ -89,6 +89,7 @@ type Router struct {
 type instIO struct {
 	id       int
 	name     string
+	vrid     uint8
 	c        *conn
 	out      Conn // the Conn adverts leave by: c.conn, or the VMAC's
 	vmacConn Conn

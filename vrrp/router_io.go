@@ -75,7 +75,7 @@ func (r *Router) addInstance(c InstanceConfig) (int, error) {
 		r.readers.Add(1)
 		go r.read(cn)
 	}
-	io := &instIO{name: c.Name, c: cn, out: cn.conn, stats: new(counters)}
+	io := &instIO{name: c.Name, vrid: c.VRID, c: cn, out: cn.conn, stats: new(counters)}
 	var err error
 	if c.UseVMAC {
 		err = r.openVMAC(io, &c)
@@ -136,13 +136,12 @@ func (r *Router) removeInstance(id int, now time.Time) {
 // Node, and releases its sockets and VMAC.
 func (r *Router) detach(id int, now time.Time) {
 	io := r.ios[id]
-	vrid := r.node.Config(id).VRID
 	r.effects(now)
 	r.publish()
 	io.pub = nil
 	r.ios[id] = nil
 	cn := io.c
-	cn.vrids[vrid] = nil
+	cn.vrids[io.vrid] = nil
 	cn.users--
 	if cn.users == 0 {
 		r.closeConn(cn)
