@@ -550,10 +550,16 @@ func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing
 			n.bindNew(inst, now)
 		}
 	}
-	// The Machine gets the effective priority with its new configuration:
-	// never the configured one first.
-	n.apply(inst, inst.m.Reconfigure(now, n.machineConfig(inst)), now)
+	n.reconfigureMachine(inst, now)
 	n.markDirty(inst)
+}
+
+// reconfigureMachine hands inst's Machine its configuration, with the
+// effective priority: never the configured one first, and the priority in
+// force compared, not the one of the Machine's previous configuration.
+func (n *Node) reconfigureMachine(inst *nodeInst, now time.Time) {
+	n.apply(inst, inst.m.Reconfigure(now, n.machineConfig(inst)), now)
+	n.priorityChanged(inst, now)
 }
 
 // SetGroups replaces the sync groups; a group that keeps its name keeps its
@@ -573,6 +579,7 @@ func (n *Node) SetGroups(now time.Time, groups []SyncGroup) {
 	}
 	for _, g := range n.groups {
 		n.syncFaults(g, now)
+		n.reconcile(g, now)
 		n.groupState(g, now)
 	}
 }
@@ -975,7 +982,10 @@ func (n *Node) bindFailed(inst *nodeInst, cause string, now time.Time) {
 // added by a reload): a result must come within an advert interval, at
 // least bindTimeoutFloor.
 func (n *Node) bindNew(inst *nodeInst, now time.Time) {
-	inst.bindBy = now.Add(max(inst.cfg.AdvertInterval, bindTimeoutFloor))
+	// A reload during a takeover's bind does not give it more time.
+	if by := now.Add(max(inst.cfg.AdvertInterval, bindTimeoutFloor)); inst.bindBy.IsZero() || by.Before(inst.bindBy) {
+		inst.bindBy = by
+	}
 	n.bindVIPs(inst, now)
 }
 

@@ -87,7 +87,7 @@ func (n *Node) followSource(inst *nodeInst, ls LinkState, now time.Time) {
 			if a != inst.src {
 				n.log.Info("source address changed", "instance", c.Name, "from", inst.src, "to", a)
 				inst.src = a
-				n.apply(inst, inst.m.Reconfigure(now, n.machineConfig(inst)), now)
+				n.reconfigureMachine(inst, now)
 			}
 			return
 		}

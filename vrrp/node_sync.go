@@ -144,6 +144,35 @@ func (n *Node) synced(inst *nodeInst, e Effects, now time.Time) {
 	n.groupState(g, now)
 }
 
+// reconcile brings together a group formed (SetGroups) over members in
+// different states: with a Master among them, its Backups follow it unless
+// one of them follows a better Master, in which case the Masters step
+// down, as a member's own transitions would have made them.
+func (n *Node) reconcile(g *group, now time.Time) {
+	masters, yields := false, false
+	for _, name := range g.members {
+		if o := n.byName[name]; o != nil {
+			masters = masters || o.m.State() == Master
+			yields = yields || o.m.Yields()
+		}
+	}
+	if !masters {
+		return
+	}
+	n.syncing = true
+	for _, name := range g.members {
+		o := n.byName[name]
+		switch {
+		case o == nil:
+		case yields:
+			n.apply(o, o.m.Demote(now), now)
+		default:
+			n.apply(o, o.m.Promote(now), now)
+		}
+	}
+	n.syncing = false
+}
+
 // groupFaultsChanged propagates a change of inst's faults to its sync
 // group, whether or not inst changed state.
 func (n *Node) groupFaultsChanged(inst *nodeInst, now time.Time) {
