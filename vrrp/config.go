@@ -56,7 +56,9 @@ type Config struct {
 	// from a goroutine of the Router's, never with a lock held and never
 	// blocking the protocol: a slow callback only delays later callbacks.
 	// When it runs, Status and InstanceStatus already show the change (or
-	// a later one).
+	// a later one). A transition to MASTER is reported once the takeover
+	// advert has left; the addresses are bound beside it, and OnMaster
+	// runs once they are.
 	OnTransition func(Transition)
 	// EagerReads reads every advert as it arrives. By default a Router
 	// whose Transport can hold adverts back (a DeferredReader, as
@@ -69,8 +71,12 @@ type Config struct {
 	EagerReads bool
 	// OnMaster, if set, is called in a goroutine of its own each time an
 	// instance becomes Master, once its VIPs are bound and its Status
-	// shows Master. Its context is cancelled as soon as the instance stops
-	// being Master or the Router stops. Run waits for it to return.
+	// shows Master; never while they are not (a failed bind puts the
+	// instance in FAULT instead). Its context is cancelled as soon as the
+	// instance stops being Master or the Router stops. Calls of one
+	// instance never overlap: when it becomes Master again before the
+	// previous call returned (still draining after its context ended), the
+	// next call starts once it has. Run waits for every call to return.
 	OnMaster func(ctx context.Context, instance string)
 }
 

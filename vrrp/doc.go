@@ -13,11 +13,27 @@
 //     the current time and returns Effects, the actions to carry out. It
 //     reads no clock, starts no goroutine and does no I/O, so the same code
 //     runs in a deterministic simulation and on a wire.
-//   - Router runs many Machines, of both families and any VRIDs, on one
-//     owner goroutine. Time comes from a Clock, packets from a Transport;
-//     addresses go through a Binder and announcements through an Announcer.
-//     State changes reach the application through OnTransition and
-//     OnMaster callbacks, which never run under a lock.
+//   - Node is the pure core of a host's virtual routers, one level above
+//     Machine (as etcd-io/raft's RawNode): it owns their Machines and every
+//     rule that spans instances or outlives one advert: the one effective
+//     priority (configured, SetPriority, tracked sources), faults and
+//     their causes, sync groups, tracked interfaces, reload, the
+//     announcement, lease and bind schedules, bind results, OnMaster calls
+//     one at a time. Like Machine it takes the time with every input and
+//     returns Effects; Next says when to Tick.
+//   - Router drives a Node on one owner goroutine and does the I/O: time
+//     comes from a Clock, packets from a Transport; addresses go through a
+//     Binder and announcements through an Announcer, on goroutines beside
+//     the owner loop whose results come back to the Node as inputs. State
+//     changes reach the application through OnTransition and OnMaster
+//     callbacks, which never run under a lock.
+//
+// A new Master sends its advert first, then binds its addresses; its
+// announcements and its OnMaster call wait for the bind. A bind that fails,
+// or brings no result within an advert interval (at least a second), puts
+// the instance in FAULT with the cause (source "bind"): it sends priority
+// 0, so that a Backup takes over at once, and contends again after a
+// backoff. A node that cannot hold its addresses never stays Master.
 //
 // A Backup needs an advert at once only when its priority is 0 (it takes
 // over after Skew_Time); any other advert only moves its deadline, to the

@@ -182,7 +182,7 @@ const bindTimeoutFloor = time.Second
 // each failure in a row up to bindRetryMax.
 const (
 	bindRetry    = time.Second
-	bindRetryMax = 30 * time.Second
+	bindRetryMax = time.Minute
 )
 
 // Fault and priority sources the Node raises itself.
@@ -236,7 +236,7 @@ type nodeInst struct {
 	bind     bindState
 	bindSeq  uint64
 	bindErrs int          // binds failed in a row
-	bindFail bool         // the last bind failed: no preempting a live Master
+	bindHold time.Time    // after a failed bind, no preempting a live Master before
 	announce []netip.Addr // addresses added by Reconfigure, announced once bound
 	calling  bool         // an OnMaster call runs
 	called   bool         // an OnMaster call was started in this Master term
@@ -586,9 +586,9 @@ func (n *Node) SetPriority(now time.Time, id int, prio uint8) {
 // SetPriority's) plus every delta, clamped to 1-254.
 func (n *Node) AdjustPriority(now time.Time, id int, source string, delta int) {
 	inst := n.insts[id]
-	n.reported(inst, source, now)
 	setDelta(inst.deltas, source, delta)
 	n.priorityChanged(inst, now)
+	n.reported(inst, source, now)
 }
 
 // SetFault raises (on) or clears the fault named source of instance id.
@@ -596,8 +596,8 @@ func (n *Node) AdjustPriority(now time.Time, id int, source string, delta int) {
 // adverts and holds no addresses.
 func (n *Node) SetFault(now time.Time, id int, source string, on bool) {
 	inst := n.insts[id]
-	n.reported(inst, source, now)
 	n.setFault(inst, source, on, "", now)
+	n.reported(inst, source, now)
 }
 
 // SetTrack applies what a tracked source says of instance id (see
@@ -605,11 +605,11 @@ func (n *Node) SetFault(now time.Time, id int, source string, on bool) {
 // member acts as weight 0.
 func (n *Node) SetTrack(now time.Time, id int, t TrackState) {
 	inst := n.insts[id]
-	n.reported(inst, t.Source, now)
 	delta, fault := n.trackEffect(inst, t)
 	setDelta(inst.deltas, t.Source, delta)
 	n.priorityChanged(inst, now)
 	n.setFault(inst, t.Source, fault, "", now)
+	n.reported(inst, t.Source, now)
 }
 
 // trackEffect returns what t means for inst: a priority delta, or a fault.
@@ -636,7 +636,7 @@ func (n *Node) Await(now time.Time, id int, source string, within time.Duration)
 	n.awaitChanged(inst, now)
 }
 
-// reported ends the wait for source.
+// reported ends the wait for source, once its report is applied.
 func (n *Node) reported(inst *nodeInst, source string, now time.Time) {
 	if _, ok := inst.awaiting[source]; ok {
 		delete(inst.awaiting, source)
@@ -845,9 +845,10 @@ func (n *Node) Tick(now time.Time) {
 
 // holds reports whether a Backup whose timer expired must stay Backup:
 // another member of its sync group follows a Master it yields to; it still
-// awaits a first report from a source; or its last bind failed and a
-// Master, even a lower one, was heard within Master_Down_Interval (it would
-// take the addresses from a Master that holds them, to fail again).
+// awaits a first report from a source; or its last bind failed recently
+// and a Master, even a lower one, was heard within Master_Down_Interval (it
+// would take the addresses from a Master that holds them, likely to fail
+// again).
 func (n *Node) holds(inst *nodeInst, now time.Time) bool {
 	if inst.m.State() != Backup {
 		return false
@@ -855,7 +856,7 @@ func (n *Node) holds(inst *nodeInst, now time.Time) bool {
 	if len(inst.awaiting) > 0 || n.groupHolds(inst) {
 		return true
 	}
-	return inst.bindFail && !inst.heardAt.IsZero() && now.Sub(inst.heardAt) < inst.m.MasterDownInterval()
+	return now.Before(inst.bindHold) && !inst.heardAt.IsZero() && now.Sub(inst.heardAt) < inst.m.MasterDownInterval()
 }
 
 // BindDone reports the result of the bind with seq of instance id. A
@@ -871,7 +872,7 @@ func (n *Node) BindDone(now time.Time, id int, seq uint64, err error) {
 		n.bindFailed(inst, err.Error(), now)
 		return
 	}
-	inst.bindErrs, inst.bindFail = 0, false
+	inst.bindErrs, inst.bindHold = 0, time.Time{}
 	n.bindConfirmed(inst, now)
 }
 
@@ -920,12 +921,18 @@ func (n *Node) MasterReturned(now time.Time, id int) {
 	n.startMaster(inst)
 }
 
+// bindFailed puts a Master whose bind failed in FAULT for a backoff (1 s,
+// doubling with each failure in a row up to bindRetryMax); back in
+// Backup, it takes over at once when no Master is heard, but preempts a
+// live Master only after another backoff, so that a binder that keeps
+// failing moves the addresses away from a working Master at most once per
+// two backoffs.
 func (n *Node) bindFailed(inst *nodeInst, cause string, now time.Time) {
 	inst.bindErrs++
-	inst.bindFail = true
-	retry := bindRetry << min(inst.bindErrs-1, 5)
-	inst.retryAt = now.Add(min(retry, bindRetryMax))
-	n.setFault(inst, faultBind, true, fmt.Sprintf("cannot bind the virtual addresses: %s; contending again in %v", cause, min(retry, bindRetryMax)), now)
+	retry := min(bindRetry<<min(inst.bindErrs-1, 10), bindRetryMax)
+	inst.retryAt = now.Add(retry)
+	inst.bindHold = now.Add(2 * retry)
+	n.setFault(inst, faultBind, true, fmt.Sprintf("cannot bind the virtual addresses: %s; contending again in %v", cause, retry), now)
 	n.timers.update(inst)
 }
 

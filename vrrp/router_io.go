@@ -1,0 +1,455 @@
+package vrrp
+
+// The Router's sockets: instances set up and torn down, the readers, what
+// is read handed to the Node, adverts written (batched while ticking).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// maxMessage bounds a received VRRP message: 255 IPv6 addresses need 4088
+// bytes; a read that fills the buffer is too long and fails to decode.
+const maxMessage = 4160
+
+// readBatch is how many messages a reader reads with one system call
+// (BatchReader) and hands to the owner loop at once.
+const readBatch = 16
+
+// inbound is one received message, decoded and checksummed by the reader.
+type inbound struct {
+	info PacketInfo
+	n    int
+	err  error
+	form ChecksumForm
+	adv  Advertisement
+	buf  [maxMessage]byte
+}
+
+// inbatch is what a reader hands to the owner loop: the messages of one
+// read.
+type inbatch struct {
+	c  *conn
+	n  int
+	ps [readBatch]inbound
+	in [readBatch]Incoming
+}
+
+func newInbatch() any {
+	b := new(inbatch)
+	for i := range b.in {
+		b.in[i].Buf = b.ps[i].buf[:]
+	}
+	return b
+}
+
+// addInstance sets up an instance, its socket and its VMAC, and adds it to
+// the Node.
+func (r *Router) addInstance(c InstanceConfig) (int, error) {
+	key := connKey{c.Interface, c.Family()}
+	cn := r.conns[key]
+	if cn == nil {
+		group := c.Group
+		if !group.IsValid() {
+			group = Group4
+			if key.fam == IPv6 {
+				group = Group6
+			}
+		}
+		conn0, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: c.Interface, Family: key.fam, Group: group})
+		if err != nil {
+			r.log.Error("cannot open VRRP socket", "instance", c.Name, "interface", c.Interface, "family", key.fam, "err", err)
+			return 0, fmt.Errorf("vrrp: instance %s: open %s %v: %w", c.Name, c.Interface, key.fam, err)
+		}
+		cn = &conn{key: key, conn: conn0, group: group}
+		if !r.cfg.EagerReads {
+			cn.dr, _ = conn0.(DeferredReader)
+		}
+		r.conns[key] = cn
+		r.byOpen = append(r.byOpen, cn)
+		r.readers.Add(1)
+		go r.read(cn)
+	}
+	io := &instIO{name: c.Name, c: cn, out: cn.conn, stats: new(counters)}
+	var err error
+	if c.UseVMAC {
+		err = r.openVMAC(io, &c)
+	}
+	io.id = r.node.Add(c, r.addressing(io, &c))
+	r.ios = append(r.ios, io)
+	cn.users++
+	cn.vrids[c.VRID] = io
+	if err != nil {
+		r.node.SetFault(r.clock.Now(), io.id, "vmac", true)
+	}
+	r.effects(r.clock.Now())
+	return io.id, nil
+}
+
+// addressing is what the Node needs to know of io's sockets.
+func (r *Router) addressing(io *instIO, c *InstanceConfig) Addressing {
+	a := Addressing{Source: io.c.conn.LocalAddr(), Group: io.c.group}
+	if io.vmacConn != nil && c.Family() == IPv6 {
+		// The VMAC has a link-local address of its own.
+		a.Source = io.vmacConn.LocalAddr()
+	}
+	return a
+}
+
+// openVMAC creates the VMAC interface of an instance and, unless adverts
+// leave by the parent, a send-only Conn on it.
+func (r *Router) openVMAC(io *instIO, c *InstanceConfig) error {
+	name := c.vmacName()
+	vb := r.cfg.Binder.(VMACBinder)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), opTimeout)
+	defer cancel()
+	if err := vb.AddVMAC(ctx, c.Interface, name, c.VRID, c.Family()); err != nil {
+		r.log.Error("cannot create VMAC interface", "instance", c.Name, "vmac", name, "err", err)
+		return err
+	}
+	io.vmac = name
+	if c.VMACXmitBase {
+		return nil
+	}
+	vc, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: name, Family: c.Family(), Group: io.c.group, SendOnly: true})
+	if err != nil {
+		r.log.Error("cannot open VRRP socket on the VMAC", "instance", c.Name, "vmac", name, "err", err)
+		return err
+	}
+	io.vmacConn, io.out = vc, vc
+	return nil
+}
+
+// removeInstance stops instance id (priority 0, addresses released) and
+// releases its sockets and VMAC.
+func (r *Router) removeInstance(id int, now time.Time) {
+	io := r.ios[id]
+	vrid := r.node.Config(id).VRID
+	r.node.Remove(now, id)
+	r.effects(now)
+	r.publish()
+	io.pub = nil
+	r.ios[id] = nil
+	cn := io.c
+	cn.vrids[vrid] = nil
+	cn.users--
+	if cn.users == 0 {
+		r.closeConn(cn)
+		delete(r.conns, cn.key)
+		r.byOpen = slices.DeleteFunc(r.byOpen, func(c *conn) bool { return c == cn })
+	} else {
+		r.checkMode(cn)
+	}
+	if io.vmacConn != nil {
+		if err := io.vmacConn.Close(); err != nil {
+			r.log.Warn("closing the VMAC socket", "instance", io.name, "err", err)
+		}
+	}
+	if io.vmac != "" {
+		// After the addresses on it are released.
+		vmac := io.vmac
+		r.ops.do(r, id, func(ctx context.Context) {
+			if err := r.cfg.Binder.(VMACBinder).RemoveVMAC(ctx, vmac); err != nil {
+				r.log.Warn("removing the VMAC interface", "instance", io.name, "err", err)
+			}
+		})
+	}
+}
+
+func (r *Router) closeConn(c *conn) {
+	if !c.closed {
+		c.closed = true
+		if err := c.conn.Close(); err != nil {
+			r.log.Warn("closing VRRP socket", "interface", c.key.iface, "err", err)
+		}
+	}
+}
+
+// read is the reader goroutine of one Conn: it reads a batch of packets
+// (one at a time when the Conn is no BatchReader), decodes and checksums
+// each, and hands the batch to the owner loop.
+func (r *Router) read(c *conn) {
+	defer r.readers.Done()
+	br, _ := c.conn.(BatchReader)
+	for {
+		b := r.free.Get().(*inbatch)
+		n, err := 0, error(nil)
+		if br != nil {
+			n, err = br.ReadBatch(b.in[:])
+		} else {
+			b.in[0].N, b.in[0].Info, err = c.conn.ReadFrom(b.in[0].Buf)
+			n = 1
+		}
+		if err != nil {
+			r.free.Put(b)
+			if errors.Is(err, net.ErrClosed) || r.quitting() {
+				return
+			}
+			r.rstats.readErrors.Add(1)
+			r.log.Warn("reading VRRP socket", "interface", c.key.iface, "err", err)
+			if !r.pause(100 * time.Millisecond) {
+				return
+			}
+			continue
+		}
+		b.c, b.n = c, n
+		for i := range n {
+			decode(c, &b.ps[i], b.in[i].N, b.in[i].Info)
+		}
+		select {
+		case r.in <- b:
+		case <-r.quit:
+			return
+		}
+	}
+}
+
+// decode decodes and checksums one message of n bytes in p.buf.
+func decode(c *conn, p *inbound, n int, info PacketInfo) {
+	info.Src, info.Dst = info.Src.Unmap(), info.Dst.Unmap()
+	p.info, p.n = info, n
+	msg := p.buf[:n]
+	p.err = nil
+	p.form = ChecksumBad
+	if n == len(p.buf) {
+		p.err = fmt.Errorf("%w: message of %d bytes or more", ErrLength, n)
+	} else if p.err = p.adv.Unmarshal(msg, c.key.fam == IPv6); p.err == nil {
+		p.form = VerifyChecksum(msg, info.Src, info.Dst, c.group)
+	}
+}
+
+// quitting reports whether the loop is quitting, for read errors that do
+// not wrap net.ErrClosed.
+func (r *Router) quitting() bool {
+	select {
+	case <-r.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// pause waits d on the Router's clock; it returns false if the Router quits.
+func (r *Router) pause(d time.Duration) bool {
+	t, ch := r.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-r.quit:
+		return false
+	}
+}
+
+func dropFor(err error) DropReason {
+	switch {
+	case errors.Is(err, ErrTruncated):
+		return DropTruncated
+	case errors.Is(err, ErrLength):
+		return DropLength
+	case errors.Is(err, ErrVersion):
+		return DropVersion
+	case errors.Is(err, ErrType):
+		return DropType
+	case errors.Is(err, ErrInterval):
+		return DropInterval
+	case errors.Is(err, ErrFamily):
+		return DropFamily
+	case errors.Is(err, ErrVRID):
+		return DropUnknownVRID
+	}
+	return DropLength
+}
+
+// receiveBatch handles the messages of one read, and frees the batch.
+func (r *Router) receiveBatch(b *inbatch) {
+	now := r.clock.Now()
+	r.checkStep(now)
+	for i := range b.n {
+		r.receive(b.c, &b.ps[i], now)
+	}
+	r.eagerEnds(b.c, now)
+	r.free.Put(b)
+}
+
+// unknownVRID logs an advert for a VRID no instance has on c, at most once
+// per dropLogEvery for c.
+func (r *Router) unknownVRID(c *conn, p *inbound, now time.Time) {
+	l := &c.unknown
+	if !l.last.IsZero() && now.Sub(l.last) < dropLogEvery {
+		l.suppressed++
+		return
+	}
+	r.log.Info(fmt.Sprintf("(%s) Unknown VRID %d received from %v, ignoring", c.key.iface, p.buf[1], p.info.Src),
+		"interface", c.key.iface, "family", c.key.fam, "vrid", p.buf[1], "src", p.info.Src, "suppressed", l.suppressed)
+	l.last, l.suppressed = now, 0
+}
+
+// receive hands one message to the Node, and counts it.
+func (r *Router) receive(c *conn, p *inbound, now time.Time) {
+	var io *instIO
+	if p.n >= 2 {
+		io = c.vrids[p.buf[1]]
+	}
+	r.rstats.received.Add(1)
+	if io == nil || c.closed {
+		d := DropUnknownVRID
+		if p.err != nil {
+			d = dropFor(p.err)
+		}
+		r.rstats.drops[d].Add(1)
+		if d == DropUnknownVRID && r.cfg.LogUnknownVRIDs && !c.closed && p.n >= 2 {
+			r.unknownVRID(c, p, now)
+		}
+		return
+	}
+	res := r.node.Receive(now, io.id, &Received{Adv: &p.adv, Info: p.info, Err: p.err, Form: p.form, Untimed: r.stepped})
+	if res.Counted {
+		io.stats.advertsReceived.Add(1)
+		io.stats.checksums[p.form].Add(1)
+		if p.adv.Priority == 0 {
+			io.stats.priorityZeroReceived.Add(1)
+		}
+	}
+	if res.Drop != DropNone {
+		r.dropped(io, res.Drop, now)
+	}
+	r.effects(now)
+}
+
+// dropped counts a drop and logs it, at most once per dropLogEvery for
+// each reason of each instance, so that a flood cannot flood the log.
+func (r *Router) dropped(io *instIO, d DropReason, now time.Time) {
+	io.stats.drops[d].Add(1)
+	l := &io.dropLog[d]
+	if !l.last.IsZero() && now.Sub(l.last) < dropLogEvery {
+		l.suppressed++
+		return
+	}
+	r.log.Info(fmt.Sprintf("(%s) dropped an advert: %s", io.name, d),
+		"instance", io.name, "reason", d.String(), "suppressed", l.suppressed)
+	l.last, l.suppressed = now, 0
+}
+
+// send encodes an advert with priority prio for each destination of io
+// and writes it, or queues it while a tick batches.
+func (r *Router) send(io *instIO, prio uint8) {
+	inst := r.node.insts[io.id]
+	inst.m.FillAdvert(&r.adv, prio)
+	src := inst.src
+	for _, dst := range inst.dsts {
+		psrc, pdst := src, dst
+		if inst.cfg.ChecksumNoPseudo && io.c.key.fam == IPv4 {
+			psrc, pdst = netip.Addr{}, netip.Addr{}
+		}
+		if _, batch := io.out.(BatchConn); batch && r.batching {
+			start := len(r.arena)
+			b, err := r.adv.Append(r.arena, psrc, pdst)
+			if err != nil {
+				r.sent(io, prio, dst, err)
+				continue
+			}
+			r.arena = b
+			r.pending = append(r.pending, pendingOut{c: io.out, io: io, prio: prio,
+				out: Outgoing{Msg: b[start:len(b):len(b)], Src: src, Dst: dst}})
+			continue
+		}
+		b, err := r.adv.Append(r.buf[:0], psrc, pdst)
+		if err == nil {
+			r.buf = b
+			err = io.out.WriteTo(b, src, dst)
+		}
+		r.sent(io, prio, dst, err)
+	}
+}
+
+// sent counts the outcome of one advert.
+func (r *Router) sent(io *instIO, prio uint8, dst netip.Addr, err error) {
+	if err != nil {
+		io.stats.sendErrors.Add(1)
+		r.log.Warn("sending advert", "instance", io.name, "dst", dst, "err", err)
+		return
+	}
+	io.stats.advertsSent.Add(1)
+	if prio == 0 {
+		io.stats.priorityZeroSent.Add(1)
+	}
+}
+
+// flush writes the adverts queued by a tick, one WriteBatch for each Conn.
+// Instances on several Conns fall due interleaved (the same interval on
+// each segment), so the adverts are grouped by Conn first (a counting sort
+// of their indexes), each Conn's in the order they were queued, the Conns
+// in the order of their first advert.
+func (r *Router) flush() {
+	if len(r.pending) == 0 {
+		return
+	}
+	if r.rank == nil {
+		r.rank = map[Conn]int{}
+	}
+	for i := range r.pending {
+		p := &r.pending[i]
+		if i > 0 && p.c == r.pending[i-1].c {
+			p.rank = r.pending[i-1].rank
+			continue
+		}
+		rk, ok := r.rank[p.c]
+		if !ok {
+			rk = len(r.rank)
+			r.rank[p.c] = rk
+		}
+		p.rank = rk
+	}
+	conns := len(r.rank)
+	clear(r.rank)
+	// starts[k] is where the adverts of Conn k begin in order.
+	r.starts = append(r.starts[:0], make([]int, conns+1)...)
+	for _, p := range r.pending {
+		r.starts[p.rank+1]++
+	}
+	for k := 1; k <= conns; k++ {
+		r.starts[k] += r.starts[k-1]
+	}
+	r.cursor = append(r.cursor[:0], r.starts[:conns]...)
+	r.order = append(r.order[:0], make([]int, len(r.pending))...)
+	for i, p := range r.pending {
+		r.order[r.cursor[p.rank]] = i
+		r.cursor[p.rank]++
+	}
+	for k := range conns {
+		idx := r.order[r.starts[k]:r.starts[k+1]]
+		r.batch = r.batch[:0]
+		for _, i := range idx {
+			r.batch = append(r.batch, r.pending[i].out)
+		}
+		c := r.pending[idx[0]].c
+		n, err := c.(BatchConn).WriteBatch(r.batch)
+		for m, i := range idx {
+			p := &r.pending[i]
+			if m < n {
+				r.sent(p.io, p.prio, p.out.Dst, nil)
+			} else {
+				r.sent(p.io, p.prio, p.out.Dst, shortErr(err))
+			}
+		}
+	}
+	clear(r.batch)
+	clear(r.pending)
+	r.pending = r.pending[:0]
+	r.arena = r.arena[:0]
+}
+
+// shortErr is the error for the messages of a batch that WriteBatch did
+// not send: its own error, or one saying it stopped short.
+func shortErr(err error) error {
+	if err == nil {
+		return errors.New("vrrp: batch write stopped short")
+	}
+	return err
+}

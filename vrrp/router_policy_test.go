@@ -1,0 +1,168 @@
+package vrrp_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vrrpkit/vrrpkit/transport/fake"
+	vipfake "github.com/vrrpkit/vrrpkit/vip/fake"
+	"github.com/vrrpkit/vrrpkit/vrrp"
+)
+
+// A node that cannot bind its VIP (EPERM: only CAP_NET_RAW) must not stay
+// Master: it goes to FAULT with the bind as its cause, never runs
+// OnMaster, and its lower-priority peer takes over and holds the VIP.
+func TestRouterBindFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		t.Cleanup(func() { seg.Close() })
+		ba, bb := &vipfake.Binder{}, &vipfake.Binder{}
+		ba.SetError(errors.New("operation not permitted"))
+		var calls sync.Map
+		onMaster := func(name string) func(context.Context, string) {
+			return func(ctx context.Context, inst string) {
+				calls.Store(name, true)
+				<-ctx.Done()
+			}
+		}
+		a, stopA := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Binder: ba,
+			Instances: []vrrp.InstanceConfig{v3inst(200)}, OnMaster: onMaster("a")})
+		t.Cleanup(stopA)
+		b, stopB := runRouter(t, vrrp.Config{Transport: seg.NewHost("b", addr4(2)), Binder: bb,
+			Instances: []vrrp.InstanceConfig{v3inst(100)}, OnMaster: onMaster("b")})
+		t.Cleanup(stopB)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		sa, _ := a.InstanceStatus("VI_1")
+		if sa.State == vrrp.Master || stateOf(t, b, "VI_1") != vrrp.Master || !bb.Has(vip4) || ba.Has(vip4) {
+			t.Fatalf("a %v (faults %v), b %v, b holds the VIP %v: want a not Master, b Master with the VIP",
+				sa.State, sa.Faults, stateOf(t, b, "VI_1"), bb.Has(vip4))
+		}
+		if _, ok := calls.Load("a"); ok {
+			t.Error("OnMaster ran on a, whose VIP was never bound")
+		}
+		if sa.Stats.BindErrors == 0 {
+			t.Error("no bind error counted")
+		}
+		// Once binding works, a takes over again (after a retry), now
+		// with the VIP.
+		ba.SetError(nil)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if stateOf(t, a, "VI_1") != vrrp.Master || !ba.Has(vip4) || bb.Has(vip4) {
+			t.Errorf("after the binder recovered: a %v holds %v, b %v", stateOf(t, a, "VI_1"), ba.Has(vip4), stateOf(t, b, "VI_1"))
+		}
+		if _, ok := calls.Load("a"); !ok {
+			t.Error("OnMaster did not run on a once its VIP was bound")
+		}
+	})
+}
+
+// Reloading a Master from priority 100 to 110 while a tracked check holds
+// -20 advertises 90: never 110 first.
+func TestRouterReloadPriority(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		t.Cleanup(func() { seg.Close() })
+		a, stopA := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		t.Cleanup(stopA)
+		if err := a.AdjustPriority("VI_1", "check:chk", -20); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if stateOf(t, a, "VI_1") != vrrp.Master {
+			t.Fatal("no Master")
+		}
+		var mu sync.Mutex
+		var prios []uint8
+		untap := seg.Tap(func(f fake.Frame) {
+			var adv vrrp.Advertisement
+			if f.From == "a" && adv.Unmarshal(f.Msg, false) == nil {
+				mu.Lock()
+				prios = append(prios, adv.Priority)
+				mu.Unlock()
+			}
+		})
+		defer untap()
+		if err := a.Reload(context.Background(), []vrrp.InstanceConfig{v3inst(110)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(prios) == 0 {
+			t.Fatal("no adverts after the reload")
+		}
+		for _, p := range prios {
+			if p != 90 {
+				t.Fatalf("adverts after the reload %v: want priority 90 only", prios)
+			}
+		}
+	})
+}
+
+// OnMaster calls of one instance never overlap: Master -> Backup -> Master
+// while the first call is still draining after its context ended starts
+// the second only once the first has returned.
+func TestRouterOnMasterNoOverlap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		t.Cleanup(func() { seg.Close() })
+		var (
+			mu            sync.Mutex
+			running, most int
+			calls         int
+		)
+		a, stopA := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Binder: &vipfake.Binder{},
+			Instances: []vrrp.InstanceConfig{v3inst(150)},
+			OnMaster: func(ctx context.Context, inst string) {
+				mu.Lock()
+				running++
+				calls++
+				most = max(most, running)
+				mu.Unlock()
+				<-ctx.Done()
+				time.Sleep(5 * time.Second) // draining connections
+				mu.Lock()
+				running--
+				mu.Unlock()
+			}})
+		t.Cleanup(stopA)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		// Higher priority for a moment, then gone: a steps down and
+		// takes over again within a second.
+		if err := a.SetPriority("VI_1", 10); err != nil {
+			t.Fatal(err)
+		}
+		b, stopB := runRouter(t, vrrp.Config{Transport: seg.NewHost("b", addr4(2)), Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		t.Cleanup(stopB)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if stateOf(t, b, "VI_1") != vrrp.Master || stateOf(t, a, "VI_1") != vrrp.Backup {
+			t.Fatalf("b %v a %v, want b Master", stateOf(t, b, "VI_1"), stateOf(t, a, "VI_1"))
+		}
+		if err := a.ResetPriority("VI_1"); err != nil {
+			t.Fatal(err)
+		}
+		stopB()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if stateOf(t, a, "VI_1") != vrrp.Master {
+			t.Fatal("a did not take over again")
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if most != 1 || calls != 2 {
+			t.Errorf("%d calls, at most %d at once; want 2 calls, one at a time", calls, most)
+		}
+	})
+}
