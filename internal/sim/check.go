@@ -254,10 +254,10 @@ func (s *sim) checkBinder(r *router) {
 }
 
 // checkSettled checks the settled state: every instance runs, each VRID
-// has exactly one Master, the best router by (priority, address) of those
-// whose last bind did not fail, and its VIPs are bound on it alone. (A
-// Backup whose last bind failed does not preempt a live Master until a
-// bind succeeds: vrrp.Node.BindDone.)
+// has exactly one Master, the best router by (priority, address), and its
+// VIPs are bound on it alone. (The checks begin once a failed bind can no
+// longer hold an instance in FAULT or keep it from preempting: see
+// bindRetryMax.)
 func (s *sim) checkSettled() {
 	for v, id := range s.cfg.IDs {
 		var masters []*router
@@ -271,7 +271,7 @@ func (s *sim) checkSettled() {
 			if vr.state == vrrp.Master {
 				masters = append(masters, r)
 			}
-			if !vr.bindFail && (best == nil || s.beats(r, best, v)) {
+			if best == nil || s.beats(r, best, v) {
 				best = r
 			}
 		}

@@ -61,10 +61,11 @@
 //
 // And from the end of the fault phase plus a settle time until the end:
 // every instance runs, for each VRID exactly one Master; it has the highest
-// effective priority of the routers whose last bind did not fail (of tied
-// routers, any may be Master, as RFC 5798 allows, or with
-// Config.StrictTies the one with the greatest address); its VIPs are bound
-// on it and on no other router.
+// effective priority (of tied routers, any may be Master, as RFC 5798
+// allows, or with Config.StrictTies the one with the greatest address);
+// its VIPs are bound on it and on no other router. When binds failed late
+// in the fault phase, the checks wait until the Node's backoff after a
+// failed bind (FAULT, then no preempting) is over.
 //
 // Random draws a scenario from a seed. Result.Transcript is a timeline of
 // the run (faults, inputs, transitions, calls and, with Config.Verbose,

@@ -367,7 +367,7 @@ func (s *sim) unbindAsked(r *router, v int, e vrrp.Effect) (timedOut bool) {
 	vr := &r.vrs[v]
 	if slices.ContainsFunc(e.VIPs, func(x vrrp.VIP) bool { return slices.Contains(vr.cfg.VIPs, x) }) {
 		if !vr.bound && !vr.bindAt.IsZero() && !s.before(r, vr.bindAt.Add(vr.floor)) {
-			vr.bindFail, timedOut = true, true
+			timedOut = true
 		}
 		vr.bound, vr.held, vr.pend, vr.bindAt, vr.addAt = false, nil, 0, time.Time{}, time.Time{}
 	}
@@ -408,7 +408,9 @@ func (s *sim) opDone(ev event) {
 		return
 	}
 	if o.fail || s.now-o.at > int64(max(vr.cfg.AdvertInterval, bindTimeoutFloor))*9/10 {
-		s.troubleUntil = max(s.troubleUntil, s.now+int64(bindRetryMax)+int64(2*bindTimeoutFloor))
+		// The instance may fail its bind (now, or at its timeout), stay
+		// in FAULT, and then not preempt a live Master, for a while.
+		s.troubleUntil = max(s.troubleUntil, s.now+int64(2*bindRetryMax)+int64(2*bindTimeoutFloor))
 	}
 	var err error
 	switch {
@@ -425,10 +427,8 @@ func (s *sim) opDone(ev event) {
 	if o.seq == vr.pend && vr.state == vrrp.Master {
 		// The Node takes this result.
 		vr.pend = 0
-		if err != nil {
-			vr.bindFail = true
-		} else {
-			vr.bindFail, vr.addAt = false, time.Time{}
+		if err == nil {
+			vr.addAt = time.Time{}
 			if s.broken&brokenBinds == 0 {
 				vr.bound, vr.bindAt = true, time.Time{}
 				vr.held = vr.held[:0]

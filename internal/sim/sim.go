@@ -58,11 +58,12 @@ const (
 )
 
 // bindTimeoutFloor and bindRetryMax are vrrp's: a new Master's bind not
-// confirmed within max(advert interval, bindTimeoutFloor) fails, and an
-// instance stays in FAULT at most bindRetryMax after a failed bind.
+// confirmed within max(advert interval, bindTimeoutFloor) fails; after a
+// failed bind, an instance stays in FAULT at most bindRetryMax, and does
+// not preempt a live Master for at most twice that.
 const (
 	bindTimeoutFloor = time.Second
-	bindRetryMax     = 30 * time.Second
+	bindRetryMax     = time.Minute
 )
 
 // errBind is the error of a simulated bind that fails.
@@ -141,15 +142,14 @@ type vr struct {
 	views    []view     // per Track: what the instance was told
 
 	// Binds, as the simulator fed them.
-	bound    bool           // the VIPs of a takeover were confirmed bound
-	held     []netip.Prefix // those VIPs
-	pend     uint64         // the Seq of the bind in flight that counts, 0 if none
-	bindAt   time.Time      // local time the takeover's bind was asked; zero once confirmed or released
-	floor    time.Duration  // its timeout
-	addAt    time.Time      // local time addresses added by a reload were asked bound; zero if none
-	bindFail bool           // the last bind that counted failed or timed out
-	late     bool           // a violation of the bind timeout was reported in this term
-	ops      []op           // binder calls queued, the first under way
+	bound  bool           // the VIPs of a takeover were confirmed bound
+	held   []netip.Prefix // those VIPs
+	pend   uint64         // the Seq of the bind in flight that counts, 0 if none
+	bindAt time.Time      // local time the takeover's bind was asked; zero once confirmed or released
+	floor  time.Duration  // its timeout
+	addAt  time.Time      // local time addresses added by a reload were asked bound; zero if none
+	late   bool           // a violation of the bind timeout was reported in this term
+	ops    []op           // binder calls queued, the first under way
 
 	// The OnMaster call.
 	calling, stopAsked bool
