@@ -17,6 +17,9 @@ import (
 // SetPriority, AdjustPriority and SetFault calls are the process's: a new
 // one starts without them.
 func (s *sim) start(r *router) {
+	if r.state == down {
+		s.orphans(r)
+	}
 	r.state = running
 	r.inc++
 	r.armed, r.spins, r.splitFrom, r.splitSaid = false, 0, -1, false
@@ -55,6 +58,19 @@ func (s *sim) start(r *router) {
 		s.feed(r, input{kind: inStart, v: v}, func(now time.Time) { r.node.Start(now, r.vrs[v].id) })
 	}
 	s.dirty = true
+}
+
+// orphans removes the VIPs a crashed process left bound that are no
+// longer in its configuration (a reload removed them, and the crash lost
+// the unbind): the new process cannot know them, so no Node can release
+// them; the operator does (or, in production, an address lifetime).
+func (s *sim) orphans(r *router) {
+	for _, x := range r.binder.Bound(iface) {
+		if !slices.Contains(r.vrs[s.vrids[x.Prefix]].cfg.VIPs, x) {
+			s.logf("%s: the operator removes %v, left by the crash and no longer configured", r.name, x.Prefix)
+			_ = r.binder.Unbind(context.Background(), iface, []vrrp.VIP{x})
+		}
+	}
 }
 
 func checkSource(i int) string { return fmt.Sprintf("check:chk%d", i) }
