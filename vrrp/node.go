@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -216,7 +217,7 @@ type nodeInst struct {
 	id   int
 
 	leaseAt  time.Time
-	bindBy   time.Time // a takeover bind not confirmed by then failed
+	bindBy   time.Time // a bind of addresses not held yet, not confirmed by then, failed
 	retryAt  time.Time // the bind fault clears then
 	awaitBy  time.Time // the earliest deadline in awaiting
 	cfg      InstanceConfig
@@ -229,7 +230,8 @@ type nodeInst struct {
 
 	override uint8
 	deltas   map[string]int
-	faults   map[string]string // source -> cause
+	faults   map[string]string     // source -> cause
+	tracks   map[string]TrackState // the last report of each SetTrack source
 	awaiting map[string]time.Time
 	started  bool // Start was called
 	running  bool // the Machine was started
@@ -507,11 +509,14 @@ func (n *Node) Remove(now time.Time, id int) {
 	delete(n.byName, inst.cfg.Name)
 }
 
-// Stop removes every instance, as Remove.
+// Stop removes every instance, as Remove, without moving the others of a
+// sync group as each member goes: the group stops as a whole.
 func (n *Node) Stop(now time.Time) {
+	n.syncing = true
 	for _, name := range n.Names() {
 		n.Remove(now, n.byName[name].id)
 	}
+	n.syncing = false
 }
 
 // Reconfigure changes instance id in place to c, which keeps its
@@ -531,7 +536,7 @@ func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing
 			}
 		}
 		if len(gone) > 0 {
-			n.unbind(inst, gone)
+			n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: gone})
 		}
 		var added []netip.Addr
 		for _, v := range inst.vips {
@@ -542,7 +547,7 @@ func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing
 		if len(added) > 0 {
 			// Announced once bound.
 			inst.announce = added
-			n.bindVIPs(inst, now)
+			n.bindNew(inst, now)
 		}
 	}
 	// The Machine gets the effective priority with its new configuration:
@@ -556,6 +561,16 @@ func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing
 func (n *Node) SetGroups(now time.Time, groups []SyncGroup) {
 	n.opts.SyncGroups = groups
 	n.setGroups(groups)
+	for _, name := range n.Names() {
+		inst := n.byName[name]
+		n.retrack(inst, now)
+		// A member of a group that is gone loses the group's fault.
+		for _, src := range sortedKeys(inst.faults) {
+			if g, ok := strings.CutPrefix(src, syncPrefix); ok && !slices.ContainsFunc(n.groups, func(x *group) bool { return x.name == g && slices.Contains(x.members, name) }) {
+				n.setFault(inst, src, false, "", now)
+			}
+		}
+	}
 	for _, g := range n.groups {
 		n.syncFaults(g, now)
 		n.groupState(g, now)
@@ -605,11 +620,31 @@ func (n *Node) SetFault(now time.Time, id int, source string, on bool) {
 // member acts as weight 0.
 func (n *Node) SetTrack(now time.Time, id int, t TrackState) {
 	inst := n.insts[id]
+	if inst.tracks == nil {
+		inst.tracks = map[string]TrackState{}
+	}
+	inst.tracks[t.Source] = t
 	delta, fault := n.trackEffect(inst, t)
 	setDelta(inst.deltas, t.Source, delta)
 	n.priorityChanged(inst, now)
 	n.setFault(inst, t.Source, fault, "", now)
 	n.reported(inst, t.Source, now)
+}
+
+// retrack applies the weight rule again to every tracked source of inst
+// (its sync group, and with it whether weights apply, may have changed).
+func (n *Node) retrack(inst *nodeInst, now time.Time) {
+	for src, t := range inst.tracks {
+		delta, fault := n.trackEffect(inst, t)
+		setDelta(inst.deltas, src, delta)
+		setFaultCause(inst.faults, src, fault, "")
+	}
+	for name, ls := range n.links {
+		n.trackLink(inst, ls, name)
+	}
+	n.priorityChanged(inst, now)
+	n.faultsChanged(inst, now)
+	n.markDirty(inst)
 }
 
 // trackEffect returns what t means for inst: a priority delta, or a fault.
@@ -879,6 +914,7 @@ func (n *Node) BindDone(now time.Time, id int, seq uint64, err error) {
 // bindConfirmed follows a bind that succeeded: a takeover's starts what a
 // Master does; one of addresses added by Reconfigure announces them.
 func (n *Node) bindConfirmed(inst *nodeInst, now time.Time) {
+	inst.bindBy = time.Time{}
 	if inst.bind == binding {
 		n.confirmed(inst, now)
 	}
@@ -893,7 +929,6 @@ func (n *Node) bindConfirmed(inst *nodeInst, now time.Time) {
 // announcements, the lease, the OnMaster call.
 func (n *Node) confirmed(inst *nodeInst, now time.Time) {
 	inst.bind = bound
-	inst.bindBy = time.Time{}
 	n.startAnnouncing(inst, now)
 	n.startLease(inst, now)
 	n.startMaster(inst)
@@ -934,6 +969,14 @@ func (n *Node) bindFailed(inst *nodeInst, cause string, now time.Time) {
 	inst.bindHold = now.Add(2 * retry)
 	n.setFault(inst, faultBind, true, fmt.Sprintf("cannot bind the virtual addresses: %s; contending again in %v", cause, retry), now)
 	n.timers.update(inst)
+}
+
+// bindNew asks to bind addresses inst does not hold yet (at a takeover, or
+// added by a reload): a result must come within an advert interval, at
+// least bindTimeoutFloor.
+func (n *Node) bindNew(inst *nodeInst, now time.Time) {
+	inst.bindBy = now.Add(max(inst.cfg.AdvertInterval, bindTimeoutFloor))
+	n.bindVIPs(inst, now)
 }
 
 // bindVIPs asks to bind every address of inst.
@@ -978,8 +1021,7 @@ func (n *Node) apply(inst *nodeInst, e Effects, now time.Time) {
 		// announced (RFC 5798 section 6.4.2), not after; the
 		// announcements and OnMaster wait for the bind to be confirmed.
 		inst.bind = binding
-		inst.bindBy = now.Add(max(inst.cfg.AdvertInterval, bindTimeoutFloor))
-		n.bindVIPs(inst, now)
+		n.bindNew(inst, now)
 	}
 	if e.Transitioned() {
 		n.transitioned(inst, e, now)

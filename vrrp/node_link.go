@@ -13,16 +13,13 @@ func (n *Node) LinkChanged(now time.Time, ls LinkState) {
 	for _, name := range n.Names() {
 		inst := n.byName[name]
 		n.followSource(inst, ls, now)
-		prio, faulted := inst.m.Priority(), len(inst.faults) > 0
 		if !n.trackLink(inst, ls, ls.Interface) {
 			continue
 		}
-		if p := n.effective(inst); p != prio {
-			n.apply(inst, inst.m.SetPriority(now, p), now)
-		}
-		if f := len(inst.faults) > 0; f != faulted {
-			n.faultsChanged(inst, now)
-		}
+		n.priorityChanged(inst, now)
+		// Also when inst stays faulted: its sync group counts its own
+		// faults, not the group's.
+		n.faultsChanged(inst, now)
 	}
 }
 

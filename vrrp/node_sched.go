@@ -56,7 +56,7 @@ func (n *Node) runSchedules(inst *nodeInst, now time.Time) bool {
 		n.setFault(inst, faultBind, false, "", now)
 		changed = true
 	}
-	if inst.bind == binding && due(inst.bindBy, now) {
+	if due(inst.bindBy, now) {
 		n.bindFailed(inst, fmt.Sprintf("no result within %v", max(inst.cfg.AdvertInterval, bindTimeoutFloor)), now)
 		changed = true
 	}

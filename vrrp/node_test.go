@@ -474,3 +474,19 @@ func TestNodeSyncGroupPromotes(t *testing.T) {
 		}
 	}
 }
+
+// A reload that takes an instance out of its sync group clears the fault
+// the group put on it.
+func TestNodeSetGroupsClearsGroupFault(t *testing.T) {
+	g := vrrp.SyncGroup{Name: "G", Members: []string{"VI_1", "VI_2"}}
+	tn := newTestNode(t, vrrp.NodeOptions{SyncGroups: []vrrp.SyncGroup{g}}, nodeInst("VI_1", 1, 100), nodeInst("VI_2", 2, 100))
+	tn.startAll()
+	tn.n.SetFault(tn.now, tn.id("VI_1"), "test", true)
+	if s := tn.n.Status(tn.id("VI_2")); s.State != vrrp.Fault || !slices.Equal(s.Faults, []string{"sync:G"}) {
+		t.Fatalf("VI_2 %v %v, want FAULT [sync:G]", s.State, s.Faults)
+	}
+	tn.n.SetGroups(tn.now, nil)
+	if s := tn.n.Status(tn.id("VI_2")); s.State != vrrp.Backup || len(s.Faults) != 0 {
+		t.Errorf("VI_2 %v %v after the group went, want BACKUP and no fault", s.State, s.Faults)
+	}
+}

@@ -63,8 +63,6 @@ type Router struct {
 	// release once its Status is published.
 	onMaster   []int
 	disp       *dispatcher
-	buf        []byte
-	adv        Advertisement
 	linkCancel context.CancelFunc
 	linkDone   chan struct{}
 
@@ -82,15 +80,8 @@ type Router struct {
 	// does.
 	offsetOf func(now time.Time) time.Duration
 
-	// Batched sends, while ticking.
-	batching bool
-	pending  []pendingOut
-	arena    []byte
-	batch    []Outgoing
-	rank     map[Conn]int
-	starts   []int
-	cursor   []int
-	order    []int
+	// Adverts encoded and, while ticking, batched.
+	out sender
 }
 
 // instIO is the I/O side of one instance: its sockets, counters, published
@@ -98,6 +89,7 @@ type Router struct {
 type instIO struct {
 	id       int
 	name     string
+	vrid     uint8
 	c        *conn
 	out      Conn // the Conn adverts leave by: c.conn, or the VMAC's
 	vmacConn Conn
@@ -106,14 +98,6 @@ type instIO struct {
 	dropLog  [NumDropReasons]dropLog
 	pub      *published // where publish writes its Status; nil when removed
 	cancel   context.CancelFunc
-}
-
-type pendingOut struct {
-	c    Conn
-	io   *instIO
-	out  Outgoing
-	prio uint8
-	rank int // order of c's first advert in the tick
 }
 
 type connKey struct {
@@ -528,9 +512,14 @@ func (r *Router) loopTimer() (Timer, <-chan time.Time, func()) {
 // shutdown stops every instance gracefully and waits for the goroutines.
 func (r *Router) shutdown() {
 	now := r.clock.Now()
+	var ids []int
 	for _, name := range r.node.Names() {
 		id, _ := r.node.ID(name)
-		r.removeInstance(id, now)
+		ids = append(ids, id)
+	}
+	r.node.Stop(now)
+	for _, id := range ids {
+		r.detach(id, now)
 	}
 	for _, c := range r.conns {
 		r.closeConn(c)
@@ -559,11 +548,11 @@ func (r *Router) shutdown() {
 func (r *Router) tick(now time.Time) {
 	r.drain()
 	r.readHeld(now)
-	r.batching = true
+	r.out.batching = true
 	r.node.Tick(now)
 	r.effects(now)
 	r.flush()
-	r.batching = false
+	r.out.batching = false
 }
 
 // drainMax bounds how many queued batches a timer tick handles first.

@@ -165,8 +165,9 @@ func benchMasters(b *testing.B, n int) {
 			VIPs: []vrrp.VIP{{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(1 + i/250), byte(i % 250)}), 32)}},
 		}
 	}
+	binder := &vipfake.Binder{}
 	r, err := vrrp.NewRouter(vrrp.Config{
-		Transport: tr, Binder: &vipfake.Binder{}, Announcer: announcefake.NewAnnouncer(nil),
+		Transport: tr, Binder: binder, Announcer: announcefake.NewAnnouncer(nil),
 		Instances: insts, Clock: clk,
 	})
 	if err != nil {
@@ -197,9 +198,25 @@ func benchMasters(b *testing.B, n int) {
 		clk.Advance(interval)
 		wait()
 	}
-	// The owners become Masters at once; run past the second announcement
-	// burst (GARPMasterDelay) before timing.
+	// The owners become Masters at once; their binds run beside the
+	// owner loop, in real time, and must be done before the step clock
+	// runs past the time a bind has to succeed in. Then run past the
+	// second announcement burst (GARPMasterDelay) before timing.
 	wait()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		binds := 0
+		for _, c := range binder.Calls() {
+			if c.Op == vipfake.OpBind {
+				binds++
+			}
+		}
+		if binds >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d binds after 10 s", binds, n)
+		}
+	}
 	for range 2 * vrrp.DefaultGARPMasterDelay / interval {
 		step()
 	}

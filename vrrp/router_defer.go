@@ -26,7 +26,7 @@ const heldBatches = 1024
 // checkMode queues c for updateModes, which sets its read mode once the
 // current event is handled.
 func (r *Router) checkMode(c *conn) {
-	if c.dr == nil || c.queued {
+	if c == nil || c.dr == nil || c.queued {
 		return
 	}
 	c.queued = true

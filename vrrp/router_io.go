@@ -75,7 +75,7 @@ func (r *Router) addInstance(c InstanceConfig) (int, error) {
 		r.readers.Add(1)
 		go r.read(cn)
 	}
-	io := &instIO{name: c.Name, c: cn, out: cn.conn, stats: new(counters)}
+	io := &instIO{name: c.Name, vrid: c.VRID, c: cn, out: cn.conn, stats: new(counters)}
 	var err error
 	if c.UseVMAC {
 		err = r.openVMAC(io, &c)
@@ -128,15 +128,20 @@ func (r *Router) openVMAC(io *instIO, c *InstanceConfig) error {
 // removeInstance stops instance id (priority 0, addresses released) and
 // releases its sockets and VMAC.
 func (r *Router) removeInstance(id int, now time.Time) {
-	io := r.ios[id]
-	vrid := r.node.Config(id).VRID
 	r.node.Remove(now, id)
+	r.detach(id, now)
+}
+
+// detach carries out the effects of the removal of instance id from the
+// Node, and releases its sockets and VMAC.
+func (r *Router) detach(id int, now time.Time) {
+	io := r.ios[id]
 	r.effects(now)
 	r.publish()
 	io.pub = nil
 	r.ios[id] = nil
 	cn := io.c
-	cn.vrids[vrid] = nil
+	cn.vrids[io.vrid] = nil
 	cn.users--
 	if cn.users == 0 {
 		r.closeConn(cn)
@@ -340,28 +345,22 @@ func (r *Router) dropped(io *instIO, d DropReason, now time.Time) {
 // and writes it, or queues it while a tick batches.
 func (r *Router) send(io *instIO, prio uint8) {
 	inst := r.node.insts[io.id]
-	inst.m.FillAdvert(&r.adv, prio)
+	inst.m.FillAdvert(&r.out.adv, prio)
 	src := inst.src
 	for _, dst := range inst.dsts {
 		psrc, pdst := src, dst
 		if inst.cfg.ChecksumNoPseudo && io.c.key.fam == IPv4 {
 			psrc, pdst = netip.Addr{}, netip.Addr{}
 		}
-		if _, batch := io.out.(BatchConn); batch && r.batching {
-			start := len(r.arena)
-			b, err := r.adv.Append(r.arena, psrc, pdst)
-			if err != nil {
+		if _, batch := io.out.(BatchConn); batch && r.out.batching {
+			if err := r.out.queue(io, prio, psrc, pdst, Outgoing{Src: src, Dst: dst}); err != nil {
 				r.sent(io, prio, dst, err)
-				continue
 			}
-			r.arena = b
-			r.pending = append(r.pending, pendingOut{c: io.out, io: io, prio: prio,
-				out: Outgoing{Msg: b[start:len(b):len(b)], Src: src, Dst: dst}})
 			continue
 		}
-		b, err := r.adv.Append(r.buf[:0], psrc, pdst)
+		b, err := r.out.adv.Append(r.out.buf[:0], psrc, pdst)
 		if err == nil {
-			r.buf = b
+			r.out.buf = b
 			err = io.out.WriteTo(b, src, dst)
 		}
 		r.sent(io, prio, dst, err)
@@ -381,68 +380,106 @@ func (r *Router) sent(io *instIO, prio uint8, dst netip.Addr, err error) {
 	}
 }
 
-// flush writes the adverts queued by a tick, one WriteBatch for each Conn.
-// Instances on several Conns fall due interleaved (the same interval on
-// each segment), so the adverts are grouped by Conn first (a counting sort
-// of their indexes), each Conn's in the order they were queued, the Conns
-// in the order of their first advert.
-func (r *Router) flush() {
-	if len(r.pending) == 0 {
+// flush writes the adverts queued by a tick, and counts them.
+func (r *Router) flush() { r.out.flush(r.sent) }
+
+// sender encodes adverts and, while a tick batches, queues them for one
+// WriteBatch per Conn.
+type sender struct {
+	adv      Advertisement
+	buf      []byte
+	batching bool
+	pending  []pendingOut
+	arena    []byte
+	batch    []Outgoing
+	rank     map[Conn]int
+	starts   []int
+	cursor   []int
+	order    []int
+}
+
+type pendingOut struct {
+	io   *instIO
+	out  Outgoing
+	prio uint8
+	rank int // order of the Conn's first advert in the tick
+}
+
+// queue encodes s.adv with the checksum's pseudo-header from psrc to pdst
+// into the batch of io's Conn, as out.
+func (s *sender) queue(io *instIO, prio uint8, psrc, pdst netip.Addr, out Outgoing) error {
+	start := len(s.arena)
+	b, err := s.adv.Append(s.arena, psrc, pdst)
+	if err != nil {
+		return err
+	}
+	s.arena = b
+	out.Msg = b[start:len(b):len(b)]
+	s.pending = append(s.pending, pendingOut{io: io, prio: prio, out: out})
+	return nil
+}
+
+// flush writes the queued adverts, one WriteBatch for each Conn, and
+// reports each outcome to sent. Instances on several Conns fall due
+// interleaved (the same interval on each segment), so the adverts are
+// grouped by Conn first (a counting sort of their indexes), each Conn's in
+// the order they were queued, the Conns in the order of their first advert.
+func (s *sender) flush(sent func(io *instIO, prio uint8, dst netip.Addr, err error)) {
+	if len(s.pending) == 0 {
 		return
 	}
-	if r.rank == nil {
-		r.rank = map[Conn]int{}
+	if s.rank == nil {
+		s.rank = map[Conn]int{}
 	}
-	for i := range r.pending {
-		p := &r.pending[i]
-		if i > 0 && p.c == r.pending[i-1].c {
-			p.rank = r.pending[i-1].rank
+	for i := range s.pending {
+		p := &s.pending[i]
+		if i > 0 && p.io.out == s.pending[i-1].io.out {
+			p.rank = s.pending[i-1].rank
 			continue
 		}
-		rk, ok := r.rank[p.c]
+		rk, ok := s.rank[p.io.out]
 		if !ok {
-			rk = len(r.rank)
-			r.rank[p.c] = rk
+			rk = len(s.rank)
+			s.rank[p.io.out] = rk
 		}
 		p.rank = rk
 	}
-	conns := len(r.rank)
-	clear(r.rank)
+	conns := len(s.rank)
+	clear(s.rank)
 	// starts[k] is where the adverts of Conn k begin in order.
-	r.starts = append(r.starts[:0], make([]int, conns+1)...)
-	for _, p := range r.pending {
-		r.starts[p.rank+1]++
+	s.starts = append(s.starts[:0], make([]int, conns+1)...)
+	for _, p := range s.pending {
+		s.starts[p.rank+1]++
 	}
 	for k := 1; k <= conns; k++ {
-		r.starts[k] += r.starts[k-1]
+		s.starts[k] += s.starts[k-1]
 	}
-	r.cursor = append(r.cursor[:0], r.starts[:conns]...)
-	r.order = append(r.order[:0], make([]int, len(r.pending))...)
-	for i, p := range r.pending {
-		r.order[r.cursor[p.rank]] = i
-		r.cursor[p.rank]++
+	s.cursor = append(s.cursor[:0], s.starts[:conns]...)
+	s.order = append(s.order[:0], make([]int, len(s.pending))...)
+	for i, p := range s.pending {
+		s.order[s.cursor[p.rank]] = i
+		s.cursor[p.rank]++
 	}
 	for k := range conns {
-		idx := r.order[r.starts[k]:r.starts[k+1]]
-		r.batch = r.batch[:0]
+		idx := s.order[s.starts[k]:s.starts[k+1]]
+		s.batch = s.batch[:0]
 		for _, i := range idx {
-			r.batch = append(r.batch, r.pending[i].out)
+			s.batch = append(s.batch, s.pending[i].out)
 		}
-		c := r.pending[idx[0]].c
-		n, err := c.(BatchConn).WriteBatch(r.batch)
+		n, err := s.pending[idx[0]].io.out.(BatchConn).WriteBatch(s.batch)
 		for m, i := range idx {
-			p := &r.pending[i]
+			p := &s.pending[i]
 			if m < n {
-				r.sent(p.io, p.prio, p.out.Dst, nil)
+				sent(p.io, p.prio, p.out.Dst, nil)
 			} else {
-				r.sent(p.io, p.prio, p.out.Dst, shortErr(err))
+				sent(p.io, p.prio, p.out.Dst, shortErr(err))
 			}
 		}
 	}
-	clear(r.batch)
-	clear(r.pending)
-	r.pending = r.pending[:0]
-	r.arena = r.arena[:0]
+	clear(s.batch)
+	clear(s.pending)
+	s.pending = s.pending[:0]
+	s.arena = s.arena[:0]
 }
 
 // shortErr is the error for the messages of a batch that WriteBatch did
