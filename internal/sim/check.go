@@ -76,8 +76,9 @@ var (
 //   - startup or owner (priority 255, to Master): from Init, on Start, or
 //     on the first report of a source it awaited, or when the wait ends;
 //   - fault: to Fault, on a fault, a track, a link state, a failed bind, a
-//     change of sync groups, a start, or a Tick that ends a bind not
-//     confirmed in time (of v or a member of its group);
+//     change of sync groups, a start, or a Tick that ends a bind (a
+//     takeover's or a reload's) not confirmed in time, of v or of a member
+//     of its group;
 //   - fault-cleared: from Fault to Backup (or Master for an owner), on a
 //     fault, a track, a link state, a change of sync groups, or a Tick
 //     (the retry after a failed bind);

@@ -145,7 +145,7 @@ func (s *sim) feed(r *router, in input, fn func(now time.Time)) {
 // cause check.
 type batch struct {
 	bind, unbind []bool
-	timedOut     []bool // its unbind ends a takeover bind not confirmed in time
+	timedOut     []bool // its unbind ends a bind not confirmed in time
 	// For the tests: pretend that no bind, or no unbind, was asked.
 	noBind, noUnbind bool
 	trans            []vrrp.Transition // in order
@@ -351,6 +351,7 @@ func (s *sim) bindAsked(r *router, v int, e vrrp.Effect) {
 		// Addresses added by a reload.
 		if vr.addAt.IsZero() {
 			vr.addAt = now
+			vr.floor = max(vr.cfg.AdvertInterval, bindTimeoutFloor)
 		}
 	case vr.bindAt.IsZero():
 		// A takeover's (a bind asked again before it was confirmed keeps
@@ -377,12 +378,13 @@ func (s *sim) bindAsked(r *router, v int, e vrrp.Effect) {
 }
 
 // unbindAsked records an unbind the Node asked for and queues it. It
-// reports whether the unbind ends a takeover whose bind was not confirmed
-// in time: the Node takes that as a failed bind.
+// reports whether the unbind ends a takeover, or VIPs a reload added, whose
+// bind was not confirmed in time: the Node takes that as a failed bind.
 func (s *sim) unbindAsked(r *router, v int, e vrrp.Effect) (timedOut bool) {
 	vr := &r.vrs[v]
 	if slices.ContainsFunc(e.VIPs, func(x vrrp.VIP) bool { return slices.Contains(vr.cfg.VIPs, x) }) {
-		if !vr.bound && !vr.bindAt.IsZero() && !s.before(r, vr.bindAt.Add(vr.floor)) {
+		if !vr.bound && !vr.bindAt.IsZero() && !s.before(r, vr.bindAt.Add(vr.floor)) ||
+			vr.bound && !vr.addAt.IsZero() && !s.before(r, vr.addAt.Add(vr.floor)) {
 			timedOut = true
 		}
 		vr.bound, vr.held, vr.pend, vr.bindAt, vr.addAt = false, nil, 0, time.Time{}, time.Time{}

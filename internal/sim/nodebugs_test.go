@@ -9,7 +9,7 @@ import (
 )
 
 // The tests below reproduce, on a bare vrrp.Node, the bugs the simulation
-// found, one input sequence each, so that they can be fixed and kept fixed.
+// found, one input sequence each, so that they stay fixed.
 
 // nodeCase is a Node with instances "a" (VRID 1) and "b" (VRID 2) on eth0,
 // started at t0.
@@ -185,5 +185,45 @@ func TestNodeReloadAddedVIPsTimeout(t *testing.T) {
 	c.at(1500 * time.Millisecond)
 	if st := c.state("a"); st == vrrp.Master {
 		t.Errorf("a is still MASTER 3s after asking to bind its new VIPs, with no result")
+	}
+}
+
+// TestNodeReloadToEffectiveBefore: a, configured at 33, has a delta of
+// -38 (priority 1). A reload to 71 makes its effective priority 33, as
+// its Machine's configuration was at Add: Machine.Reconfigure compares the
+// new configured priority with the old configured one, not with the
+// priority in force, so the Machine keeps 1 and advertises it.
+// Simulation: seed 4705 ("advert with priority 1, effective priority 33").
+func TestNodeReloadToEffectiveBefore(t *testing.T) {
+	c := newNodeCase(t, vrrp.NodeOptions{}, func(ic *vrrp.InstanceConfig) { ic.Priority = 33 })
+	c.n.AdjustPriority(c.now, c.ids["a"], "adjust", -38)
+	c.n.Effects()
+	ic := c.cfgs["a"]
+	ic.Priority = 71
+	c.n.Reconfigure(c.now, c.ids["a"], ic, c.addr)
+	c.n.Effects()
+	if p := c.n.Machine(c.ids["a"]).Priority(); p != 33 {
+		t.Errorf("priority %d after the reload, want 33 (71 - 38)", p)
+	}
+}
+
+// TestNodeReloadKeepsTakeoverTimeout: a becomes Master and asks for its
+// bind; 300 ms later, before any result, a reload adds a VIP, which asks
+// for a bind of all its VIPs with a new timeout. The takeover's own
+// timeout (1 s after it) must stand: a Master may not stay unbound for
+// longer. bindNew sets the timeout anew, so a stays Master without its
+// VIPs until 1.3 s after the takeover. Simulation: seed 65 ("Master with
+// its VIPs unbound for more than 1s").
+func TestNodeReloadKeepsTakeoverTimeout(t *testing.T) {
+	c := newNodeCase(t, vrrp.NodeOptions{}, nil)
+	c.bindOf("a", c.at(time.Hour))
+	c.now = c.now.Add(300 * time.Millisecond)
+	ic := c.cfgs["a"]
+	ic.VIPs = append(ic.VIPs, vipsOf([]netip.Addr{vipAddr(vrrp.IPv4, 1, 3)})...)
+	c.n.Reconfigure(c.now, c.ids["a"], ic, c.addr)
+	c.bindOf("a", c.n.Effects())
+	c.at(750 * time.Millisecond) // 1.05 s after the takeover
+	if st := c.state("a"); st == vrrp.Master {
+		t.Errorf("a is still MASTER 1.05 s after its takeover, with no bind confirmed")
 	}
 }
