@@ -65,7 +65,8 @@
 // allows, or with Config.StrictTies the one with the greatest address);
 // its VIPs are bound on it and on no other router. When binds failed late
 // in the fault phase, the checks wait until the Node's backoff after a
-// failed bind (FAULT, then no preempting) is over.
+// failed bind (FAULT, then no preempting) is over, and for binder calls
+// still under way.
 //
 // Random draws a scenario from a seed. Result.Transcript is a timeline of
 // the run (faults, inputs, transitions, calls and, with Config.Verbose,

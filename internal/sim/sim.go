@@ -425,6 +425,13 @@ func (s *sim) run() {
 				s.push(event{at: from, kind: evCheck})
 				break
 			}
+			if s.busyBinder() {
+				// A slow binder call of the fault phase still runs: the
+				// VIPs are where they settle once it ends.
+				s.end += int64(100 * time.Millisecond)
+				s.push(event{at: s.now + int64(100*time.Millisecond), kind: evCheck})
+				break
+			}
 			s.logf("checks begin")
 			s.checking = true
 			s.dirty = true
@@ -443,6 +450,19 @@ func (s *sim) run() {
 	}
 	s.now = s.end
 	s.summary()
+}
+
+// busyBinder reports whether a binder call is under way on a running
+// router.
+func (s *sim) busyBinder() bool {
+	for _, r := range s.routers {
+		for v := range r.vrs {
+			if r.state != down && len(r.vrs[v].ops) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // summary ends the transcript with each VRID's Masters.
