@@ -103,6 +103,39 @@ type Config struct {
 	// Drifts[r] is the rate error of router r's clock: its local time runs
 	// at (1+Drifts[r]) times global time. Its magnitude must be below 5%.
 	Drifts []float64
+
+	// GroupVRIDs are the VRIDs (indexes into IDs) that a router may put in
+	// one vrrp.SyncGroup, named "g"; empty means no sync group. Every
+	// change of priority the simulator makes to one of them (SetPriority,
+	// AdjustPriority, a reload) it makes to all of them on that router, as
+	// vrrp.SyncGroup asks of weighted tracks: members whose priorities
+	// rank the routers differently would pull the group apart.
+	GroupVRIDs []int
+	// Grouped[r] reports that router r starts with GroupVRIDs as a sync
+	// group; TrackingWeight[r] sets the group's TrackingWeight.
+	Grouped, TrackingWeight []bool
+	// Tracks[r] are the tracked sources of router r: health checks, fed
+	// with vrrp.Node.SetTrack, and the interface eth1, tracked through
+	// vrrp.InstanceConfig.TrackInterfaces and fed with LinkChanged.
+	Tracks [][]Track
+	// AwaitChecks, when set, makes every instance await the first report
+	// of each check it tracks for that long at startup (vrrp.Node.Await).
+	AwaitChecks time.Duration
+	// BindFaults lets the fault phase make binds fail or answer late.
+	BindFaults bool
+}
+
+// Track is a tracked source of a router.
+type Track struct {
+	// Link makes it the interface eth1 rather than a health check.
+	Link bool
+	// Weight is the track's weight, as keepalived's: while up, a positive
+	// weight is added to the priority; while down, a negative one is. 0
+	// (or a member of a sync group without TrackingWeight) puts the
+	// instance in FAULT while down.
+	Weight int
+	// VRIDs are the indexes of the VRIDs that track it.
+	VRIDs []int
 }
 
 // Random returns the scenario drawn from seed: 2 to 5 routers, 1 to 3
@@ -170,7 +203,64 @@ func Random(seed int64) Config {
 		}
 	}
 	c.NoLowerPrioAdvert = rng.IntN(4) == 0
+	randomExtras(rng, &c)
 	return c
+}
+
+// randomExtras draws what a scenario has beyond the protocol: a sync group
+// (half of the scenarios with two VRIDs or more), tracked checks and
+// interfaces, waits for first reports, and bind faults.
+func randomExtras(rng *rand.Rand, c *Config) {
+	if c.VRIDs >= 2 && rng.IntN(2) == 0 {
+		c.GroupVRIDs = rng.Perm(c.VRIDs)[:2+rng.IntN(c.VRIDs-1)]
+		slices.Sort(c.GroupVRIDs)
+		for r := range c.Routers {
+			c.Grouped = append(c.Grouped, rng.IntN(4) > 0)
+			c.TrackingWeight = append(c.TrackingWeight, rng.IntN(2) == 0)
+			// The members rank the routers as the first one does.
+			for _, v := range c.GroupVRIDs {
+				c.Priorities[r][v] = c.Priorities[r][c.GroupVRIDs[0]]
+			}
+		}
+	}
+	c.Tracks = make([][]Track, c.Routers)
+	for r := range c.Routers {
+		for i := range rng.IntN(4) {
+			t := Track{Link: i == 2 || rng.IntN(4) == 0}
+			if t.Link && slices.ContainsFunc(c.Tracks[r], func(t Track) bool { return t.Link }) {
+				continue
+			}
+			switch rng.IntN(4) {
+			case 0:
+				t.Weight = 0
+			case 1:
+				t.Weight = 1 + rng.IntN(60)
+			default:
+				t.Weight = -1 - rng.IntN(60)
+			}
+			for v := range c.VRIDs {
+				if rng.IntN(2) == 0 {
+					t.VRIDs = append(t.VRIDs, v)
+				}
+			}
+			if len(t.VRIDs) == 0 {
+				t.VRIDs = []int{rng.IntN(c.VRIDs)}
+			}
+			if slices.ContainsFunc(t.VRIDs, func(v int) bool { return slices.Contains(c.GroupVRIDs, v) }) {
+				for _, v := range c.GroupVRIDs {
+					if !slices.Contains(t.VRIDs, v) {
+						t.VRIDs = append(t.VRIDs, v)
+					}
+				}
+				slices.Sort(t.VRIDs)
+			}
+			c.Tracks[r] = append(c.Tracks[r], t)
+		}
+	}
+	if rng.IntN(2) == 0 {
+		c.AwaitChecks = time.Duration(200+rng.IntN(2800)) * time.Millisecond
+	}
+	c.BindFaults = rng.IntN(2) == 0
 }
 
 func randomInterval(rng *rand.Rand, version uint8) time.Duration {
@@ -251,6 +341,9 @@ func (c *Config) normalize() error {
 		return err
 	}
 	if err := c.normalizeRouters(); err != nil {
+		return err
+	}
+	if err := c.normalizeExtras(); err != nil {
 		return err
 	}
 	s := c.settle()
@@ -352,6 +445,47 @@ func (c *Config) normalizeRouters() error {
 	return nil
 }
 
+func (c *Config) normalizeExtras() error {
+	for i, v := range c.GroupVRIDs {
+		if v < 0 || v >= c.VRIDs || slices.Contains(c.GroupVRIDs[:i], v) {
+			return fmt.Errorf("GroupVRIDs %v: bad or repeated index %d", c.GroupVRIDs, v)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		n    int
+	}{{"Grouped", len(c.Grouped)}, {"TrackingWeight", len(c.TrackingWeight)}, {"Tracks", len(c.Tracks)}} {
+		if err := checkLen(l.name, l.n, c.Routers); err != nil {
+			return err
+		}
+	}
+	c.Grouped = append(slices.Clone(c.Grouped), make([]bool, c.Routers-len(c.Grouped))...)
+	c.TrackingWeight = append(slices.Clone(c.TrackingWeight), make([]bool, c.Routers-len(c.TrackingWeight))...)
+	tracks := make([][]Track, c.Routers)
+	for r := range min(len(c.Tracks), c.Routers) {
+		links := 0
+		for _, t := range c.Tracks[r] {
+			if t.Link {
+				links++
+			}
+			for _, v := range t.VRIDs {
+				if v < 0 || v >= c.VRIDs {
+					return fmt.Errorf("r%d: a track of VRID index %d of %d", r+1, v, c.VRIDs)
+				}
+			}
+			tracks[r] = append(tracks[r], Track{Link: t.Link, Weight: t.Weight, VRIDs: slices.Clone(t.VRIDs)})
+		}
+		if links > 1 {
+			return fmt.Errorf("r%d: %d tracks of eth1, want 1 at most", r+1, links)
+		}
+	}
+	c.Tracks = tracks
+	if c.AwaitChecks < 0 {
+		return fmt.Errorf("AwaitChecks %v", c.AwaitChecks)
+	}
+	return nil
+}
+
 func checkLen(name string, n, want int) error {
 	if n > want {
 		return fmt.Errorf("%d %s for %d", n, name, want)
@@ -365,7 +499,8 @@ func ppb(drift float64) int64 { return int64(math.Round(drift * 1e9)) }
 // settle returns how long after the fault phase the network may take to
 // converge: the largest Master_Down_Interval any router can have plus one
 // largest advert interval, in local time of the slowest clock, plus the
-// largest delay of a packet sent before the heal.
+// largest delay of a packet sent before the heal, plus the latest first
+// report of a check of a restarted router (twice AwaitChecks).
 func (c *Config) settle() time.Duration {
 	var maxInt time.Duration
 	var maxPPB int64
@@ -381,7 +516,7 @@ func (c *Config) settle() time.Duration {
 	local := mdi + maxInt
 	// A local duration d passes in d / (1 + drift) of global time.
 	global := time.Duration(mulDivCeil(uint64(local), 1e9, uint64(1e9-maxPPB)))
-	return (global + worstDelay + time.Millisecond - 1).Truncate(time.Millisecond)
+	return (global + worstDelay + 2*c.AwaitChecks + time.Millisecond - 1).Truncate(time.Millisecond)
 }
 
 func abs(x int64) int64 {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -20,10 +21,17 @@ var faults = []struct {
 	{2, (*sim).partition},
 	{1, (*sim).healPartition},
 	{2, (*sim).toggleLink},
+	{1, (*sim).toggleAddr},
+	{1, (*sim).toggleTracked},
 	{2, (*sim).crashOrRestart},
 	{2, (*sim).stopOrStart},
-	{3, (*sim).changePriority},
-	{2, (*sim).toggleFault},
+	{2, (*sim).setPriority},
+	{2, (*sim).adjustPriority},
+	{3, (*sim).flapCheck},
+	{1, (*sim).toggleFault},
+	{2, (*sim).reload},
+	{1, (*sim).regroup},
+	{2, (*sim).binderTrouble},
 	{1, (*sim).toggleCorrupt},
 }
 
@@ -106,18 +114,67 @@ func (s *sim) healPartition() {
 	s.logf("partition healed")
 }
 
-// toggleLink pulls or plugs a router's cable.
+// randomRouter returns a random router.
+func (s *sim) randomRouter() *router { return s.routers[s.rng.IntN(len(s.routers))] }
+
+// toggleLink pulls or plugs a router's cable: eth0 loses or regains its
+// carrier, and the Node is told.
 func (s *sim) toggleLink() {
-	r := s.routers[s.rng.IntN(len(s.routers))]
-	up := !r.host.LinkUp()
+	r := s.randomRouter()
+	s.setEth0(r, !r.eth0Up, r.eth0Addr)
+}
+
+// toggleAddr removes eth0's address, which adverts leave from, or puts it
+// back.
+func (s *sim) toggleAddr() {
+	r := s.randomRouter()
+	s.setEth0(r, r.eth0Up, !r.eth0Addr)
+}
+
+func (s *sim) setEth0(r *router, up, addr bool) {
+	if up != r.eth0Up {
+		s.logf("%s link %s", r.name, choose(up, "up", "down"))
+	}
+	if addr != r.eth0Addr {
+		s.logf("%s eth0 address %s", r.name, choose(addr, "back", "lost"))
+	}
+	r.eth0Up, r.eth0Addr = up, addr
 	r.host.SetLink(up)
-	s.logf("%s link %s", r.name, choose(up, "up", "down"))
+	if r.node != nil {
+		ls := s.eth0(r)
+		s.feed(r, input{kind: inLink, v: -1}, func(now time.Time) { r.node.LinkChanged(now, ls) })
+	}
+}
+
+// toggleTracked brings the tracked interface eth1 down or up.
+func (s *sim) toggleTracked() {
+	s.setEth1(s.randomRouter(), s.rng.IntN(2) == 0)
+}
+
+func (s *sim) setEth1(r *router, up bool) {
+	if up == r.eth1Up {
+		return
+	}
+	s.logf("%s eth1 %s", r.name, choose(up, "up", "down"))
+	r.eth1Up = up
+	if r.node == nil {
+		return
+	}
+	for i, t := range s.cfg.Tracks[r.idx] {
+		if t.Link {
+			for _, v := range t.VRIDs {
+				r.vrs[v].views[i] = view{reported: true, down: !up}
+			}
+		}
+	}
+	ls := vrrp.LinkState{Interface: trackedIface, Exists: true, Up: up}
+	s.feed(r, input{kind: inLink, v: -1}, func(now time.Time) { r.node.LinkChanged(now, ls) })
 }
 
 // crashOrRestart crashes a running router or brings a down or stopped one
 // back.
 func (s *sim) crashOrRestart() {
-	r := s.routers[s.rng.IntN(len(s.routers))]
+	r := s.randomRouter()
 	if r.state == running {
 		s.logf("%s crash", r.name)
 		s.crash(r)
@@ -129,7 +186,7 @@ func (s *sim) crashOrRestart() {
 // stopOrStart stops a running router gracefully or brings a down or
 // stopped one back.
 func (s *sim) stopOrStart() {
-	r := s.routers[s.rng.IntN(len(s.routers))]
+	r := s.randomRouter()
 	if r.state == running {
 		s.logf("%s stop", r.name)
 		s.stop(r)
@@ -148,39 +205,209 @@ func (s *sim) revive(r *router) {
 	s.start(r)
 }
 
-// changePriority sets a random effective priority, 1 to 254, on a VRID of
-// a router that is not its owner, sometimes equal to another router's.
-func (s *sim) changePriority() {
-	r := s.routers[s.rng.IntN(len(s.routers))]
+// setPriority sets a priority in place of the configured one (1 to 254,
+// sometimes another router's effective one) on a VRID of a running router,
+// or returns to the configured one.
+func (s *sim) setPriority() {
+	r := s.randomRouter()
 	v := s.rng.IntN(len(r.vrs))
-	vr := &r.vrs[v]
-	if vr.m == nil || vr.cfg.Priority == 255 {
+	if r.node == nil {
 		return
 	}
-	prio := uint8(1 + s.rng.IntN(254))
-	if o := s.routers[s.rng.IntN(len(s.routers))]; s.rng.IntN(3) == 0 && o.vrs[v].m != nil {
-		if p := o.vrs[v].m.Priority(); p < 255 {
-			prio = p // a tie
+	prio := uint8(0)
+	if s.rng.IntN(4) > 0 {
+		prio = uint8(1 + s.rng.IntN(254))
+		if o := s.randomRouter(); s.rng.IntN(3) == 0 && o.node != nil {
+			if p := s.effective(o, v); p < 255 {
+				prio = p // a tie
+			}
 		}
 	}
-	s.logf("%s vrid %d priority %d", r.name, vr.cfg.VRID, prio)
-	s.step(r, v, input{kind: inPriority}, func(now time.Time) vrrp.Effects { return vr.m.SetPriority(now, prio) })
+	fed := prio
+	if s.broken&brokenPriority != 0 && prio != 0 && prio < 254 {
+		fed++
+	}
+	for _, u := range s.together(v) {
+		vr := &r.vrs[u]
+		if prio == 0 {
+			s.logf("%s vrid %d priority reset", r.name, vr.cfg.VRID)
+		} else {
+			s.logf("%s vrid %d priority %d", r.name, vr.cfg.VRID, prio)
+		}
+		vr.override = prio
+		s.feed(r, input{kind: inPriority, v: u}, func(now time.Time) { r.node.SetPriority(now, vr.id, fed) })
+	}
 }
 
-// toggleFault raises or clears the fault of a VRID of a router.
-func (s *sim) toggleFault() {
-	r := s.routers[s.rng.IntN(len(s.routers))]
+// adjustPriority sets the delta of source "adjust" on a VRID of a running
+// router; 0 removes it.
+func (s *sim) adjustPriority() {
+	r := s.randomRouter()
 	v := s.rng.IntN(len(r.vrs))
-	if r.vrs[v].m == nil {
+	if r.node == nil {
 		return
 	}
-	s.setFault(r, v, !r.vrs[v].m.Faulted())
+	delta := s.rng.IntN(121) - 60
+	if s.rng.IntN(4) == 0 {
+		delta = 0
+	}
+	for _, u := range s.together(v) {
+		vr := &r.vrs[u]
+		s.logf("%s vrid %d adjust %+d", r.name, vr.cfg.VRID, delta)
+		vr.adjust = delta
+		s.feed(r, input{kind: inAdjust, v: u}, func(now time.Time) { r.node.AdjustPriority(now, vr.id, "adjust", delta) })
+	}
+}
+
+// flapCheck turns a check of a router down or up, and reports it to the
+// instances that track it.
+func (s *sim) flapCheck() {
+	r := s.randomRouter()
+	var checks []int
+	for i, t := range s.cfg.Tracks[r.idx] {
+		if !t.Link {
+			checks = append(checks, i)
+		}
+	}
+	if len(checks) == 0 {
+		return
+	}
+	i := checks[s.rng.IntN(len(checks))]
+	r.checks[i] = !r.checks[i]
+	s.logf("%s chk%d %s", r.name, i, choose(r.checks[i], "down", "up"))
+	if r.node != nil {
+		s.report(r, i)
+	}
+}
+
+// toggleFault raises or clears the fault "admin" of a VRID of a router.
+func (s *sim) toggleFault() {
+	r := s.randomRouter()
+	v := s.rng.IntN(len(r.vrs))
+	if r.node == nil {
+		return
+	}
+	s.setFault(r, v, !r.vrs[v].admin)
 }
 
 func (s *sim) setFault(r *router, v int, on bool) {
 	vr := &r.vrs[v]
 	s.logf("%s vrid %d fault %s", r.name, vr.cfg.VRID, choose(on, "raised", "cleared"))
-	s.step(r, v, input{kind: inFault, on: on}, func(now time.Time) vrrp.Effects { return vr.m.SetFault(now, on) })
+	vr.admin = on
+	s.feed(r, input{kind: inFault, v: v, on: on}, func(now time.Time) { r.node.SetFault(now, vr.id, "admin", on) })
+}
+
+// reload changes the configuration of a VRID of a router: its priority
+// (and its sync group's, see Config.GroupVRIDs; an owner stays one), its
+// advert interval (VRRPv3; up to the largest of the scenario), or its
+// VIPs (1 to 3 of the VRID's; the other routers get them when the fault
+// phase ends). A running router reconfigures in place. The VIPs of a
+// router that does not run stay: a crashed one may have left some bound,
+// which it removes when it starts, if they are still its own.
+func (s *sim) reload() {
+	r := s.randomRouter()
+	v := s.rng.IntN(len(r.vrs))
+	change := map[int]vrrp.InstanceConfig{}
+	cfg := func(u int) vrrp.InstanceConfig {
+		c, ok := change[u]
+		if !ok {
+			c = r.vrs[u].cfg
+			c.VIPs = slices.Clone(c.VIPs)
+		}
+		return c
+	}
+	var what []string
+	if s.rng.IntN(2) == 0 && r.vrs[v].cfg.Priority != 255 {
+		prio := uint8(1 + s.rng.IntN(254))
+		for _, u := range s.together(v) {
+			c := cfg(u)
+			c.Priority = prio
+			change[u] = c
+		}
+		what = append(what, fmt.Sprintf("priority %d", prio))
+	}
+	if s.rng.IntN(2) == 0 && s.cfg.Version == 3 {
+		c := cfg(v)
+		c.AdvertInterval = time.Duration(10+s.rng.Int64N(int64(s.maxInt/(10*time.Millisecond))-9)) * 10 * time.Millisecond
+		change[v] = c
+		what = append(what, fmt.Sprintf("interval %v", c.AdvertInterval))
+	}
+	if r.node != nil && (len(what) == 0 || s.rng.IntN(2) == 0) {
+		var addrs []netip.Addr
+		for i := range maxVIPs {
+			if s.rng.IntN(2) == 0 {
+				addrs = append(addrs, vipAddr(s.cfg.Family, s.cfg.IDs[v], i+1))
+			}
+		}
+		if len(addrs) == 0 {
+			addrs = append(addrs, vipAddr(s.cfg.Family, s.cfg.IDs[v], 1+s.rng.IntN(maxVIPs)))
+		}
+		c := cfg(v)
+		c.VIPs = vipsOf(addrs)
+		change[v] = c
+		s.vipSets[v] = addrs
+		what = append(what, fmt.Sprintf("vips %v", addrs))
+	}
+	s.logf("%s vrid %d reload: %s", r.name, r.vrs[v].cfg.VRID, strings.Join(what, ", "))
+	for u := range r.vrs {
+		if c, ok := change[u]; ok {
+			s.reconfigure(r, u, c)
+		}
+	}
+}
+
+// reconfigure gives router r's VRID index v configuration c, in place if
+// it runs.
+func (s *sim) reconfigure(r *router, v int, c vrrp.InstanceConfig) {
+	vr := &r.vrs[v]
+	old := vr.cfg.VIPs
+	vr.cfg = c
+	if !slices.Equal(old, c.VIPs) {
+		// The VIPs confirmed and still configured are still held.
+		vr.held = slices.DeleteFunc(vr.held, func(p netip.Prefix) bool { return !slices.Contains(c.VIPs, vrrp.VIP{Prefix: p}) })
+	}
+	if r.node != nil {
+		s.feed(r, input{kind: inReload, v: v}, func(now time.Time) {
+			r.node.Reconfigure(now, vr.id, c, vrrp.Addressing{Source: r.addr, Group: s.group})
+		})
+	}
+}
+
+// regroup reloads a router's sync groups: the group formed or dissolved,
+// or its TrackingWeight turned on or off.
+func (s *sim) regroup() {
+	if len(s.cfg.GroupVRIDs) == 0 {
+		return
+	}
+	r := s.randomRouter()
+	if s.rng.IntN(2) == 0 {
+		r.grouped = !r.grouped
+	} else {
+		r.weights = !r.weights
+	}
+	s.logf("%s sync group %v tracking weight %v", r.name, r.grouped, r.weights)
+	r.splitFrom, r.splitSaid = -1, false
+	if r.node != nil {
+		groups := s.syncGroups(r)
+		s.feed(r, input{kind: inGroups, v: -1}, func(now time.Time) { r.node.SetGroups(now, groups) })
+	}
+}
+
+// binderTrouble makes a router's binder fail some binds or answer some
+// slowly or late, or heals it.
+func (s *sim) binderTrouble() {
+	if !s.cfg.BindFaults {
+		return
+	}
+	r := s.randomRouter()
+	r.bindFail, r.bindSlow = 0, 0
+	switch s.rng.IntN(3) {
+	case 0:
+		r.bindFail = 0.2 + 0.8*s.rng.Float64()
+	case 1:
+		r.bindSlow = 0.2 + 0.8*s.rng.Float64()
+	}
+	s.logf("%s binder fails %.0f%% slow %.0f%%", r.name, 100*r.bindFail, 100*r.bindSlow)
 }
 
 // toggleCorrupt starts or stops corrupting packets in flight.
@@ -194,19 +421,31 @@ func (s *sim) toggleCorrupt() {
 }
 
 // heal ends the fault phase: the network is cleared, the partition healed,
-// links brought up, faults cleared and routers started again. Priorities
-// stay as they are.
+// links, addresses, checks and binders brought back, faults cleared, every
+// router started again and given the VIPs of the last reload. Priorities
+// and sync groups stay as they are.
 func (s *sim) heal() {
 	s.logf("fault phase ends: network cleared, partition healed, links up")
 	s.corrupt = 0
 	s.seg.SetFaults(fake.Faults{})
 	s.seg.Heal()
 	for _, r := range s.routers {
-		r.host.SetLink(true)
-	}
-	for _, r := range s.routers {
+		r.bindFail, r.bindSlow = 0, 0
+		if !r.eth0Up || !r.eth0Addr {
+			s.setEth0(r, true, true)
+		}
+		s.setEth1(r, true)
+		for i := range r.checks {
+			if r.checks[i] {
+				r.checks[i] = false
+				s.logf("%s chk%d up", r.name, i)
+				if r.node != nil {
+					s.report(r, i)
+				}
+			}
+		}
 		for v := range r.vrs {
-			if m := r.vrs[v].m; m != nil && m.Faulted() {
+			if r.node != nil && r.vrs[v].admin {
 				s.setFault(r, v, false)
 			}
 		}
@@ -214,6 +453,14 @@ func (s *sim) heal() {
 	for _, r := range s.routers {
 		if r.state != running {
 			s.revive(r)
+		}
+		for v := range r.vrs {
+			if want := vipsOf(s.vipSets[v]); !slices.Equal(r.vrs[v].cfg.VIPs, want) {
+				c := r.vrs[v].cfg
+				c.VIPs = want
+				s.logf("%s vrid %d reload: vips %v", r.name, c.VRID, s.vipSets[v])
+				s.reconfigure(r, v, c)
+			}
 		}
 	}
 }

@@ -7,10 +7,13 @@ type eventKind uint8
 const (
 	evStart   eventKind = iota // a router starts for the first time
 	evDeliver                  // a copy of an advert arrives at router r
-	evTimer                    // the timer of router r's VRID index v
+	evTimer                    // the timer of router r
 	evFault                    // inject a random fault
 	evHeal                     // the fault phase ends
 	evCheck                    // the settled checks begin
+	evOp                       // the binder call under way of router r's VRID index v ends
+	evReturn                   // the OnMaster call of router r's VRID index v returns
+	evReport                   // the first result of router r's check v
 )
 
 // event is something that happens at global time at. Events at the same
@@ -20,7 +23,8 @@ type event struct {
 	seq  uint64
 	kind eventKind
 	r, v int
-	gen  uint64          // evTimer: the timer generation
+	gen  uint64          // evTimer, evReturn: the generation; evOp: the router's life
+	inc  uint64          // evReturn, evReport: the router's Node
 	info vrrp.PacketInfo // evDeliver
 	msg  []byte          // evDeliver
 }

@@ -1,10 +1,11 @@
 package sim
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,22 +33,41 @@ type Stats struct {
 	Events int
 	// Adverts is the number of adverts sent.
 	Adverts int
-	// Received is the number of copies of adverts handed to a Machine.
+	// Received is the number of copies of adverts handed to a Node.
 	Received int
-	// Dropped is the number of copies dropped before reaching a Machine:
+	// Dropped is the number of copies dropped before reaching a Node:
 	// undecodable, bad checksum or unknown VRID.
 	Dropped int
 	// Transitions is the number of state changes.
 	Transitions int
 	// Faults is the number of faults injected.
 	Faults int
+	// Binds is the number of binds asked for; BindFailures of them failed.
+	Binds, BindFailures int
+	// MasterCalls is the number of OnMaster calls started.
+	MasterCalls int
 }
 
 // maxViolations is how many violations a Result keeps.
 const maxViolations = 20
 
-// iface is the interface name given to the Binders.
-const iface = "eth0"
+// The interfaces of every router: VRRP runs on eth0; eth1 is only tracked.
+const (
+	iface        = "eth0"
+	trackedIface = "eth1"
+)
+
+// bindTimeoutFloor and bindRetryMax are vrrp's: a new Master's bind not
+// confirmed within max(advert interval, bindTimeoutFloor) fails; after a
+// failed bind, an instance stays in FAULT at most bindRetryMax, and does
+// not preempt a live Master for at most twice that.
+const (
+	bindTimeoutFloor = time.Second
+	bindRetryMax     = time.Minute
+)
+
+// errBind is the error of a simulated bind that fails.
+var errBind = errors.New("sim: bind fails")
 
 // epoch is global time zero; each router's clock starts at a random offset
 // from it.
@@ -68,9 +88,9 @@ func Run(cfg Config) Result {
 type runState uint8
 
 const (
-	down    runState = iota // not started yet, or crashed: no Machines
+	down    runState = iota // not started yet, or crashed: no Node
 	running                 // started
-	stopped                 // stopped gracefully: Machines in Init
+	stopped                 // stopped gracefully: no Node, its calls of the binder finish
 )
 
 type router struct {
@@ -81,20 +101,89 @@ type router struct {
 	binder *vipfake.Binder
 	clock
 	state runState
-	vrs   []vr
+	node  *vrrp.Node // nil unless running
+	// inc counts the router's Nodes: an event of an earlier Node (a timer,
+	// the return of an OnMaster call) is void. life counts its processes
+	// killed: a crash voids the binder calls under way, a graceful stop
+	// lets them finish.
+	inc, life uint64
+	vrs       []vr
+	byID      []int // Node ID -> VRID index
+
+	// The scenario as the simulator feeds it.
+	grouped, weights bool    // GroupVRIDs form a sync group, with TrackingWeight
+	checks           []bool  // per Track: down
+	eth0Up, eth0Addr bool    // eth0 has carrier, and its address
+	eth1Up           bool    // the tracked interface is up
+	bindFail         float64 // probability that a bind fails
+	bindSlow         float64 // probability that a bind answers slowly or late
+
+	// The pending timer event: armed, at global time at, valid while its
+	// generation is gen. spins counts ticks at one time, to catch a Node
+	// whose Next never moves.
+	armed     bool
+	at        int64
+	gen       uint64
+	spins     int
+	splitFrom int64 // since when the sync group has a Master and a Backup member; -1 if not
+	splitSaid bool
 }
 
-// vr is one virtual router of a router: its Machine and timer.
+// vr is one virtual router of a router: its configuration, its Node ID
+// and what the simulator knows of it from what it fed and was told.
 type vr struct {
-	cfg  vrrp.MachineConfig
-	vips []vrrp.VIP
-	m    *vrrp.Machine // nil while the router is down
-	// The pending timer event: armed, at global time at, valid while its
-	// generation is gen.
-	armed bool
-	at    int64
-	gen   uint64
+	cfg vrrp.InstanceConfig
+	id  int // Node ID
+
+	state    vrrp.State // by the transitions the Node reported
+	override uint8      // SetPriority
+	adjust   int        // AdjustPriority of source "adjust"
+	admin    bool       // SetFault of source "admin"
+	views    []view     // per Track: what the instance was told
+
+	// Binds, as the simulator fed them.
+	bound  bool           // the VIPs of a takeover were confirmed bound
+	held   []netip.Prefix // those VIPs
+	pend   uint64         // the Seq of the bind in flight that counts, 0 if none
+	bindAt time.Time      // local time the takeover's bind was asked; zero once confirmed or released
+	floor  time.Duration  // its timeout
+	addAt  time.Time      // local time addresses added by a reload were asked bound; zero if none
+	late   bool           // a violation of the bind timeout was reported in this term
+	ops    []op           // binder calls queued, the first under way
+
+	// The OnMaster call.
+	calling, stopAsked bool
+	callGen            uint64
 }
+
+// view is what one instance was told of one tracked source.
+type view struct {
+	reported, down bool
+}
+
+// op is a binder call of an instance, run in order with the instance's
+// others, as the Router does.
+type op struct {
+	bind bool
+	vips []vrrp.VIP
+	seq  uint64
+	inc  uint64 // the Node that asked
+	id   int
+	fail bool
+	dur  int64
+	at   int64 // when it was asked
+}
+
+// broken are deliberate bugs of the driver, for the tests that prove the
+// invariants can fire.
+type broken uint8
+
+const (
+	brokenPriority broken = 1 << iota // SetPriority feeds the Node one more than the model holds
+	brokenBinds                       // a bind is reported done without binding
+	brokenCalls                       // MasterReturned is fed when the call is asked to stop, not when it returns
+	brokenGroups                      // the Node is given no sync groups
+)
 
 type sim struct {
 	cfg     Config
@@ -103,6 +192,10 @@ type sim struct {
 	group   netip.Addr
 	ipv6    bool
 	routers []*router
+	vrids   map[netip.Prefix]int // VIP -> VRID index
+	vipSets [][]netip.Addr       // per VRID: the VIPs the last reload gave it
+	maxInt  time.Duration
+	broken  broken
 
 	q   queue
 	seq uint64
@@ -112,10 +205,11 @@ type sim struct {
 	faultGap                 int64   // the largest time between faults, beyond minFaultGap
 	corrupt                  float64 // probability of corrupting a packet
 	dirty                    bool    // a state or binder changed
+	checking                 bool    // the settled checks run
+	troubleUntil             int64   // bind failures may keep instances in FAULT until then
 
 	tx, rx vrrp.Advertisement
 	buf    []byte
-	ctx    context.Context
 
 	log        strings.Builder
 	violations []string
@@ -137,10 +231,19 @@ func newSim(cfg Config) (*sim, error) {
 		checkFrom: int64(cfg.FaultPhase + cfg.settle()),
 		end:       int64(cfg.Duration),
 		buf:       make([]byte, 0, 128),
-		ctx:       context.Background(),
+		vrids:     map[netip.Prefix]int{},
+		vipSets:   slices.Clone(cfg.VIPs),
 	}
 	if s.ipv6 {
 		s.group = vrrp.Group6
+	}
+	for v, id := range cfg.IDs {
+		for _, a := range cfg.VIPs[v] {
+			s.vrids[hostPrefix(a)] = v
+		}
+		for i := range maxVIPs {
+			s.vrids[hostPrefix(vipAddr(cfg.Family, id, i+1))] = v
+		}
 	}
 	s.seg.SetMutate(s.mutate)
 	for i := range cfg.Routers {
@@ -153,24 +256,19 @@ func newSim(cfg Config) (*sim, error) {
 				epoch: epoch.Add(time.Duration(s.rng.Int64N(int64(24 * time.Hour)))),
 				rate:  uint64(1e9 + ppb(cfg.Drifts[i])),
 			},
-			vrs: make([]vr, cfg.VRIDs),
+			vrs:       make([]vr, cfg.VRIDs),
+			grouped:   cfg.Grouped[i] && len(cfg.GroupVRIDs) > 0,
+			weights:   cfg.TrackingWeight[i],
+			checks:    make([]bool, len(cfg.Tracks[i])),
+			eth0Up:    true,
+			eth0Addr:  true,
+			eth1Up:    true,
+			splitFrom: -1,
 		}
 		r.host = s.seg.NewHost(r.name, r.addr)
 		for v := range r.vrs {
-			vips := make([]vrrp.VIP, len(cfg.VIPs[v]))
-			for j, a := range cfg.VIPs[v] {
-				vips[j] = vrrp.VIP{Prefix: netip.PrefixFrom(a, a.BitLen())}
-			}
-			r.vrs[v] = vr{vips: vips, cfg: vrrp.MachineConfig{
-				VRID:           cfg.IDs[v],
-				Version:        cfg.Version,
-				Priority:       cfg.Priorities[i][v],
-				AdvertInterval: cfg.Intervals[i][v],
-				Addresses:      cfg.VIPs[v],
-				LocalAddr:      r.addr,
-
-				NoLowerPrioAdvert: cfg.NoLowerPrioAdvert,
-			}}
+			r.vrs[v].cfg = s.instanceConfig(r, v)
+			s.maxInt = max(s.maxInt, cfg.Intervals[i][v])
 		}
 		s.routers = append(s.routers, r)
 	}
@@ -189,6 +287,46 @@ func newSim(cfg Config) (*sim, error) {
 	return s, nil
 }
 
+// maxVIPs is how many VIPs a reload may give a VRID.
+const maxVIPs = 3
+
+func hostPrefix(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
+
+// instanceConfig returns the configuration of router r's VRID index v as
+// the scenario gives it, validated and with vrrp's defaults applied, as
+// vrrp.Node.Add takes it.
+func (s *sim) instanceConfig(r *router, v int) vrrp.InstanceConfig {
+	c := &s.cfg
+	ic := vrrp.InstanceConfig{
+		Name:              fmt.Sprintf("vr%d", c.IDs[v]),
+		Interface:         iface,
+		VRID:              c.IDs[v],
+		Version:           c.Version,
+		Priority:          c.Priorities[r.idx][v],
+		AdvertInterval:    c.Intervals[r.idx][v],
+		VIPs:              vipsOf(c.VIPs[v]),
+		NoLowerPrioAdvert: c.NoLowerPrioAdvert,
+
+		GARPMasterRepeat:        vrrp.DefaultGARPMasterRepeat,
+		GARPMasterDelay:         vrrp.DefaultGARPMasterDelay,
+		GARPMasterRefreshRepeat: 1,
+	}
+	for _, t := range c.Tracks[r.idx] {
+		if t.Link && slices.Contains(t.VRIDs, v) {
+			ic.TrackInterfaces = append(ic.TrackInterfaces, vrrp.TrackInterface{Name: trackedIface, Weight: t.Weight})
+		}
+	}
+	return ic
+}
+
+func vipsOf(addrs []netip.Addr) []vrrp.VIP {
+	vips := make([]vrrp.VIP, len(addrs))
+	for i, a := range addrs {
+		vips[i] = vrrp.VIP{Prefix: hostPrefix(a)}
+	}
+	return vips
+}
+
 func (s *sim) result() Result {
 	v := s.violations
 	if s.lost > 0 {
@@ -205,8 +343,21 @@ func (s *sim) header() {
 	if c.NoLowerPrioAdvert {
 		fmt.Fprintf(&s.log, "  no lower priority advert\n")
 	}
+	if c.AwaitChecks > 0 {
+		fmt.Fprintf(&s.log, "  instances await their checks for %v\n", c.AwaitChecks)
+	}
+	if c.BindFaults {
+		fmt.Fprintf(&s.log, "  bind faults\n")
+	}
 	for _, r := range s.routers {
-		fmt.Fprintf(&s.log, "  %s %v drift %+.4f%%\n", r.name, r.addr, c.Drifts[r.idx]*100)
+		fmt.Fprintf(&s.log, "  %s %v drift %+.4f%%", r.name, r.addr, c.Drifts[r.idx]*100)
+		if len(c.GroupVRIDs) > 0 {
+			fmt.Fprintf(&s.log, " sync group %v tracking weight %v", r.grouped, r.weights)
+		}
+		for i, t := range c.Tracks[r.idx] {
+			fmt.Fprintf(&s.log, " %s weight %d vrids %v;", trackName(t, i), t.Weight, s.idsOf(t.VRIDs))
+		}
+		s.log.WriteByte('\n')
 	}
 	for v, id := range c.IDs {
 		var prios, ints strings.Builder
@@ -220,16 +371,33 @@ func (s *sim) header() {
 		if same {
 			interval = " " + c.Intervals[0][v].String()
 		}
-		fmt.Fprintf(&s.log, "  vrid %d vips %v priority%s interval%s\n", id, c.VIPs[v], prios.String(), interval)
+		grouped := ""
+		if slices.Contains(c.GroupVRIDs, v) {
+			grouped = " (group)"
+		}
+		fmt.Fprintf(&s.log, "  vrid %d%s vips %v priority%s interval%s\n", id, grouped, c.VIPs[v], prios.String(), interval)
 	}
 }
 
+func (s *sim) idsOf(vs []int) []uint8 {
+	ids := make([]uint8, len(vs))
+	for i, v := range vs {
+		ids[i] = s.cfg.IDs[v]
+	}
+	return ids
+}
+
+// trackName names track i: the interface, or the check chk<i>.
+func trackName(t Track, i int) string {
+	if t.Link {
+		return trackedIface
+	}
+	return fmt.Sprintf("chk%d", i)
+}
+
 func (s *sim) run() {
-	for len(s.q) > 0 {
+	for len(s.q) > 0 && s.q[0].at <= s.end {
 		ev := s.q.pop()
-		if ev.at > s.end {
-			break
-		}
 		s.now = ev.at
 		s.stats.Events++
 		switch ev.kind {
@@ -249,10 +417,33 @@ func (s *sim) run() {
 		case evHeal:
 			s.heal()
 		case evCheck:
+			if from := s.troubleUntil + int64(s.cfg.settle()); from > s.now {
+				// A bind failed late in the fault phase: its instance
+				// may stay in FAULT for bindRetryMax.
+				s.logf("checks wait for the bind faults until %v", time.Duration(from))
+				s.end += from - s.now
+				s.push(event{at: from, kind: evCheck})
+				break
+			}
+			if s.busyBinder() {
+				// A slow binder call of the fault phase still runs: the
+				// VIPs are where they settle once it ends.
+				s.end += int64(100 * time.Millisecond)
+				s.push(event{at: s.now + int64(100*time.Millisecond), kind: evCheck})
+				break
+			}
 			s.logf("checks begin")
+			s.checking = true
 			s.dirty = true
+		case evOp:
+			s.opDone(ev)
+		case evReturn:
+			s.callReturned(ev)
+		case evReport:
+			s.firstReport(ev)
 		}
-		if s.dirty && s.now >= s.checkFrom {
+		s.checkStep()
+		if s.dirty && s.checking {
 			s.checkSettled()
 		}
 		s.dirty = false
@@ -261,13 +452,26 @@ func (s *sim) run() {
 	s.summary()
 }
 
+// busyBinder reports whether a binder call is under way on a running
+// router.
+func (s *sim) busyBinder() bool {
+	for _, r := range s.routers {
+		for v := range r.vrs {
+			if r.state != down && len(r.vrs[v].ops) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // summary ends the transcript with each VRID's Masters.
 func (s *sim) summary() {
 	for v, id := range s.cfg.IDs {
 		var masters []string
 		for _, r := range s.routers {
-			if m := r.vrs[v].m; m != nil && m.State() == vrrp.Master {
-				masters = append(masters, fmt.Sprintf("%s (prio %d)", r.name, m.Priority()))
+			if r.node != nil && r.vrs[v].state == vrrp.Master {
+				masters = append(masters, fmt.Sprintf("%s (prio %d)", r.name, s.effective(r, v)))
 			}
 		}
 		s.logf("end: vrid %d master %s", id, strings.Join(masters, ", "))
@@ -290,187 +494,6 @@ func (s *sim) violate(format string, args ...any) {
 		return
 	}
 	s.violations = append(s.violations, fmt.Sprintf("%.3fs %s", float64(s.now)/1e9, msg))
-}
-
-// start starts r's Machines. A router that was down gets new Machines,
-// after removing the VIPs it left bound, as the daemon does at startup; a
-// router stopped gracefully starts its old ones again.
-func (s *sim) start(r *router) {
-	if r.state == down {
-		for v := range r.vrs {
-			vr := &r.vrs[v]
-			s.unbind(r, vr)
-			vr.m = vrrp.NewMachine(vr.cfg)
-		}
-	}
-	r.state = running
-	for v := range r.vrs {
-		s.step(r, v, input{kind: inStart}, r.vrs[v].m.Start)
-	}
-}
-
-// crash drops r's Machines without Stop: like a killed process, it leaves
-// its VIPs bound.
-func (s *sim) crash(r *router) {
-	r.state = down
-	for v := range r.vrs {
-		vr := &r.vrs[v]
-		vr.m, vr.armed = nil, false
-		vr.gen++
-	}
-	s.dirty = true
-}
-
-// stop stops r's Machines gracefully.
-func (s *sim) stop(r *router) {
-	for v := range r.vrs {
-		s.step(r, v, input{kind: inStop}, r.vrs[v].m.Stop)
-	}
-	r.state = stopped
-}
-
-// step gives one input to the Machine of r's VRID index v, fn being the
-// Machine's method for it, and applies the Effects.
-func (s *sim) step(r *router, v int, in input, fn func(time.Time) vrrp.Effects) {
-	m := r.vrs[v].m
-	in.from, in.prio, in.local = m.State(), m.Priority(), r.addr
-	e := fn(r.local(s.now))
-	s.apply(r, v, in, e)
-}
-
-// apply checks the Effects of an input and carries them out in the order
-// the Router does: send, unbind, bind; then it rearms the timer.
-func (s *sim) apply(r *router, v int, in input, e vrrp.Effects) {
-	vr := &r.vrs[v]
-	if msg := cause(in, e, vr.m); msg != "" {
-		s.violate("%s vrid %d: %s", r.name, vr.cfg.VRID, msg)
-	}
-	if e.Transitioned() {
-		s.stats.Transitions++
-		s.dirty = true
-		s.logf("%s vrid %d %v -> %v (%v) prio %d", r.name, vr.cfg.VRID, e.From, e.To, e.Reason, vr.m.Priority())
-	}
-	if e.Drop != vrrp.DropNone && s.cfg.Verbose {
-		s.logf("%s vrid %d drops advert from %s prio %d: %v", r.name, vr.cfg.VRID, s.name(in.src), in.advPrio, e.Drop)
-	}
-	if e.Send {
-		s.send(r, vr, e.SendPriority)
-	}
-	if e.Unbind {
-		s.unbind(r, vr)
-	}
-	if e.Bind {
-		if err := r.binder.Bind(s.ctx, iface, vr.vips); err != nil {
-			s.violate("%s vrid %d: bind: %v", r.name, vr.cfg.VRID, err)
-		}
-		s.dirty = true
-	}
-	if e.Transitioned() || e.Bind || e.Unbind {
-		s.checkBinder(r, v)
-	}
-	s.arm(r, v)
-}
-
-func (s *sim) unbind(r *router, vr *vr) {
-	if err := r.binder.Unbind(s.ctx, iface, vr.vips); err != nil {
-		s.violate("%s vrid %d: unbind: %v", r.name, vr.cfg.VRID, err)
-	}
-	s.dirty = true
-}
-
-// send encodes an advert of vr with priority prio and routes it on the
-// segment, scheduling each copy that arrives.
-func (s *sim) send(r *router, vr *vr, prio uint8) {
-	vr.m.FillAdvert(&s.tx, prio)
-	b, err := s.tx.Append(s.buf[:0], r.addr, s.group)
-	if err != nil {
-		s.violate("%s vrid %d: encoding advert: %v", r.name, vr.cfg.VRID, err)
-		return
-	}
-	s.buf = b
-	s.stats.Adverts++
-	ds := s.seg.Route(r.host, vrrp.PacketInfo{Src: r.addr, Dst: s.group, TTL: 255}, b)
-	var to strings.Builder
-	for _, d := range ds {
-		i := s.index(d.To)
-		s.push(event{at: s.now + int64(d.Delay), kind: evDeliver, r: i, info: d.Info, msg: d.Msg})
-		if s.cfg.Verbose {
-			fmt.Fprintf(&to, " %s", s.routers[i].name)
-			if d.Delay > 0 {
-				fmt.Fprintf(&to, "+%v", d.Delay.Round(100*time.Microsecond))
-			}
-		}
-	}
-	if s.cfg.Verbose {
-		s.logf("%s vrid %d advert prio %d to [%s]", r.name, vr.cfg.VRID, prio, strings.TrimSpace(to.String()))
-	}
-}
-
-// deliver hands a copy of an advert to its router, through the codec.
-func (s *sim) deliver(ev event) {
-	r := s.routers[ev.r]
-	if r.state == down || !r.host.LinkUp() {
-		return // nobody listens, or the link went down in flight
-	}
-	if err := s.rx.Unmarshal(ev.msg, s.ipv6); err != nil {
-		s.drop(r, "%v", err)
-		return
-	}
-	if f := vrrp.VerifyChecksum(ev.msg, ev.info.Src, ev.info.Dst, s.group); f == vrrp.ChecksumBad {
-		s.drop(r, "bad checksum, vrid %d from %s", s.rx.VRID, s.name(ev.info.Src))
-		return
-	}
-	v := r.find(s.rx.VRID)
-	if v < 0 {
-		s.drop(r, "unknown vrid %d from %s", s.rx.VRID, s.name(ev.info.Src))
-		return
-	}
-	s.stats.Received++
-	m, info := r.vrs[v].m, ev.info
-	s.step(r, v, input{kind: inReceive, advPrio: s.rx.Priority, src: info.Src}, func(now time.Time) vrrp.Effects {
-		return m.Receive(now, &s.rx, info)
-	})
-}
-
-func (s *sim) drop(r *router, format string, args ...any) {
-	s.stats.Dropped++
-	if s.cfg.Verbose {
-		s.logf("%s drops packet: %s", r.name, fmt.Sprintf(format, args...))
-	}
-}
-
-// timer handles a timer event: Tick if the Machine's deadline has come on
-// the router's clock, else rearm for the later deadline.
-func (s *sim) timer(ev event) {
-	r := s.routers[ev.r]
-	vr := &r.vrs[ev.v]
-	if vr.m == nil || ev.gen != vr.gen {
-		return
-	}
-	vr.armed = false
-	if d := vr.m.Deadline(); !d.IsZero() && !r.local(s.now).Before(d) {
-		s.step(r, ev.v, input{kind: inTick}, vr.m.Tick)
-		return
-	}
-	s.arm(r, ev.v)
-}
-
-// arm makes sure a timer event is pending no later than the global time at
-// which r's clock reaches the Machine's deadline. A later deadline is left
-// to the pending event, which rearms when it finds the deadline moved.
-func (s *sim) arm(r *router, v int) {
-	vr := &r.vrs[v]
-	d := vr.m.Deadline()
-	if d.IsZero() {
-		return
-	}
-	at := max(r.global(d), s.now)
-	if vr.armed && vr.at <= at {
-		return
-	}
-	vr.gen++
-	vr.armed, vr.at = true, at
-	s.push(event{at: at, kind: evTimer, r: r.idx, v: v, gen: vr.gen})
 }
 
 // mutate is the segment's mutation hook: while corruption is on, it flips
@@ -515,4 +538,67 @@ func (r *router) find(id uint8) int {
 		}
 	}
 	return -1
+}
+
+// members returns the VRID indexes of r's sync group, nil if it has none.
+func (s *sim) members(r *router) []int {
+	if !r.grouped {
+		return nil
+	}
+	return s.cfg.GroupVRIDs
+}
+
+// together returns v and, if v is one of GroupVRIDs, the others: the
+// instances a change of priority applies to (see Config.GroupVRIDs).
+func (s *sim) together(v int) []int {
+	if slices.Contains(s.cfg.GroupVRIDs, v) {
+		return s.cfg.GroupVRIDs
+	}
+	return []int{v}
+}
+
+// syncGroups returns the sync groups of r as the Node takes them.
+func (s *sim) syncGroups(r *router) []vrrp.SyncGroup {
+	if !r.grouped || s.broken&brokenGroups != 0 {
+		return nil
+	}
+	g := vrrp.SyncGroup{Name: "g", TrackingWeight: r.weights}
+	for _, v := range s.cfg.GroupVRIDs {
+		g.Members = append(g.Members, r.vrs[v].cfg.Name)
+	}
+	return []vrrp.SyncGroup{g}
+}
+
+// effective returns the effective priority of router r's VRID index v as
+// the simulator computes it from what it fed the Node: the configured
+// priority or SetPriority's, plus AdjustPriority's delta and the deltas of
+// the tracks while weights apply (not weight 0, not a member of a sync
+// group without TrackingWeight: those fault instead), clamped to 1-254;
+// an owner keeps 255.
+func (s *sim) effective(r *router, v int) uint8 {
+	vr := &r.vrs[v]
+	if vr.cfg.Priority == 255 {
+		return 255
+	}
+	p := int(vr.cfg.Priority)
+	if vr.override != 0 {
+		p = int(vr.override)
+	}
+	p += vr.adjust
+	weights := !r.grouped || r.weights || !slices.Contains(s.cfg.GroupVRIDs, v)
+	for i, t := range s.cfg.Tracks[r.idx] {
+		if w := vr.views[i]; w.reported && weights && t.Weight != 0 && slices.Contains(t.VRIDs, v) {
+			p += trackDelta(t.Weight, w.down)
+		}
+	}
+	return uint8(min(max(p, 1), 254))
+}
+
+// trackDelta is the priority change of a track of weight w: a positive
+// weight while up, a negative one while down.
+func trackDelta(w int, down bool) int {
+	if (w > 0) != down {
+		return w
+	}
+	return 0
 }

@@ -1,12 +1,17 @@
 package sim
 
 import (
+	"cmp"
+	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +24,7 @@ var (
 	flagSeed    = flag.Int64("sim.seed", -1, "run only this seed in TestSimulation and log its transcript")
 	flagVerbose = flag.Bool("sim.verbose", false, "put every advert in the transcripts")
 	flagStrict  = flag.Bool("sim.strict-ties", false, "demand that ties at the top go to the greatest address (Config.StrictTies)")
+	flagSurvey  = flag.Int64("sim.survey", 0, "in TestSurvey, run seeds 1 to N and count the kinds of violation")
 )
 
 // replay is the command line that replays seed.
@@ -78,6 +84,36 @@ func TestSimulation(t *testing.T) {
 	}
 }
 
+// TestSurvey runs seeds 1 to -sim.survey and prints how many seeds show
+// each kind of violation (numbers masked), with a few seeds of each: a map
+// of what is broken, where TestSimulation shows the first failures.
+func TestSurvey(t *testing.T) {
+	if *flagSurvey <= 0 {
+		t.Skip("-sim.survey not set")
+	}
+	digits := regexp.MustCompile(`[0-9]+`)
+	seeds := map[string][]int64{}
+	for seed := int64(1); seed <= *flagSurvey; seed++ {
+		res := Run(Random(seed))
+		seen := map[string]bool{}
+		for _, v := range res.Violations {
+			_, v, _ = strings.Cut(v, " ") // the time
+			k := digits.ReplaceAllString(v, "N")
+			if !seen[k] {
+				seen[k] = true
+				seeds[k] = append(seeds[k], seed)
+			}
+		}
+	}
+	kinds := slices.Collect(maps.Keys(seeds))
+	slices.SortFunc(kinds, func(a, b string) int { return cmp.Or(len(seeds[b])-len(seeds[a]), strings.Compare(a, b)) })
+	var b strings.Builder
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "%6d  %s  e.g. seeds %v\n", len(seeds[k]), k, seeds[k][:min(5, len(seeds[k]))])
+	}
+	t.Logf("kinds of violation in seeds 1 to %d:\n%s", *flagSurvey, b.String())
+}
+
 // TestDeterminism checks that a seed replays exactly: the same scenario, the
 // same transcript, byte for byte, with and without adverts.
 func TestDeterminism(t *testing.T) {
@@ -134,13 +170,16 @@ func TestConverges(t *testing.T) {
 	}
 }
 
-// settled runs cfg to its end and returns the simulator, failing t if the
-// run itself found violations.
-func settled(t *testing.T, cfg Config) *sim {
+// settled runs cfg to its end, with the driver bugs given, and returns the
+// simulator, failing t if the run itself found violations.
+func settled(t *testing.T, cfg Config, bugs ...broken) *sim {
 	t.Helper()
 	s, err := newSim(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, b := range bugs {
+		s.broken |= b
 	}
 	s.run()
 	if len(s.violations) > 0 {
@@ -164,14 +203,14 @@ func checkAfter(t *testing.T, s *sim, want string, tamper func()) {
 	t.Errorf("tampering went unnoticed: want a violation with %q, got %q", want, s.violations)
 }
 
-// TestCheckerCatches proves that the checks can fail: it breaks the state
-// of a settled run in several ways and expects each to be reported.
+// TestCheckerCatches proves that the settled checks can fail: it breaks the
+// state of a settled run in several ways and expects each to be reported.
 func TestCheckerCatches(t *testing.T) {
 	cfg := Config{Seed: 7, NoFaults: true} // r3 is the Master
 	s := settled(t, cfg)
 	r1, r3 := s.routers[0], s.routers[2]
-	ctx := s.ctx
-	vips := r1.vrs[0].vips
+	ctx := context.Background()
+	vips := r1.vrs[0].cfg.VIPs
 
 	checkAfter(t, s, "VIP 198.19.1.1/32 bound=true on r1 (BACKUP)", func() {
 		r1.binder.Bind(ctx, iface, vips)
@@ -182,9 +221,9 @@ func TestCheckerCatches(t *testing.T) {
 	})
 	r3.binder.Bind(ctx, iface, vips)
 	checkAfter(t, s, "Master r3 (prio 120, 198.18.0.3) but r1 (prio 200", func() {
-		r1.vrs[0].m.SetPriority(r1.local(s.now), 200)
+		r1.vrs[0].override = 200
 	})
-	r1.vrs[0].m.SetPriority(r1.local(s.now), 100)
+	r1.vrs[0].override = 0
 	checkAfter(t, s, "0 Masters [], want 1", func() {
 		s.crash(r3)
 	})
@@ -193,60 +232,160 @@ func TestCheckerCatches(t *testing.T) {
 	// The tie-break: equal priorities, the smaller address is Master.
 	s = settled(t, Config{Seed: 3, NoFaults: true,
 		Priorities: [][]uint8{{150}, {100}, {150}}, Drifts: []float64{0.004, 0, -0.004}})
-	if s.routers[0].vrs[0].m.State() != vrrp.Master {
+	if s.routers[0].vrs[0].state != vrrp.Master {
 		t.Fatalf("r1, with the faster clock, should win the tie:\n%s", s.log.String())
 	}
 	s.cfg.StrictTies = true
 	checkAfter(t, s, "Master r1 (prio 150, 198.18.0.1) but r3 (prio 150, 198.18.0.3) is better", func() {})
 }
 
-// TestCauseCatches feeds the cause check transitions that no input
-// justifies.
-func TestCauseCatches(t *testing.T) {
-	local := netip.MustParseAddr("198.18.0.2")
-	lower := netip.MustParseAddr("198.18.0.1")
-	higher := netip.MustParseAddr("198.18.0.3")
-	vips := []netip.Addr{netip.MustParseAddr("198.19.1.1")}
-	// machine returns a Machine of priority 100 in Backup or Master.
-	machine := func(state vrrp.State) *vrrp.Machine {
-		m := vrrp.NewMachine(vrrp.MachineConfig{VRID: 1, Version: 3, Priority: 100, AdvertInterval: time.Second,
-			Addresses: vips, LocalAddr: local})
-		m.Start(epoch)
-		if state == vrrp.Master {
-			m.Tick(epoch.Add(time.Hour))
-		}
-		if m.State() != state {
-			t.Fatalf("machine is %v, want %v", m.State(), state)
-		}
-		return m
-	}
-	toBackup := vrrp.Effects{From: vrrp.Master, To: vrrp.Backup, Reason: vrrp.ReasonPreempted, Unbind: true}
+// TestStepCatches proves that the checks made on every step can fail: it
+// breaks a settled run and runs it on.
+func TestStepCatches(t *testing.T) {
+	ctx := context.Background()
 	tests := []struct {
-		name string
-		in   input
-		e    vrrp.Effects
-		now  vrrp.State // the Machine's state after the input
-		want string
+		name   string
+		bug    broken
+		tamper func(s *sim)
+		want   string
 	}{
-		{"preempted by a lower priority", input{kind: inReceive, advPrio: 99, src: higher}, toBackup, vrrp.Backup, "without a cause"},
-		{"preempted by an equal priority from a smaller address", input{kind: inReceive, advPrio: 100, src: lower}, toBackup, vrrp.Backup, "without a cause"},
-		{"preempted on a Tick", input{kind: inTick}, toBackup, vrrp.Backup, "without a cause"},
-		{"preempted on SetPriority", input{kind: inPriority}, toBackup, vrrp.Backup, "without a cause"},
-		{"wrong reason", input{kind: inReceive, advPrio: 200, src: lower},
-			vrrp.Effects{From: vrrp.Master, To: vrrp.Backup, Reason: vrrp.ReasonMasterDown, Unbind: true}, vrrp.Backup, "without a cause"},
-		{"no unbind", input{kind: inReceive, advPrio: 200, src: lower},
-			vrrp.Effects{From: vrrp.Master, To: vrrp.Backup, Reason: vrrp.ReasonPreempted}, vrrp.Backup, "without unbinding"},
-		{"to itself", input{kind: inTick},
-			vrrp.Effects{From: vrrp.Master, To: vrrp.Master, Reason: vrrp.ReasonMasterDown, Bind: true}, vrrp.Master, "to itself"},
-		{"state and effects disagree", input{kind: inReceive, advPrio: 200, src: lower}, toBackup, vrrp.Master, "the Machine is MASTER"},
-		{"silent change", input{kind: inTick}, vrrp.Effects{}, vrrp.Backup, "without a transition"},
-		{"kept Master", input{kind: inReceive, advPrio: 100, src: higher}, vrrp.Effects{}, vrrp.Master, "stays Master"},
-		{"justified", input{kind: inReceive, advPrio: 100, src: higher}, toBackup, vrrp.Backup, ""},
+		{"VIP on a Backup", 0, func(s *sim) {
+			s.routers[0].binder.Bind(ctx, iface, s.routers[0].vrs[0].cfg.VIPs)
+		}, "VIP 198.19.1.1/32 bound on r1 (BACKUP), no unbind of it queued"},
+		{"VIP lost by the Master", 0, func(s *sim) {
+			s.routers[2].binder.Unbind(ctx, iface, s.routers[2].vrs[0].cfg.VIPs)
+		}, "VIP 198.19.1.1/32 not bound on r3 (MASTER), its bind confirmed"},
+		{"priority fed behind the model's back", 0, func(s *sim) {
+			r := s.routers[2]
+			r.node.SetPriority(r.local(s.now), r.vrs[0].id, 130)
+		}, "r3 vrid 1: advert with priority 130, effective priority 120"},
+		{"a state change the effects do not report", 0, func(s *sim) {
+			s.routers[2].vrs[0].state = vrrp.Backup
+		}, "moved BACKUP -> MASTER without a transition"},
+		{"a sync group split", brokenGroups, func(s *sim) {
+			// The Master's first member faults: without the group in
+			// the Node, r2 takes it over and leaves the second to r3.
+			s.setFault(s.routers[2], 0, true)
+		}, "r2: sync group split since"},
+		{"a Master whose bind never ends", 0, func(s *sim) {
+			r := s.routers[2]
+			r.vrs[0].bound, r.vrs[0].bindAt, r.vrs[0].floor = false, r.local(s.now), time.Second
+		}, "r3 vrid 1: Master with its VIPs unbound for more than 1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.in.from, tt.in.prio, tt.in.local = vrrp.Master, 100, local
-			got := cause(tt.in, tt.e, machine(tt.now))
+			s := settled(t, Config{Seed: 7, NoFaults: true, VRIDs: 2, GroupVRIDs: []int{0, 1}, Grouped: []bool{true, true, true}}, tt.bug)
+			s.violations = nil
+			tt.tamper(s)
+			s.dirty = true
+			s.end += 2 * s.splitBound()
+			s.run()
+			for _, v := range s.violations {
+				if strings.Contains(v, tt.want) {
+					return
+				}
+			}
+			t.Errorf("tampering went unnoticed: want a violation with %q, got %q", tt.want, s.violations)
+		})
+	}
+}
+
+// TestBrokenDriverCatches proves that the invariants fire on a driver with
+// a deliberate bug: each bug must show in one of the first seeds.
+func TestBrokenDriverCatches(t *testing.T) {
+	tests := []struct {
+		name string
+		bug  broken
+		want string
+	}{
+		{"SetPriority feeds another priority", brokenPriority, "advert with priority"},
+		{"binds reported done, never made", brokenBinds, "Master with its VIPs unbound for more than"},
+		{"OnMaster on unbound VIPs", brokenBinds, "OnMaster call started while MASTER with VIPs bound=false"},
+		{"OnMaster returned when asked to stop", brokenCalls, "OnMaster call started while the previous one has not returned"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for seed := int64(1); seed <= 200; seed++ {
+				s, err := newSim(Random(seed))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.broken = tt.bug
+				s.run()
+				for _, v := range s.violations {
+					if strings.Contains(v, tt.want) {
+						t.Logf("seed %d: %s", seed, v)
+						return
+					}
+				}
+			}
+			t.Errorf("no seed shows %q", tt.want)
+		})
+	}
+}
+
+// TestCauseCatches feeds the cause check transitions that no input
+// justifies.
+func TestCauseCatches(t *testing.T) {
+	s, err := newSim(Config{NoFaults: true, VRIDs: 2, GroupVRIDs: []int{0, 1}, Grouped: []bool{false, true, false}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.start(s.routers[1])
+	r := s.routers[1] // 198.18.0.2, priority 110
+	lower := netip.MustParseAddr("198.18.0.1")
+	higher := netip.MustParseAddr("198.18.0.3")
+	toBackup := func(reason vrrp.Reason) vrrp.Transition {
+		return vrrp.Transition{From: vrrp.Master, To: vrrp.Backup, Reason: reason}
+	}
+	toMaster := vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Reason: vrrp.ReasonSync}
+	tests := []struct {
+		name  string
+		in    input
+		t     vrrp.Transition
+		state vrrp.State // the instance's state before
+		b     batch      // the effects before t
+		want  string
+	}{
+		{"preempted by a lower priority", input{kind: inReceive, advPrio: 99, src: higher}, toBackup(vrrp.ReasonPreempted), vrrp.Master, batch{}, "without a cause"},
+		{"preempted by an equal priority from a smaller address", input{kind: inReceive, advPrio: 110, src: lower}, toBackup(vrrp.ReasonPreempted), vrrp.Master, batch{}, "without a cause"},
+		{"preempted on a Tick", input{kind: inTick}, toBackup(vrrp.ReasonPreempted), vrrp.Master, batch{}, "without a cause"},
+		{"preempted on SetPriority", input{kind: inPriority}, toBackup(vrrp.ReasonPreempted), vrrp.Master, batch{}, "without a cause"},
+		{"preempted by an advert for another VRID", input{kind: inReceive, v: 1, advPrio: 200, src: higher}, toBackup(vrrp.ReasonPreempted), vrrp.Master, batch{}, "without a cause"},
+		{"wrong reason", input{kind: inReceive, advPrio: 200, src: lower}, toBackup(vrrp.ReasonMasterDown), vrrp.Master, batch{}, "without a cause"},
+		{"no unbind", input{kind: inReceive, advPrio: 200, src: lower}, toBackup(vrrp.ReasonPreempted), vrrp.Master, batch{noUnbind: true}, "without unbinding"},
+		{"no bind", input{kind: inTick}, vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Reason: vrrp.ReasonMasterDown}, vrrp.Backup, batch{noBind: true}, "without binding"},
+		{"to itself", input{kind: inTick}, vrrp.Transition{From: vrrp.Master, To: vrrp.Master, Reason: vrrp.ReasonMasterDown}, vrrp.Master, batch{}, "to itself"},
+		{"from a state it was not in", input{kind: inTick}, vrrp.Transition{From: vrrp.Backup, To: vrrp.Master, Reason: vrrp.ReasonMasterDown}, vrrp.Fault, batch{}, "the instance was FAULT"},
+		{"sync with nobody", input{kind: inTick}, toMaster, vrrp.Backup, batch{}, "without a cause"},
+		{"sync follows the opposite move", input{kind: inTick}, toMaster, vrrp.Backup,
+			batch{trans: []vrrp.Transition{toBackup(vrrp.ReasonPreempted)}, vs: []int{1}}, "without a cause"},
+		{"fault on a Tick with no bind timed out", input{kind: inTick},
+			vrrp.Transition{From: vrrp.Master, To: vrrp.Fault, Reason: vrrp.ReasonFault}, vrrp.Master, batch{}, "without a cause"},
+		{"fault on a bind that succeeded", input{kind: inBind},
+			vrrp.Transition{From: vrrp.Master, To: vrrp.Fault, Reason: vrrp.ReasonFault}, vrrp.Master, batch{}, "without a cause"},
+		{"fault cleared by SetPriority", input{kind: inPriority},
+			vrrp.Transition{From: vrrp.Fault, To: vrrp.Backup, Reason: vrrp.ReasonFaultCleared}, vrrp.Fault, batch{}, "without a cause"},
+		{"owner at 110", input{kind: inStart},
+			vrrp.Transition{From: vrrp.Init, To: vrrp.Master, Reason: vrrp.ReasonOwner}, vrrp.Init, batch{}, "without a cause"},
+		{"justified preemption", input{kind: inReceive, advPrio: 110, src: higher}, toBackup(vrrp.ReasonPreempted), vrrp.Master, batch{}, ""},
+		{"justified sync", input{kind: inTick}, toMaster, vrrp.Backup,
+			batch{trans: []vrrp.Transition{{From: vrrp.Backup, To: vrrp.Master, Reason: vrrp.ReasonMasterDown}}, vs: []int{1}}, ""},
+		{"justified bind timeout", input{kind: inTick},
+			vrrp.Transition{From: vrrp.Master, To: vrrp.Fault, Reason: vrrp.ReasonFault}, vrrp.Master, batch{timedOut: []bool{true, false}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.in.kind == inReceive && tt.in.v == 0 {
+				tt.in.prio, tt.in.local = 110, r.addr
+			}
+			b := tt.b
+			b.bind, b.unbind = []bool{!b.noBind, true}, []bool{!b.noUnbind, true}
+			if b.timedOut == nil {
+				b.timedOut = []bool{false, false}
+			}
+			r.vrs[0].state = tt.state
+			got := s.cause(r, 0, tt.in, tt.t, &b)
 			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
 				t.Errorf("cause = %q, want %q", got, tt.want)
 			}
