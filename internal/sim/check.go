@@ -72,7 +72,8 @@ var (
 //   - master-down: a Tick, Backup to Master;
 //   - preempted: a Receive for v of a better advert, Master to Backup;
 //   - sync: another member of v's sync group made the same move earlier in
-//     the same effects (Backup to Master, or Master to Backup);
+//     the same effects (Backup to Master, or Master to Backup), or a change
+//     of sync groups brought v's group together;
 //   - startup or owner (priority 255, to Master): from Init, on Start, or
 //     on the first report of a source it awaited, or when the wait ends;
 //   - fault: to Fault, on a fault, a track, a link state, a failed bind, a
@@ -106,6 +107,9 @@ func (s *sim) cause(r *router, v int, in input, t vrrp.Transition, b *batch) str
 	case vrrp.ReasonPreempted:
 		ok = in.kind == inReceive && in.v == v && t.From == vrrp.Master && t.To == vrrp.Backup && in.better()
 	case vrrp.ReasonSync:
+		// A group formed over members in different states brings them
+		// together.
+		ok = in.kind == inGroups && slices.Contains(s.members(r), v)
 		for i, u := range b.vs {
 			o := b.trans[i]
 			ok = ok || u != v && slices.Contains(s.members(r), u) && slices.Contains(s.members(r), v) &&
