@@ -8,9 +8,11 @@
 //   - [github.com/vrrpkit/vrrpkit/vrrp]: the protocol. Advertisement is the
 //     packet codec (checksums in every form peers use), Machine the RFC 5798
 //     state machine as a pure value (time is an argument, effects are a
-//     returned value), and Router the one place with goroutines: it wires
-//     Machines to a Transport, a Clock, a Binder and an Announcer, and calls
-//     OnTransition and OnMaster in place of keepalived's notify scripts.
+//     returned value), Node the pure core of a host's virtual routers
+//     (priorities, faults, sync groups, reload, schedules, bind results),
+//     and Router the one place with goroutines: it drives a Node with a
+//     Transport, a Clock, a Binder and an Announcer, and calls OnTransition
+//     and OnMaster in place of keepalived's notify scripts.
 //   - transport: VRRP sockets. [github.com/vrrpkit/vrrpkit/transport/fake]
 //     is an in-memory segment with loss, delay, reordering, duplication,
 //     partitions and mutation hooks, for tests of your own code.
