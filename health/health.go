@@ -27,7 +27,9 @@ package health
 import "context"
 
 // Checker is a health check. Check returns nil when the checked thing is
-// healthy, or an error saying why not. It must return when ctx is done.
+// healthy, or an error saying why not. It should return when ctx is done:
+// a Monitor counts a probe still running at its Timeout as failed and, when
+// it stops, leaves such a probe to return by itself.
 type Checker interface {
 	Check(ctx context.Context) error
 }

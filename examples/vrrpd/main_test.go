@@ -473,14 +473,15 @@ func TestCheckSetReload(t *testing.T) {
 		t.Errorf("after the new weight: delta %d fault %v", d, f)
 	}
 
-	// A changed check starts fresh: healthy (delta 0), then failed.
+	// A changed check starts fresh: its first result (a failure) decides
+	// its state at once, so the instance is never given "healthy".
 	mark = tgt.mark()
 	c4, p4 := cfg(20*time.Millisecond, -20)
 	s.update(ctx, c3, c4)
 	waitUntil(t, "the changed check's probes", func() bool { return p4.Load() > 0 })
-	waitUntil(t, "the changed check's failure", func() bool { d, _ := tgt.state("VI_1", src); return d == -20 })
-	if got := tgt.since(mark, src); len(got) == 0 || got[0] != "adjust VI_1 "+src+" 0" {
-		t.Errorf("changed check: %q, want a fresh start", got)
+	waitUntil(t, "the changed check's result", func() bool { return len(tgt.since(mark, src)) >= 2 })
+	if got := tgt.since(mark, src); got[0] != "adjust VI_1 "+src+" -20" || slices.Contains(got, "adjust VI_1 "+src+" 0") {
+		t.Errorf("changed check: %q, want its first result at once", got)
 	}
 	if p3.Load() != 0 {
 		t.Errorf("an unused check object was probed %d times", p3.Load())
@@ -567,8 +568,8 @@ func TestCheckSetFiles(t *testing.T) {
 
 // TestReloadKeepsFailingCheck reloads a daemon on the fake segment whose
 // instance is in FAULT by a failing vrrp_script: an unchanged script keeps
-// it there with no transition; a changed one starts fresh (healthy, so
-// the instance leaves FAULT until the script fails again).
+// it there with no transition; so does a changed one, which starts fresh
+// but whose first result (a failure) decides its state at once.
 func TestReloadKeepsFailingCheck(t *testing.T) {
 	falseBin, err := exec.LookPath("false")
 	if err != nil {
@@ -649,12 +650,19 @@ func TestReloadKeepsFailingCheck(t *testing.T) {
 		t.Errorf("the reload caused %d transitions", got-n)
 	}
 
-	// Another interval: a new check, which starts healthy.
+	// Another interval: a new check, failed from its first result.
 	if err := os.WriteFile(conf, text(2), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d.reload(ctx, checks)
-	waitUntil(t, "a fresh start and a new failure", func() bool { return count() >= n+2 && state() == vrrp.Fault })
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if s := state(); s != vrrp.Fault {
+			t.Fatalf("the changed check took VI_1 out of FAULT (%v)", s)
+		}
+	}
+	if got := count(); got != n {
+		t.Errorf("the changed check caused %d transitions", got-n)
+	}
 }
 
 // TestNetNamespace runs vrrpd in one lab host with net_namespace naming
