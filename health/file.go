@@ -309,12 +309,6 @@ type filePoller struct {
 	log    *slog.Logger
 }
 
-// fileApplied is what a poller last applied to one instance.
-type fileApplied struct {
-	delta int
-	fault bool
-}
-
 // run reads the file at once and then every Interval until ctx is done,
 // and applies each change of its effect on an instance under the source
 // "file:NAME".
@@ -330,7 +324,7 @@ func (p *filePoller) run(ctx context.Context) {
 		value    int64 // keepalived starts from 0
 		lastErr  string
 		first    = true
-		applied  = make([]fileApplied, len(p.users))
+		applied  = make([]trackState, len(p.users))
 		t, timer = p.clock.NewTimer(0)
 	)
 	defer t.Stop()
@@ -359,39 +353,28 @@ func (p *filePoller) run(ctx context.Context) {
 		}
 		value = v
 		for i, u := range p.users {
-			w := u.weight
-			if !p.target.TracksWeights(u.instance) {
-				w = 0 // a sync group member, as in keepalived
-			}
-			delta, fault := FileEffect(value, w, u.reverse)
-			now := fileApplied{delta, fault}
+			now := fileState(source, value, u.weight, u.reverse)
 			if !first && applied[i] == now {
 				continue
 			}
 			applied[i] = now
-			p.apply(log, u.instance, source, now)
+			apply(p.target, log, u.instance, now)
 		}
 		first = false
 		t.Reset(interval)
 	}
 }
 
-// apply sets an instance's delta and fault: a fault is raised before the
-// delta changes and cleared after, so that the instance never runs
-// meanwhile with a priority it should not have.
-func (p *filePoller) apply(log *slog.Logger, instance, source string, a fileApplied) {
-	setFault := func() {
-		if err := p.target.SetFault(instance, source, a.fault); err != nil {
-			log.Error("applying a track file", "instance", instance, "err", err)
-		}
+// fileState returns what a track file holding value says about an
+// instance tracking it with weight and reverse, under source: Delta is
+// value × weight (negated with reverse), clamped as FileEffect does, and
+// fileFault where FileEffect gives a fault; Down is what the file means
+// as a flag (weight 0): non-zero, or zero with reverse.
+func fileState(source string, value int64, weight int, reverse bool) trackState {
+	delta, fault := FileEffect(value, weight, reverse)
+	if fault {
+		delta = fileFault
 	}
-	if a.fault {
-		setFault()
-	}
-	if err := p.target.AdjustPriority(instance, source, a.delta); err != nil {
-		log.Error("applying a track file", "instance", instance, "err", err)
-	}
-	if !a.fault {
-		setFault()
-	}
+	_, down := FileEffect(value, 0, reverse)
+	return trackState{Source: source, Weight: weight, Delta: delta, Down: down}
 }

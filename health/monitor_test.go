@@ -768,7 +768,7 @@ func TestTrackerStuckCheck(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		synctest.Wait()
 		sameCalls(t, "stuck check", target.take(), []string{
-			"+300ms VI_1 check:stuck delta=0", "+300ms VI_1 check:stuck fault=true",
+			"+300ms VI_1 check:stuck fault=true", "+300ms VI_1 check:stuck delta=0",
 		})
 		stop := time.Now()
 		cancel()

@@ -42,6 +42,71 @@ func (t Track) Effect(up bool) (delta int, fault bool) {
 	return 0, false
 }
 
+// state returns what the check being up (or not) says about an instance
+// tracking it with t, under source: keepalived's weight rules above,
+// before the sync group rule (see apply).
+func (t Track) state(source string, up bool) trackState {
+	up = up != t.Reverse
+	ts := trackState{Source: source, Weight: t.Weight, Down: !up}
+	if t.Weight != 0 && (t.Weight > 0) == up {
+		ts.Delta = t.Weight
+	}
+	return ts
+}
+
+// trackState is what one check or track file says about one instance,
+// as its leaf computes it: Weight is the track's weight, Delta what it
+// adds to the priority, Down whether it is down. It has the fields of the
+// Router's coming vrrp.TrackState, so that apply can hand it over as it
+// is.
+type trackState struct {
+	Source string
+	Weight int
+	Delta  int
+	Down   bool
+}
+
+// fileFault is the Delta of a track file that puts its instance in FAULT
+// whatever the weight: keepalived's own mark (-254) for a value times
+// weight at or below it.
+const fileFault = -254
+
+// apply gives instance the effect of ts through target. It is the one
+// place where a result becomes a priority change or a fault, and where the
+// sync group rule is: when ts.Weight is 0, or weights do not apply to the
+// instance (a sync group member without TrackingWeight, as in keepalived),
+// the instance is in FAULT while ts.Down; otherwise ts.Delta is added to
+// its priority (a track file's fileFault is a FAULT). A fault is raised
+// before the delta changes and cleared after, so that the instance never
+// runs meanwhile with a priority it should not have. Errors are logged; an
+// instance the Target does not know (gone with a reload) only at debug
+// level.
+func apply(target Target, log *slog.Logger, instance string, ts trackState) {
+	delta, fault := ts.Delta, false
+	switch {
+	case ts.Weight == 0 || !target.TracksWeights(instance):
+		delta, fault = 0, ts.Down
+	case ts.Delta <= fileFault:
+		delta, fault = 0, true
+	}
+	report := func(err error) {
+		switch {
+		case err == nil:
+		case errors.Is(err, vrrp.ErrUnknownInstance):
+			log.Debug("health result for an instance that is gone", "instance", instance, "source", ts.Source)
+		default:
+			log.Error("applying a health result", "instance", instance, "source", ts.Source, "err", err)
+		}
+	}
+	if fault {
+		report(target.SetFault(instance, ts.Source, true))
+	}
+	report(target.AdjustPriority(instance, ts.Source, delta))
+	if !fault {
+		report(target.SetFault(instance, ts.Source, false))
+	}
+}
+
 // Target is what a Tracker moves: *vrrp.Router.
 type Target interface {
 	AdjustPriority(instance, source string, delta int) error
@@ -245,17 +310,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 			source := "check:" + m.Name()
 			_ = m.Run(ctx, func(up bool) {
 				for _, u := range users[m.Name()] {
-					tr := u.track
-					if !t.Target.TracksWeights(u.instance) {
-						tr.Weight = 0
-					}
-					delta, fault := tr.Effect(up)
-					if err := t.Target.AdjustPriority(u.instance, source, delta); err != nil {
-						log.Error("applying a check", "check", m.Name(), "instance", u.instance, "err", err)
-					}
-					if err := t.Target.SetFault(u.instance, source, fault); err != nil {
-						log.Error("applying a check", "check", m.Name(), "instance", u.instance, "err", err)
-					}
+					apply(t.Target, log, u.instance, u.track.state(source, up))
 				}
 			})
 		}()
