@@ -68,10 +68,9 @@ type File struct {
 	// InitValue is the value Init writes.
 	InitValue int
 	// Overwrite, with Init, writes InitValue even over an existing file
-	// (keepalived's "init_file VALUE overwrite"). keepalived does not
-	// overwrite on a configuration reload; Tracker.Run does at every
-	// start, so a reload that keeps the value starts no new Tracker or
-	// clears Overwrite.
+	// (keepalived's "init_file VALUE overwrite"), at the start of
+	// Tracker.Run; as keepalived at a configuration reload, Tracker.Reload
+	// does not.
 	Overwrite bool
 }
 
@@ -299,32 +298,28 @@ type fileUser struct {
 	reverse  bool
 }
 
-// filePoller reads one File on a clock and applies its effect to the
-// instances tracking it.
+// filePoller reads one File on a clock and reports its value: the first
+// and then each change.
 type filePoller struct {
 	file   File
-	users  []fileUser
-	target Target
 	clock  vrrp.Clock
 	log    *slog.Logger
+	report func(value int64, first bool)
 }
 
 // run reads the file at once and then every Interval until ctx is done,
-// and applies each change of its effect on an instance under the source
-// "file:NAME".
+// and reports its first value and then each change.
 func (p *filePoller) run(ctx context.Context) {
 	f := p.file
 	interval := f.Interval
 	if interval == 0 {
 		interval = DefaultInterval
 	}
-	source := "file:" + f.Name
 	log := p.log.With("file", f.Name, "path", f.Path)
 	var (
 		value    int64 // keepalived starts from 0
 		lastErr  string
 		first    = true
-		applied  = make([]trackState, len(p.users))
 		t, timer = p.clock.NewTimer(0)
 	)
 	defer t.Stop()
@@ -351,15 +346,10 @@ func (p *filePoller) run(ctx context.Context) {
 		if v != value && !first {
 			log.Info(fmt.Sprintf("Track file %s: value %d -> %d", f.Name, value, v), "from", value, "to", v)
 		}
-		value = v
-		for i, u := range p.users {
-			now := fileState(source, value, u.weight, u.reverse)
-			if !first && applied[i] == now {
-				continue
-			}
-			applied[i] = now
-			apply(p.target, log, u.instance, now)
+		if first || v != value {
+			p.report(v, first)
 		}
+		value = v
 		first = false
 		t.Reset(interval)
 	}

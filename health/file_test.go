@@ -219,7 +219,7 @@ func TestFileValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Error(err)
 	}
-	for _, tr := range []health.Tracker{
+	for _, tr := range []*health.Tracker{
 		{Target: nopTarget{}, Files: []health.File{good, good}},
 		{Target: nopTarget{}, Files: []health.File{good}, FileTracks: map[string][]health.FileTrack{"VI_1": {{File: "g"}}}},
 		{Target: nopTarget{}, Files: []health.File{good}, FileTracks: map[string][]health.FileTrack{"VI_1": {{File: "f"}, {File: "f"}}}},

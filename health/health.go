@@ -6,7 +6,9 @@
 // Monitor runs a Check on a clock with keepalived's interval, timeout, rise
 // and fall, and reports when its state changes. A Tracker connects monitors
 // to a vrrp.Router: each tracked check moves the priority by its weight, or
-// puts the instance in FAULT when its weight is 0.
+// puts the instance in FAULT when its weight is 0; Tracker.Reload changes
+// its checks while it runs, keeping the state of those that did not
+// change.
 //
 // The built-in checkers follow keepalived.conf(5):
 //
