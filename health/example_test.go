@@ -68,10 +68,11 @@ func ExampleTracker() {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{r1.Run, r2.Run, tracker.Run} {
+	for _, run := range []func(context.Context) error{r1.Run, tracker.Run} {
 		wg.Go(func() { _ = run(ctx) })
 	}
 	fmt.Println(<-masters, "is Master")
+	wg.Go(func() { _ = r2.Run(ctx) }) // joins as Backup
 	healthy.Store(false)
 	fmt.Println(<-masters, "is Master")
 	fmt.Println(<-left, "left Master")

@@ -68,10 +68,9 @@ type File struct {
 	// InitValue is the value Init writes.
 	InitValue int
 	// Overwrite, with Init, writes InitValue even over an existing file
-	// (keepalived's "init_file VALUE overwrite"). keepalived does not
-	// overwrite on a configuration reload; Tracker.Run does at every
-	// start, so a reload that keeps the value starts no new Tracker or
-	// clears Overwrite.
+	// (keepalived's "init_file VALUE overwrite"), at the start of
+	// Tracker.Run; as keepalived at a configuration reload, Tracker.Reload
+	// does not.
 	Overwrite bool
 }
 
@@ -299,38 +298,28 @@ type fileUser struct {
 	reverse  bool
 }
 
-// filePoller reads one File on a clock and applies its effect to the
-// instances tracking it.
+// filePoller reads one File on a clock and reports its value: the first
+// and then each change.
 type filePoller struct {
 	file   File
-	users  []fileUser
-	target Target
 	clock  vrrp.Clock
 	log    *slog.Logger
-}
-
-// fileApplied is what a poller last applied to one instance.
-type fileApplied struct {
-	delta int
-	fault bool
+	report func(value int64, first bool)
 }
 
 // run reads the file at once and then every Interval until ctx is done,
-// and applies each change of its effect on an instance under the source
-// "file:NAME".
+// and reports its first value and then each change.
 func (p *filePoller) run(ctx context.Context) {
 	f := p.file
 	interval := f.Interval
 	if interval == 0 {
 		interval = DefaultInterval
 	}
-	source := "file:" + f.Name
 	log := p.log.With("file", f.Name, "path", f.Path)
 	var (
 		value    int64 // keepalived starts from 0
 		lastErr  string
 		first    = true
-		applied  = make([]fileApplied, len(p.users))
 		t, timer = p.clock.NewTimer(0)
 	)
 	defer t.Stop()
@@ -357,41 +346,25 @@ func (p *filePoller) run(ctx context.Context) {
 		if v != value && !first {
 			log.Info(fmt.Sprintf("Track file %s: value %d -> %d", f.Name, value, v), "from", value, "to", v)
 		}
-		value = v
-		for i, u := range p.users {
-			w := u.weight
-			if !p.target.TracksWeights(u.instance) {
-				w = 0 // a sync group member, as in keepalived
-			}
-			delta, fault := FileEffect(value, w, u.reverse)
-			now := fileApplied{delta, fault}
-			if !first && applied[i] == now {
-				continue
-			}
-			applied[i] = now
-			p.apply(log, u.instance, source, now)
+		if first || v != value {
+			p.report(v, first)
 		}
+		value = v
 		first = false
 		t.Reset(interval)
 	}
 }
 
-// apply sets an instance's delta and fault: a fault is raised before the
-// delta changes and cleared after, so that the instance never runs
-// meanwhile with a priority it should not have.
-func (p *filePoller) apply(log *slog.Logger, instance, source string, a fileApplied) {
-	setFault := func() {
-		if err := p.target.SetFault(instance, source, a.fault); err != nil {
-			log.Error("applying a track file", "instance", instance, "err", err)
-		}
+// fileState returns what a track file holding value says about an
+// instance tracking it with weight and reverse, under source: Delta is
+// value × weight (negated with reverse), clamped as FileEffect does, and
+// fileFault where FileEffect gives a fault; Down is what the file means
+// as a flag (weight 0): non-zero, or zero with reverse.
+func fileState(source string, value int64, weight int, reverse bool) trackState {
+	delta, fault := FileEffect(value, weight, reverse)
+	if fault {
+		delta = fileFault
 	}
-	if a.fault {
-		setFault()
-	}
-	if err := p.target.AdjustPriority(instance, source, a.delta); err != nil {
-		log.Error("applying a track file", "instance", instance, "err", err)
-	}
-	if !a.fault {
-		setFault()
-	}
+	_, down := FileEffect(value, 0, reverse)
+	return trackState{Source: source, Weight: weight, Delta: delta, Down: down}
 }

@@ -219,7 +219,7 @@ func TestFileValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Error(err)
 	}
-	for _, tr := range []health.Tracker{
+	for _, tr := range []*health.Tracker{
 		{Target: nopTarget{}, Files: []health.File{good, good}},
 		{Target: nopTarget{}, Files: []health.File{good}, FileTracks: map[string][]health.FileTrack{"VI_1": {{File: "g"}}}},
 		{Target: nopTarget{}, Files: []health.File{good}, FileTracks: map[string][]health.FileTrack{"VI_1": {{File: "f"}, {File: "f"}}}},
@@ -371,13 +371,16 @@ func TestTrackerFiles(t *testing.T) {
 		sameCalls(t, "steady", target.take(), nil)
 
 		// -30: VI_A at -300 faults (its delta goes after the fault),
-		// VI_B gets -30 × -1 × -1.
+		// VI_B gets -30 × -1 × -1. VI_SYNC, whose weight the sync group
+		// turns off, is given its fault again: its weighted value changed,
+		// and what that means for it is decided in one place, at apply.
 		write("-30\n")
 		time.Sleep(time.Second)
 		synctest.Wait()
 		sameCalls(t, "-30", target.take(), []string{
 			"+3s VI_A file:prio fault=true", "+3s VI_A file:prio delta=0",
 			"+3s VI_B file:prio delta=-30", "+3s VI_B file:prio fault=false",
+			"+3s VI_SYNC file:prio fault=true", "+3s VI_SYNC file:prio delta=0",
 		})
 
 		// Junk counts as 0: VI_A recovers with its delta set first.

@@ -6,7 +6,9 @@
 // Monitor runs a Check on a clock with keepalived's interval, timeout, rise
 // and fall, and reports when its state changes. A Tracker connects monitors
 // to a vrrp.Router: each tracked check moves the priority by its weight, or
-// puts the instance in FAULT when its weight is 0.
+// puts the instance in FAULT when its weight is 0; Tracker.Reload changes
+// its checks while it runs, keeping the state of those that did not
+// change.
 //
 // The built-in checkers follow keepalived.conf(5):
 //
@@ -27,7 +29,9 @@ package health
 import "context"
 
 // Checker is a health check. Check returns nil when the checked thing is
-// healthy, or an error saying why not. It must return when ctx is done.
+// healthy, or an error saying why not. It should return when ctx is done:
+// a Monitor counts a probe still running at its Timeout as failed and, when
+// it stops, leaves such a probe to return by itself.
 type Checker interface {
 	Check(ctx context.Context) error
 }

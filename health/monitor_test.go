@@ -123,27 +123,20 @@ func TestMonitorInitFail(t *testing.T) {
 		got := runMonitor(t, health.Check{Name: "c", Checker: c, Interval: time.Second, Rise: 3, InitFail: true}, 5*time.Second)
 		sameReports(t, got, report{0, false}, report{2 * time.Second, true})
 	})
-	synctest.Test(t, func(t *testing.T) {
-		// Without InitFail a check starts up and a failure takes it down
-		// at once (Fall 1).
-		c := &scripted{results: results("-")}
-		got := runMonitor(t, health.Check{Name: "c", Checker: c}, 3*time.Second)
-		sameReports(t, got, report{0, true}, report{0, false})
-	})
 }
 
-// A flapping check never reaches Rise or Fall; with 1 and 1, every change
-// counts.
+// A flapping check never reaches Rise or Fall after its first result;
+// with 1 and 1, every change counts.
 func TestMonitorFlapping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &scripted{results: results(strings.Repeat("-+", 10))}
-		got := runMonitor(t, health.Check{Name: "c", Checker: c, Interval: time.Second, Rise: 2, Fall: 2}, 20*time.Second)
-		sameReports(t, got, report{0, true})
+		got := runMonitor(t, health.Check{Name: "c", Checker: c, Interval: time.Second, Rise: 2, Fall: 2}, 19500*time.Millisecond)
+		sameReports(t, got, report{0, false})
 	})
 	synctest.Test(t, func(t *testing.T) {
 		c := &scripted{results: results("-+-+")}
 		got := runMonitor(t, health.Check{Name: "c", Checker: c, Interval: time.Second}, 3500*time.Millisecond)
-		sameReports(t, got, report{0, true}, report{0, false}, report{time.Second, true},
+		sameReports(t, got, report{0, false}, report{time.Second, true},
 			report{2 * time.Second, false}, report{3 * time.Second, true})
 	})
 }
@@ -206,9 +199,10 @@ func TestMonitorTimeout(t *testing.T) {
 		if want := []time.Duration{300 * ms, 1500 * ms, 3500 * ms, 3500 * ms}; !slices.Equal(ends[:4], want) {
 			t.Errorf("probes ended at %v, want %v...", ends, want)
 		}
-		// Down at 300ms; the late success is a failure too; the third,
-		// returning nil after its Timeout, also fails; the fourth is fine.
-		sameReports(t, reports, report{0, true}, report{300 * ms, false}, report{3500 * ms, true})
+		// Down at 300ms (the first result); the late success is a
+		// failure too; the third, returning nil after its Timeout, also
+		// fails; the fourth, started when the third returned, is fine.
+		sameReports(t, reports, report{300 * ms, false}, report{3500 * ms, true})
 	})
 }
 
@@ -269,8 +263,247 @@ func TestMonitorStopDuringProbe(t *testing.T) {
 		if d := time.Since(start); d != 0 {
 			t.Errorf("Run took %v to stop", d)
 		}
-		if !slices.Equal(reports, []bool{true}) {
+		if len(reports) != 0 {
 			t.Errorf("reports %v: a cancelled probe counted", reports)
+		}
+	})
+}
+
+// The first result decides a check's state at once, whatever Rise and
+// Fall, and they count from there: keepalived 2.2.7 starts a vrrp_script
+// one success short of Rise (vrrp_init_script: "one success is enough")
+// and, while the script is in its initial state, takes a failure as the
+// script failed (vrrp_script_child_thread: result = 0, "VRRP_Script(chk)
+// failed"), both in keepalived/vrrp/vrrp_scheduler.c. init_fail starts it
+// failed instead (result = 0), so that it needs Rise successes to come up.
+// A node restarted while its tracked script fails thus starts at its
+// lowered priority and does not preempt the healthy Master.
+func TestMonitorFirstResult(t *testing.T) {
+	s := time.Second
+	cases := []struct {
+		name     string
+		pattern  string
+		rise     int
+		fall     int
+		initFail bool
+		want     []report
+	}{
+		{"first success, up at once", "++", 3, 3, false, []report{{0, true}}},
+		{"first failure, down at once (fall 3)", "--", 3, 3, false, []report{{0, false}}},
+		{"rise counts from the first failure", "-++" + "+", 3, 3, false, []report{{0, false}, {3 * s, true}}},
+		{"a broken rise streak counts for nothing", "-++-++" + "-", 3, 1, false, []report{{0, false}}},
+		{"fall counts from the first success", "+--" + "-", 2, 3, false, []report{{0, true}, {3 * s, false}}},
+		{"init_fail: failed at once, rise 2 to come up", "++", 2, 3, true, []report{{0, false}, {s, true}}},
+		{"init_fail: a first success does not decide", "+-" + "++", 2, 1, true, []report{{0, false}, {3 * s, true}}},
+		{"init_fail, rise 1: up at the first success", "+", 1, 1, true, []report{{0, false}, {0, true}}},
+		{"init_fail: failures keep it down, reported once", "---", 1, 1, true, []report{{0, false}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := &scripted{results: results(tc.pattern)}
+				got := runMonitor(t, health.Check{Name: "c", Checker: c, Interval: time.Second,
+					Rise: tc.rise, Fall: tc.fall, InitFail: tc.initFail}, time.Duration(len(tc.pattern))*s-s/2)
+				sameReports(t, got, tc.want...)
+			})
+		})
+	}
+}
+
+// Before the first result is in, Run reports nothing and Up says healthy
+// (failed with InitFail); the result is reported as soon as it is known.
+func TestMonitorBeforeFirstResult(t *testing.T) {
+	for _, initFail := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			c := health.CheckerFunc(func(ctx context.Context) error {
+				<-release
+				return errDown
+			})
+			m, err := health.NewMonitor(health.Check{Name: "c", Checker: c, Interval: time.Second,
+				Timeout: time.Second, Fall: 3, InitFail: initFail}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var mu sync.Mutex
+			var reports []bool
+			done := make(chan error, 1)
+			go func() {
+				done <- m.Run(ctx, func(up bool) { mu.Lock(); reports = append(reports, up); mu.Unlock() })
+			}()
+			time.Sleep(500 * time.Millisecond)
+			synctest.Wait()
+			mu.Lock()
+			before := slices.Clone(reports)
+			mu.Unlock()
+			if up, err := m.Up(); up == initFail || err != nil {
+				t.Errorf("InitFail %v: Up() = %v, %v before the first result", initFail, up, err)
+			}
+			if want := map[bool][]bool{false: nil, true: {false}}[initFail]; !slices.Equal(before, want) {
+				t.Errorf("InitFail %v: reports %v before the first result, want %v", initFail, before, want)
+			}
+			close(release)
+			synctest.Wait()
+			mu.Lock()
+			after := slices.Clone(reports)
+			mu.Unlock()
+			if !slices.Equal(after, []bool{false}) {
+				t.Errorf("InitFail %v: reports %v after a first failure, want [false]", initFail, after)
+			}
+			cancel()
+			<-done
+		})
+	}
+}
+
+// stuckChecker blocks, ignoring its context, until release is closed,
+// and counts its calls.
+type stuckChecker struct {
+	release chan struct{}
+	calls   atomic.Int32
+	running atomic.Int32
+	overlap atomic.Bool
+}
+
+func (s *stuckChecker) Check(context.Context) error {
+	s.calls.Add(1)
+	if s.running.Add(1) > 1 {
+		s.overlap.Store(true)
+	}
+	defer s.running.Add(-1)
+	<-s.release
+	return nil
+}
+
+// A Checker that ignores its context fails at its Timeout all the same,
+// and Run returns at once when its context ends, leaving the stuck probe
+// to end by itself. Issue 11, bug 4: it never failed, and Run never
+// returned.
+func TestMonitorStuckProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &stuckChecker{release: make(chan struct{})}
+		defer close(c.release) // the probe's goroutine ends with the test
+		m, err := health.NewMonitor(health.Check{Name: "stuck", Checker: c, Interval: time.Second,
+			Timeout: 300 * time.Millisecond, Fall: 1}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		var mu sync.Mutex
+		var reports []report
+		done := make(chan error, 1)
+		go func() {
+			done <- m.Run(ctx, func(up bool) {
+				mu.Lock()
+				reports = append(reports, report{time.Since(begin), up})
+				mu.Unlock()
+			})
+		}()
+		time.Sleep(time.Second + 500*time.Millisecond)
+		synctest.Wait()
+		mu.Lock()
+		sameReports(t, reports, report{300 * time.Millisecond, false})
+		mu.Unlock()
+		if up, err := m.Up(); up || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Up() = %v, %v; want down, past its deadline", up, err)
+		}
+		stop := time.Now()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(100 * time.Millisecond):
+			t.Fatal("Run did not return within 100ms of its cancel (a stuck probe)")
+		}
+		if d := time.Since(stop); d != 0 {
+			t.Errorf("Run returned %v after its cancel", d)
+		}
+		if n := c.calls.Load(); n != 1 {
+			t.Errorf("%d probes: another one started beside the stuck one", n)
+		}
+	})
+}
+
+// While a probe is stuck past its Timeout, no other starts (probes of a
+// check never overlap), and each Interval that passes counts as one more
+// failure, so that Fall is reached on the check's schedule; when the stuck
+// probe returns, its result is ignored and the next starts at once.
+func TestMonitorStuckProbeFall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &stuckChecker{release: make(chan struct{})}
+		released := false
+		defer func() {
+			if !released {
+				close(c.release)
+			}
+		}()
+		var n atomic.Int32
+		checker := health.CheckerFunc(func(ctx context.Context) error {
+			if n.Add(1) == 1 {
+				return c.Check(ctx)
+			}
+			return nil
+		})
+		m, err := health.NewMonitor(health.Check{Name: "stuck", Checker: checker, Interval: time.Second,
+			Timeout: 300 * time.Millisecond, Rise: 1, Fall: 3}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var mu sync.Mutex
+		var reports []report
+		done := make(chan error, 1)
+		go func() {
+			done <- m.Run(ctx, func(up bool) {
+				mu.Lock()
+				reports = append(reports, report{time.Since(begin), up})
+				mu.Unlock()
+			})
+		}()
+		// Failures at 300ms (the first result), 1s and 2s; the state is
+		// down from the first.
+		time.Sleep(4500 * time.Millisecond)
+		synctest.Wait()
+		if got := n.Load(); got != 1 {
+			t.Errorf("%d probes while the first was stuck", got)
+		}
+		close(c.release)
+		released = true
+		synctest.Wait()
+		if got := n.Load(); got != 2 {
+			t.Errorf("%d probes after the stuck one returned, want the next at once", got)
+		}
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		sameReports(t, reports, report{300 * time.Millisecond, false}, report{4500 * time.Millisecond, true})
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// Healthy first: Fall 3 is reached at the third Interval that
+		// ends while the probe is stuck (the Timeout, then 2 more).
+		var n atomic.Int32
+		release := make(chan struct{})
+		defer close(release)
+		checker := health.CheckerFunc(func(ctx context.Context) error {
+			if n.Add(1) == 2 {
+				<-release
+			}
+			return nil
+		})
+		got := runMonitor(t, health.Check{Name: "stuck", Checker: checker, Interval: time.Second,
+			Timeout: time.Second, Fall: 3}, 10*time.Second)
+		// Probe 2 starts at 1s: fails at its Timeout (2s; the Interval
+		// ending then is not counted twice), then at 3s and 4s.
+		sameReports(t, got, report{0, true}, report{4 * time.Second, false})
+		if got := n.Load(); got != 2 {
+			t.Errorf("%d probes, want 2 (none beside the stuck one)", got)
 		}
 	})
 }
@@ -514,4 +747,79 @@ func TestTrackerFailover(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A tracked check whose Checker ignores its context puts its instance in
+// FAULT (weight 0, Fall 1) at its Timeout, and Tracker.Run returns at once
+// when its context ends. Issue 11, bug 4.
+func TestTrackerStuckCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &stuckChecker{release: make(chan struct{})}
+		defer close(c.release)
+		target := newRecordingTarget()
+		tr := &health.Tracker{
+			Target: target,
+			Checks: []health.Check{{Name: "stuck", Checker: c, Interval: time.Second, Timeout: 300 * time.Millisecond, Fall: 1}},
+			Tracks: map[string][]health.Track{"VI_1": {{Check: "stuck"}}},
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- tr.Run(ctx) }()
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		sameCalls(t, "stuck check", target.take(), []string{
+			"+300ms VI_1 check:stuck fault=true", "+300ms VI_1 check:stuck delta=0",
+		})
+		stop := time.Now()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(100 * time.Millisecond):
+			t.Fatal("Tracker.Run did not return within 100ms of its cancel (a stuck probe)")
+		}
+		if d := time.Since(stop); d != 0 {
+			t.Errorf("Tracker.Run returned %v after its cancel", d)
+		}
+	})
+}
+
+// A node restarted while its tracked check fails starts at its lowered
+// priority: it never takes the VIP from the healthy Master, even when its
+// Fall would have taken longer than the Master_Down_Interval (issue 11,
+// bug 5: it became Master at ~3.4 s and fell back at 4 s).
+func TestTrackerRestartWithFailingCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		b, stopB := startRouter(t, seg, "b", 2, instance(100))
+		defer stopB()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if s := status(t, b); s.State != vrrp.Master {
+			t.Fatalf("b is %v", s.State)
+		}
+		// a restarts, its service down: Fall 3 every 2 s would take 4 s.
+		f := &flag{}
+		f.down.Store(true)
+		a, stopA := startRouter(t, seg, "a", 1, instance(150))
+		defer stopA()
+		tr := &health.Tracker{Target: a,
+			Checks: []health.Check{{Name: "svc", Checker: f, Interval: 2 * time.Second, Rise: 2, Fall: 3}},
+			Tracks: map[string][]health.Track{"VI_1": {{Check: "svc", Weight: -60}}},
+		}
+		defer runTracker(t, tr)()
+		for range 100 {
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+			if s := status(t, a); s.State == vrrp.Master {
+				t.Fatalf("a took over at priority %d with its check failing", s.EffectivePriority)
+			}
+		}
+		if sa, sb := status(t, a), status(t, b); sa.State != vrrp.Backup || sa.EffectivePriority != 90 || sb.State != vrrp.Master {
+			t.Errorf("a %v at %d, b %v", sa.State, sa.EffectivePriority, sb.State)
+		}
+	})
 }

@@ -730,7 +730,8 @@ func TestHTTPMonitor(t *testing.T) {
 		status.Store(200) // probes at 20, 22, 24 succeed: up at 24
 		time.Sleep(10 * time.Second)
 		status.Store(0) // probes at 30 and 32 (+1 s timeouts) hang: down at 33
-		time.Sleep(10 * time.Second)
+		// Stopped between two timeouts: the last error is a probe's own.
+		time.Sleep(9500 * time.Millisecond)
 		cancel()
 		<-done
 		_, lastErr := m.Up()

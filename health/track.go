@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"reflect"
-	"slices"
 	"sync"
 
 	"github.com/vrrpkit/vrrpkit/vrrp"
@@ -42,6 +39,76 @@ func (t Track) Effect(up bool) (delta int, fault bool) {
 	return 0, false
 }
 
+// state returns what the check being up (or not) says about an instance
+// tracking it with t, under source: keepalived's weight rules above,
+// before the sync group rule (see apply).
+func (t Track) state(source string, up bool) trackState {
+	up = up != t.Reverse
+	ts := trackState{Source: source, Weight: t.Weight, Down: !up}
+	if t.Weight != 0 && (t.Weight > 0) == up {
+		ts.Delta = t.Weight
+	}
+	return ts
+}
+
+// trackState is what one check or track file says about one instance,
+// as its leaf computes it: Weight is the track's weight, Delta what it
+// adds to the priority, Down whether it is down. It has the fields of the
+// Router's coming vrrp.TrackState, so that apply can hand it over as it
+// is.
+type trackState struct {
+	Source string
+	Weight int
+	Delta  int
+	Down   bool
+}
+
+// fileFault is the Delta of a track file that puts its instance in FAULT
+// whatever the weight: keepalived's own mark (-254) for a value times
+// weight at or below it.
+const fileFault = -254
+
+// apply gives instance the effect of ts through target. It is the one
+// place where a result becomes a priority change or a fault, and where the
+// sync group rule is: when ts.Weight is 0, or weights do not apply to the
+// instance (a sync group member without TrackingWeight, as in keepalived),
+// the instance is in FAULT while ts.Down; otherwise ts.Delta is added to
+// its priority (a track file's fileFault is a FAULT). A fault is raised
+// before the delta changes and cleared after, so that the instance never
+// runs meanwhile with a priority it should not have. Errors are logged; an
+// instance the Target does not know (gone with a reload) only at debug
+// level.
+func apply(target Target, log *slog.Logger, instance string, ts trackState) {
+	delta, fault := ts.Delta, false
+	switch {
+	case ts.Weight == 0 || !target.TracksWeights(instance):
+		delta, fault = 0, ts.Down
+	case ts.Delta <= fileFault:
+		delta, fault = 0, true
+	}
+	report := func(err error) {
+		switch {
+		case err == nil:
+		case errors.Is(err, vrrp.ErrUnknownInstance):
+			log.Debug("health result for an instance that is gone", "instance", instance, "source", ts.Source)
+		default:
+			log.Error("applying a health result", "instance", instance, "source", ts.Source, "err", err)
+		}
+	}
+	if fault {
+		report(target.SetFault(instance, ts.Source, true))
+	}
+	report(target.AdjustPriority(instance, ts.Source, delta))
+	if !fault {
+		report(target.SetFault(instance, ts.Source, false))
+	}
+}
+
+// withdraw takes back from instance what source gave it.
+func withdraw(target Target, log *slog.Logger, instance, source string) {
+	apply(target, log, instance, trackState{Source: source})
+}
+
 // Target is what a Tracker moves: *vrrp.Router.
 type Target interface {
 	AdjustPriority(instance, source string, delta int) error
@@ -55,7 +122,8 @@ type Target interface {
 var _ Target = (*vrrp.Router)(nil)
 
 // Tracker runs Checks and applies their state to the instances that track
-// them, through a Target.
+// them, through a Target. Reload changes what a running Tracker runs. A
+// Tracker must not be copied once it is used.
 type Tracker struct {
 	// Target receives priority changes and faults.
 	Target Target
@@ -72,12 +140,35 @@ type Tracker struct {
 	FileTracks map[string][]FileTrack
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
+	// WrapProbe, when not nil, runs every probe of the Tracker's checks:
+	// it is given the check, as configured, and probe, which calls the
+	// check's Checker, and returns what the probe found; it must call
+	// probe, or fail. examples/vrrpd runs its scripts with their thread
+	// in a network namespace with it.
+	WrapProbe func(ctx context.Context, c Check, probe func(context.Context) error) error
+
+	mu  sync.Mutex
+	cfg *TrackerConfig // the last Reload's
+	run *trackerRun    // while Run runs
+}
+
+// TrackerConfig is the part of a Tracker that Reload replaces: the
+// fields of the same names.
+type TrackerConfig struct {
+	// Checks are the checks, by unique name.
+	Checks []Check
+	// Tracks lists, by instance name, the checks it tracks.
+	Tracks map[string][]Track
+	// Files are the track files, by unique name.
+	Files []File
+	// FileTracks lists, by instance name, the files it tracks.
+	FileTracks map[string][]FileTrack
 }
 
 // Runner is implemented by checkers that need a goroutine of their own,
 // such as Interface for its link subscription. Run works until ctx is
 // done. Tracker.Run runs it, once for each distinct checker of a tracked
-// check, for as long as it runs itself.
+// check, for as long as that check runs.
 type Runner interface {
 	Run(ctx context.Context) error
 }
@@ -148,129 +239,135 @@ func (t *Tracker) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Run runs every check until ctx is done and returns when all its
-// goroutines have ended. Each state change is applied at once to every
-// instance tracking the check, under the source "check:NAME".
+// Run runs the checks and files until ctx is done: those of the last
+// Reload, or else the Tracker's fields. It validates them first, returns
+// an error if the Tracker is already running, and returns nil once ctx is
+// done and its goroutines have ended, but for a probe stuck in a Checker
+// that ignores its context, which is left to end by itself (see Monitor).
 //
-// It first initialises the track files that ask for it (File.Init), then
-// reads each tracked file every Interval and applies its effect on every
-// instance tracking it, under the source "file:NAME", at once at the start
-// and then at each change. The checkers of tracked checks that are
-// Runners run for as long as Run does. Checks and files that no instance
-// tracks are left alone, as keepalived leaves them.
+// Each check runs in a Monitor of its own; its first result, and then
+// every change, is applied at once to every instance tracking the check,
+// under the source "check:NAME".
+//
+// Run first initialises the track files that ask for it (File.Init,
+// with File.Overwrite), then reads each tracked file every Interval and
+// applies its effect on every instance tracking it, under the source
+// "file:NAME", at once at the start and then at each change. The checkers
+// of tracked checks that are Runners run for as long as their checks
+// (once for a checker shared by several checks). Checks and files that no
+// instance tracks are left alone, as keepalived leaves them.
 func (t *Tracker) Run(ctx context.Context) error {
-	if err := t.Validate(); err != nil {
-		return err
-	}
 	log := t.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	type user struct {
-		instance string
-		track    Track
-	}
-	users := map[string][]user{}
-	for inst, tracks := range t.Tracks {
-		for _, tr := range tracks {
-			users[tr.Check] = append(users[tr.Check], user{inst, tr})
-		}
-	}
-	var mons []*Monitor
-	for _, c := range t.Checks {
-		if len(users[c.Name]) == 0 {
-			continue // keepalived runs no script that nothing tracks
-		}
-		m, err := NewMonitor(c, t.Clock, log)
-		if err != nil {
-			return err
-		}
-		mons = append(mons, m)
 	}
 	clock := t.Clock
 	if clock == nil {
 		clock = vrrp.SystemClock{}
 	}
-	fileUsers := map[string][]fileUser{}
-	for _, inst := range slices.Sorted(maps.Keys(t.FileTracks)) {
-		for _, tr := range t.FileTracks[inst] {
-			for _, f := range t.Files {
-				if f.Name == tr.File {
-					w, r := tr.weight(f)
-					fileUsers[f.Name] = append(fileUsers[f.Name], fileUser{instance: inst, weight: w, reverse: r})
-				}
-			}
+	r := &trackerRun{
+		target: t.Target, clock: clock, log: log, wrap: t.WrapProbe, ctx: ctx,
+		reloads: make(chan reloadRequest), events: make(chan trackerEvent), done: make(chan struct{}),
+		checks: map[string]*runningCheck{}, files: map[string]*runningFile{},
+		runners: map[Runner]*runningRunner{}, applied: map[sourcePair]trackState{},
+	}
+	t.mu.Lock()
+	if t.run != nil {
+		t.mu.Unlock()
+		return errors.New("health: Tracker.Run: the Tracker is already running")
+	}
+	t.run = r
+	cfg, reloaded := t.configLocked(), t.cfg != nil
+	t.mu.Unlock()
+	defer func() {
+		r.stopAll()
+		t.mu.Lock()
+		t.run = nil
+		t.mu.Unlock()
+		close(r.done) // after t.run is cleared: a Reload waiting on it retries
+	}()
+	if !reloaded { // a Reload's configuration is validated already
+		v := &Tracker{Target: t.Target, Checks: cfg.Checks, Tracks: cfg.Tracks, Files: cfg.Files, FileTracks: cfg.FileTracks}
+		if err := v.Validate(); err != nil {
+			return err
 		}
 	}
-	var pollers []*filePoller
-	for _, f := range t.Files {
-		if len(fileUsers[f.Name]) == 0 {
-			continue // keepalived reads no file that nothing tracks
+	r.reload(cfg, true)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case req := <-r.reloads:
+			r.reload(req.cfg, false)
+			t.mu.Lock()
+			t.cfg = &req.cfg
+			t.mu.Unlock()
+			close(req.done)
+		case ev := <-r.events:
+			r.handle(ev)
 		}
-		if err := f.Initialize(); err != nil {
-			// keepalived reports it and tracks the file anyway.
-			log.Error(fmt.Sprintf("Track file %s: %v", f.Name, err), "file", f.Name, "err", err)
-		}
-		pollers = append(pollers, &filePoller{file: f, users: fileUsers[f.Name], target: t.Target, clock: clock, log: log})
 	}
-	var runners []Runner
-	for _, c := range t.Checks {
-		r, ok := c.Checker.(Runner)
-		if !ok || len(users[c.Name]) == 0 || slicesContainsRunner(runners, r) {
-			continue
-		}
-		runners = append(runners, r)
-	}
-	var wg sync.WaitGroup
-	for _, r := range runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx); err != nil {
-				log.Error("a checker's Run failed", "checker", fmt.Sprintf("%T", r), "err", err)
-			}
-		}()
-	}
-	for _, p := range pollers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.run(ctx)
-		}()
-	}
-	for _, m := range mons {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			source := "check:" + m.Name()
-			_ = m.Run(ctx, func(up bool) {
-				for _, u := range users[m.Name()] {
-					tr := u.track
-					if !t.Target.TracksWeights(u.instance) {
-						tr.Weight = 0
-					}
-					delta, fault := tr.Effect(up)
-					if err := t.Target.AdjustPriority(u.instance, source, delta); err != nil {
-						log.Error("applying a check", "check", m.Name(), "instance", u.instance, "err", err)
-					}
-					if err := t.Target.SetFault(u.instance, source, fault); err != nil {
-						log.Error("applying a check", "check", m.Name(), "instance", u.instance, "err", err)
-					}
-				}
-			})
-		}()
-	}
-	wg.Wait()
-	return nil
 }
 
-// slicesContainsRunner reports whether rs holds r itself: the same pointer
-// (other kinds of values are never taken for the same, since they may not
-// be comparable).
-func slicesContainsRunner(rs []Runner, r Runner) bool {
-	if reflect.TypeOf(r).Kind() != reflect.Pointer {
-		return false
+// configLocked returns the configuration the Tracker runs (or will run):
+// the last Reload's, or else its fields. t.mu must be held.
+func (t *Tracker) configLocked() TrackerConfig {
+	if t.cfg != nil {
+		return *t.cfg
 	}
-	// Comparing with a pointer never panics.
-	return slices.Contains(rs, r)
+	return TrackerConfig{Checks: t.Checks, Tracks: t.Tracks, Files: t.Files, FileTracks: t.FileTracks}
+}
+
+// Reload replaces the checks, tracks and files of the Tracker. It
+// validates cfg as Validate does and, on error, changes nothing. Before
+// Run, or after it, it sets the configuration the next Run starts with.
+// While Run runs, it returns once the change is applied:
+//
+//   - A check that keeps its name and settings (interval, timeout, rise,
+//     fall, init_fail, and a Checker of the same type with the same
+//     exported fields) goes on running with its state, which is applied
+//     again, at once, to the instances that track it now: their tracks,
+//     weights and sync groups may have changed, and the Router starts an
+//     instance whose interface, VRID, version, family or group changed
+//     afresh, without the effects it had. A changed check starts afresh,
+//     and its first result decides its state; until then its instances
+//     keep what the old one gave them. A check no longer defined or no
+//     longer tracked stops.
+//   - A track file with the same settings goes on being read, and its
+//     last value is applied again to the instances that track it now; a
+//     changed one is read again from the start, after File.Init (without
+//     File.Overwrite, which keepalived does not apply at a reload either),
+//     as is a file tracked anew. A file no longer tracked is no longer
+//     read.
+//   - Effects that no check or file gives any longer (a track removed, a
+//     check gone) are taken back: the instance's priority change from
+//     that source is set to 0 and its fault cleared.
+//
+// Reload returns ctx's error if ctx ends before Run takes the change. cfg
+// must not be modified afterwards.
+func (t *Tracker) Reload(ctx context.Context, cfg TrackerConfig) error {
+	v := &Tracker{Target: t.Target, Checks: cfg.Checks, Tracks: cfg.Tracks, Files: cfg.Files, FileTracks: cfg.FileTracks}
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	for {
+		t.mu.Lock()
+		r := t.run
+		if r == nil {
+			t.cfg = &cfg
+			t.mu.Unlock()
+			return nil
+		}
+		t.mu.Unlock()
+		req := reloadRequest{cfg: cfg, done: make(chan struct{})}
+		select {
+		case r.reloads <- req:
+			<-req.done
+			return nil
+		case <-r.done:
+			// Run ended meanwhile: the change is for the next one.
+		case <-ctx.Done():
+			return fmt.Errorf("health: Tracker.Reload: %w", ctx.Err())
+		}
+	}
 }

@@ -68,6 +68,11 @@ func (d *daemonConfig) tracker(target health.Target, log *slog.Logger) *health.T
 		FileTracks: d.FileTracks, Logger: log}
 }
 
+// trackerConfig returns d's health checks, for health.Tracker.Reload.
+func (d *daemonConfig) trackerConfig() health.TrackerConfig {
+	return health.TrackerConfig{Checks: d.Checks, Tracks: d.Tracks, Files: d.Files, FileTracks: d.FileTracks}
+}
+
 // convert turns a loaded keepalived configuration into a daemonConfig. A
 // configuration whose diagnostics hold errors is refused with those errors
 // (kaconf.Diagnostics.Err); so is one the vrrp package rejects.

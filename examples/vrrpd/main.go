@@ -17,20 +17,16 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -373,15 +369,21 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	defer wg.Wait()
 	defer stop() // ends every goroutine below before wg.Wait
 
-	checks := newCheckSet(log, r, ns)
-	defer checks.stop()
-	if err := checks.validate(cfg); err != nil {
+	if err := validateHealth(cfg, r); err != nil {
 		return err
 	}
 	// The checks start before the instances (and run through the startup
 	// delay, as keepalived's scripts do): the Router applies what they
 	// found when it starts.
-	checks.update(ctx, nil, cfg)
+	tracker := cfg.tracker(r, log)
+	tracker.WrapProbe = scriptsIn(ns)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := tracker.Run(ctx); err != nil {
+			log.Error("health checks stopped", "err", err)
+		}
+	}()
 	defer d.stopLVS()
 	if err := d.startLVS(ctx, cfg); err != nil {
 		return err
@@ -397,7 +399,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			case <-ctx.Done():
 				return
 			case s := <-sigs:
-				d.handleSignal(ctx, s, checks)
+				d.handleSignal(ctx, s, tracker)
 			}
 		}
 	}()
@@ -438,10 +440,10 @@ func waitStartupDelay(ctx context.Context, delay time.Duration, log *slog.Logger
 }
 
 // handleSignal handles SIGHUP, SIGUSR1 and SIGUSR2.
-func (d *daemon) handleSignal(ctx context.Context, s os.Signal, checks *checkSet) {
+func (d *daemon) handleSignal(ctx context.Context, s os.Signal, tracker *health.Tracker) {
 	switch s {
 	case syscall.SIGHUP:
-		d.reload(ctx, checks)
+		d.reload(ctx, tracker)
 	case syscall.SIGUSR1:
 		if err := writeAtomic(d.opts.dataFile, d.dataDump()); err != nil {
 			d.log.Error("writing the state dump", "err", err)
@@ -461,8 +463,8 @@ func (d *daemon) handleSignal(ctx context.Context, s os.Signal, checks *checkSet
 // checks that cannot run, or another net_namespace) leaves the running one
 // in place; a valid one replaces the instances and groups (unchanged
 // instances keep their state) and then the health checks, where unchanged
-// checks keep their state too (see checkSet.update).
-func (d *daemon) reload(ctx context.Context, checks *checkSet) {
+// checks keep their state too (see health.Tracker.Reload).
+func (d *daemon) reload(ctx context.Context, tracker *health.Tracker) {
 	d.log.Info("Reloading", "config", d.opts.file)
 	d.mu.Lock()
 	old0 := d.cfg
@@ -476,7 +478,7 @@ func (d *daemon) reload(ctx context.Context, checks *checkSet) {
 		err = fmt.Errorf("net_namespace cannot change at a reload (running in %q, the file says %q): restart vrrpd", d.netns, cfg.NetNamespace)
 	}
 	if err == nil {
-		err = checks.validate(cfg)
+		err = validateHealth(cfg, d.router)
 	}
 	if err != nil {
 		d.log.Error("reload failed; the running configuration stays", "err", err)
@@ -493,7 +495,9 @@ func (d *daemon) reload(ctx context.Context, checks *checkSet) {
 		d.mu.Unlock()
 		return
 	}
-	checks.update(ctx, old, cfg)
+	if err := tracker.Reload(ctx, cfg.trackerConfig()); err != nil {
+		d.log.Error("reload: health checks not restarted; the running ones stay", "err", err)
+	}
 	if err := d.startLVS(ctx, cfg); err != nil {
 		d.log.Error("reload: the virtual servers could not be replaced; the running ones stay", "err", err)
 	}
@@ -534,417 +538,32 @@ func (d *daemon) onGroupTransition(t vrrp.GroupTransition) {
 	d.notifier.notify(notification{kind: "GROUP", name: t.Group, state: notifyState(t.To), scripts: scripts})
 }
 
-// checkSet runs the health checks of a configuration and applies them to
-// the Router, as a health.Tracker does, but so that a reload can keep
-// what did not change: keepalived keeps the result of an unchanged
-// vrrp_script (or tracked process) across a reload, and a check that is
-// failing must not come back up, nor its rise/fall count restart, because
-// the file was reloaded.
-//
-// Each tracked check runs in a health.Monitor of its own, which keeps the
-// check's state; its result goes, under the source "check:NAME", to the
-// instances that track it at the time. Each tracked file runs in a
-// health.Tracker of its own (the file's state is the file itself).
-// Checks and files that nothing tracks are not run, as keepalived runs
-// none. With a net_namespace, scripts run with their thread in the
-// namespace, as keepalived's do (a tracked process is looked for in /proc,
-// which the network namespace does not change).
-type checkSet struct {
-	log    *slog.Logger
-	target health.Target
-	ns     netns.NsHandle
-
-	mu     sync.Mutex
-	closed bool // stopped for good: update does nothing
-	checks map[string]*runningCheck
-	files  map[string]*runningFile
-	users  map[string][]checkUser // by check name
+// scriptsIn returns a health.Tracker.WrapProbe that runs the probes of
+// scripts with their thread in ns, so that a script forked there runs in
+// the namespace, as keepalived's scripts run in its net_namespace (a
+// tracked process is looked for in /proc, which the network namespace
+// does not change); nil when ns is not open.
+func scriptsIn(ns netns.NsHandle) func(context.Context, health.Check, func(context.Context) error) error {
+	if !ns.IsOpen() {
+		return nil
+	}
+	return func(ctx context.Context, c health.Check, probe func(context.Context) error) error {
+		if _, ok := c.Checker.(health.Script); !ok {
+			return probe(ctx)
+		}
+		return nsthread.Do(ns, func() error { return probe(ctx) })
+	}
 }
 
-// checkUser is an instance tracking a check.
-type checkUser struct {
-	instance string
-	track    health.Track
-}
-
-// fileUse is an instance tracking a file, with the weight and direction
-// it uses.
-type fileUse struct {
-	instance string
-	weight   int
-	reverse  bool
-}
-
-// running is a goroutine of a checkSet.
-type running struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (r running) stop() {
-	r.cancel()
-	<-r.done
-}
-
-// runningCheck is a check being monitored.
-type runningCheck struct {
-	running
-	check    health.Check // as configured: compared at a reload
-	up       bool         // the last state reported, once reported
-	reported bool
-}
-
-// runningFile is a file being tracked.
-type runningFile struct {
-	running
-	file health.File // as configured: compared at a reload
-	uses []fileUse
-}
-
-func newCheckSet(log *slog.Logger, target health.Target, ns netns.NsHandle) *checkSet {
-	return &checkSet{log: log, target: target, ns: ns,
-		checks: map[string]*runningCheck{}, files: map[string]*runningFile{}}
-}
-
-// validate checks cfg's health checks as health.Tracker.Validate does: the
+// validateHealth checks cfg's health checks as the Tracker will: the
 // settings, the tracks, and the scripts (they exist, can run, are secure
 // under enable_script_security).
-func (s *checkSet) validate(cfg *daemonConfig) error {
+func validateHealth(cfg *daemonConfig, target health.Target) error {
 	if !cfg.hasHealth() {
 		return nil
 	}
-	if err := cfg.tracker(s.target, s.log).Validate(); err != nil {
+	if err := cfg.tracker(target, nil).Validate(); err != nil {
 		return fmt.Errorf("health checks: %w", err)
 	}
 	return nil
-}
-
-// update makes the running checks those of cfg (validated), old being the
-// configuration they ran for (nil at the start). A check with the same
-// name and the same settings keeps running with its state, which is
-// applied again to the instances that track it now (their tracks, weights
-// and sync groups may have changed); a changed or added check starts
-// fresh (healthy, or failed with init_fail); a removed or no longer
-// tracked one stops. A file with the same settings and the same tracks
-// keeps its Tracker unless an instance tracking it was started afresh by
-// the reload (the Router restarts an instance whose interface, VRID,
-// version, family or group changed); any other is restarted, without
-// init_file's overwrite, which keepalived does not do on a reload. Effects
-// that no check or file gives any longer (a track removed) are cleared.
-func (s *checkSet) update(ctx context.Context, old, cfg *daemonConfig) {
-	users := map[string][]checkUser{}
-	for _, inst := range slices.Sorted(maps.Keys(cfg.Tracks)) {
-		for _, tr := range cfg.Tracks[inst] {
-			users[tr.Check] = append(users[tr.Check], checkUser{inst, tr})
-		}
-	}
-	files := map[string]health.File{}
-	for _, f := range cfg.Files {
-		files[f.Name] = f
-	}
-	uses := map[string][]fileUse{}
-	for _, inst := range slices.Sorted(maps.Keys(cfg.FileTracks)) {
-		for _, tr := range cfg.FileTracks[inst] {
-			f, ok := files[tr.File]
-			if !ok {
-				continue
-			}
-			u := fileUse{instance: inst, weight: f.Weight, reverse: f.Reverse}
-			if tr.Weight != nil {
-				u.weight = *tr.Weight
-			}
-			if tr.Reverse != nil {
-				u.reverse = *tr.Reverse
-			}
-			uses[tr.File] = append(uses[tr.File], u)
-		}
-	}
-	instances := map[string]bool{}
-	restarted := map[string]bool{} // instances the Router starts afresh
-	for i := range cfg.Instances {
-		c := &cfg.Instances[i]
-		instances[c.Name] = true
-		restarted[c.Name] = true
-		if old == nil {
-			continue
-		}
-		for j := range old.Instances {
-			if o := &old.Instances[j]; o.Name == c.Name && sameSlot(o, c) {
-				restarted[c.Name] = false
-			}
-		}
-	}
-
-	// Stop what changed. Its goroutines may be reporting: they take mu,
-	// so wait for them without it.
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	oldPairs := s.pairsLocked()
-	var stopping []running
-	kept := map[string]bool{}
-	for name, rc := range s.checks {
-		i := slices.IndexFunc(cfg.Checks, func(c health.Check) bool { return c.Name == name })
-		if i >= 0 && len(users[name]) > 0 && sameCheck(rc.check, cfg.Checks[i]) {
-			kept[name] = true
-			continue
-		}
-		delete(s.checks, name)
-		stopping = append(stopping, rc.running)
-	}
-	for name, rf := range s.files {
-		f, ok := files[name]
-		if ok && f == rf.file && slices.Equal(rf.uses, uses[name]) &&
-			!slices.ContainsFunc(rf.uses, func(u fileUse) bool { return restarted[u.instance] }) {
-			continue
-		}
-		delete(s.files, name)
-		stopping = append(stopping, rf.running)
-	}
-	s.users = users
-	s.mu.Unlock()
-	for _, r := range stopping {
-		r.stop()
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	newPairs := map[sourcePair]bool{}
-	for name, us := range users {
-		if slices.ContainsFunc(cfg.Checks, func(c health.Check) bool { return c.Name == name }) {
-			for _, u := range us {
-				newPairs[sourcePair{u.instance, "check:" + name}] = true
-			}
-		}
-	}
-	for name, us := range uses {
-		for _, u := range us {
-			newPairs[sourcePair{u.instance, "file:" + name}] = true
-		}
-	}
-	for _, p := range slices.SortedFunc(maps.Keys(oldPairs), compareSourcePairs) {
-		if !newPairs[p] && instances[p.instance] {
-			s.set(p.instance, p.source, 0, false)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(kept)) {
-		if rc := s.checks[name]; rc.reported {
-			s.applyLocked(name, rc.up)
-		}
-	}
-	for _, c := range cfg.Checks {
-		if len(users[c.Name]) == 0 || s.checks[c.Name] != nil {
-			continue
-		}
-		s.startCheckLocked(ctx, c)
-	}
-	for _, f := range cfg.Files {
-		if len(uses[f.Name]) == 0 || s.files[f.Name] != nil {
-			continue
-		}
-		s.startFileLocked(ctx, f, uses[f.Name], cfg.FileTracks, old != nil)
-	}
-}
-
-// startCheckLocked starts monitoring c.
-func (s *checkSet) startCheckLocked(ctx context.Context, c health.Check) {
-	run := c
-	if _, ok := c.Checker.(health.Script); ok && s.ns.IsOpen() {
-		run.Checker = nsChecker{ns: s.ns, inner: c.Checker}
-	}
-	m, err := health.NewMonitor(run, nil, s.log)
-	if err != nil { // validated: cannot happen
-		s.log.Error("health check not started", "check", c.Name, "err", err)
-		return
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	rc := &runningCheck{running: running{cancel: cancel, done: make(chan struct{})}, check: c}
-	s.checks[c.Name] = rc
-	go func() {
-		defer close(rc.done)
-		_ = m.Run(ctx, func(up bool) { s.report(rc, up) })
-	}()
-}
-
-// startFileLocked starts a Tracker for file f. At a reload it does not
-// overwrite the file with init_file's value.
-func (s *checkSet) startFileLocked(ctx context.Context, f health.File, uses []fileUse, tracks map[string][]health.FileTrack, reload bool) {
-	spec := f
-	if reload {
-		f.Overwrite = false
-	}
-	ft := map[string][]health.FileTrack{}
-	for inst, trs := range tracks {
-		for _, tr := range trs {
-			if tr.File == f.Name {
-				ft[inst] = append(ft[inst], tr)
-			}
-		}
-	}
-	tr := &health.Tracker{Target: s.target, Files: []health.File{f}, FileTracks: ft, Logger: s.log}
-	ctx, cancel := context.WithCancel(ctx)
-	rf := &runningFile{running: running{cancel: cancel, done: make(chan struct{})}, file: spec, uses: uses}
-	s.files[f.Name] = rf
-	go func() {
-		defer close(rf.done)
-		if err := tr.Run(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("track file stopped", "file", f.Name, "err", err)
-		}
-	}()
-}
-
-// report applies a state reported by rc's Monitor, unless rc was stopped
-// or replaced meanwhile.
-func (s *checkSet) report(rc *runningCheck, up bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.checks[rc.check.Name] != rc {
-		return
-	}
-	rc.up, rc.reported = up, true
-	s.applyLocked(rc.check.Name, up)
-}
-
-// applyLocked applies the state of check name to the instances tracking
-// it, as health.Tracker does: a sync group member's tracks act as weight
-// 0 (keepalived's rule).
-func (s *checkSet) applyLocked(name string, up bool) {
-	for _, u := range s.users[name] {
-		tr := u.track
-		if !s.target.TracksWeights(u.instance) {
-			tr.Weight = 0
-		}
-		delta, fault := tr.Effect(up)
-		s.set(u.instance, "check:"+name, delta, fault)
-	}
-}
-
-// set gives an instance a source's delta and fault: a fault is raised
-// before the delta changes and cleared after, so that the instance never
-// runs meanwhile with a priority it should not have. An instance that is
-// gone (a reload removed it) is skipped.
-func (s *checkSet) set(instance, source string, delta int, fault bool) {
-	report := func(err error) {
-		switch {
-		case err == nil:
-		case errors.Is(err, vrrp.ErrUnknownInstance):
-			s.log.Debug("health check result for an instance that is gone", "instance", instance, "source", source)
-		default:
-			s.log.Error("applying a health check", "instance", instance, "source", source, "err", err)
-		}
-	}
-	if fault {
-		report(s.target.SetFault(instance, source, true))
-	}
-	report(s.target.AdjustPriority(instance, source, delta))
-	if !fault {
-		report(s.target.SetFault(instance, source, false))
-	}
-}
-
-// sourcePair is an instance and a source of priority changes or faults.
-type sourcePair struct{ instance, source string }
-
-func compareSourcePairs(a, b sourcePair) int {
-	return cmp.Or(cmp.Compare(a.instance, b.instance), cmp.Compare(a.source, b.source))
-}
-
-// pairsLocked returns what the running checks and files apply to.
-func (s *checkSet) pairsLocked() map[sourcePair]bool {
-	pairs := map[sourcePair]bool{}
-	for name := range s.checks {
-		for _, u := range s.users[name] {
-			pairs[sourcePair{u.instance, "check:" + name}] = true
-		}
-	}
-	for name, rf := range s.files {
-		for _, u := range rf.uses {
-			pairs[sourcePair{u.instance, "file:" + name}] = true
-		}
-	}
-	return pairs
-}
-
-// stop stops every check and file, for good, and waits for them.
-func (s *checkSet) stop() {
-	s.mu.Lock()
-	s.closed = true
-	var all []running
-	for _, rc := range s.checks {
-		all = append(all, rc.running)
-	}
-	for _, rf := range s.files {
-		all = append(all, rf.running)
-	}
-	s.checks, s.files, s.users = map[string]*runningCheck{}, map[string]*runningFile{}, nil
-	s.mu.Unlock()
-	for _, r := range all {
-		r.stop()
-	}
-}
-
-// sameCheck reports whether two checks have the same settings.
-func sameCheck(a, b health.Check) bool {
-	return a.Name == b.Name && a.Interval == b.Interval && a.Timeout == b.Timeout && a.Rise == b.Rise &&
-		a.Fall == b.Fall && a.InitFail == b.InitFail && sameChecker(a.Checker, b.Checker)
-}
-
-// sameChecker reports whether two checkers have the same settings: the
-// same type and, for structs (or pointers to them), equal exported fields.
-// The unexported ones are a running checker's state (a health.Process's
-// processes seen), which is not configuration. Checkers of other kinds,
-// such as functions, are never the same.
-func sameChecker(a, b health.Checker) bool {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	if !va.IsValid() || !vb.IsValid() {
-		return !va.IsValid() && !vb.IsValid()
-	}
-	if va.Type() != vb.Type() {
-		return false
-	}
-	if va.Kind() == reflect.Pointer {
-		if va.IsNil() || vb.IsNil() {
-			return va.IsNil() && vb.IsNil()
-		}
-		va, vb = va.Elem(), vb.Elem()
-	}
-	if va.Kind() != reflect.Struct {
-		return reflect.DeepEqual(va.Interface(), vb.Interface())
-	}
-	for i := range va.NumField() {
-		if !va.Type().Field(i).IsExported() {
-			continue
-		}
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			return false
-		}
-	}
-	return true
-}
-
-// sameSlot reports whether the Router keeps an instance configured as a
-// when it is reloaded as b (vrrp.Router.Reload: same interface, VRID,
-// version, family and group); otherwise it starts it afresh, without the
-// priority changes and faults the checks gave it.
-func sameSlot(a, b *vrrp.InstanceConfig) bool {
-	return a.Interface == b.Interface && a.VRID == b.VRID && a.Version == b.Version &&
-		a.Family() == b.Family() && a.Group == b.Group
-}
-
-// nsChecker runs a checker's probes with the thread that runs them in a
-// network namespace: a script forked there runs in the namespace, as
-// keepalived's scripts run in its net_namespace.
-type nsChecker struct {
-	ns    netns.NsHandle
-	inner health.Checker
-}
-
-// Check implements health.Checker.
-func (c nsChecker) Check(ctx context.Context) error {
-	return nsthread.Do(c.ns, func() error { return c.inner.Check(ctx) })
 }

@@ -10,17 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	vnetns "github.com/vishvananda/netns"
 
-	"github.com/vrrpkit/vrrpkit/health"
 	"github.com/vrrpkit/vrrpkit/internal/netns"
 	"github.com/vrrpkit/vrrpkit/internal/testenv"
 	"github.com/vrrpkit/vrrpkit/transport/fake"
@@ -302,110 +299,6 @@ func TestLogJSON(t *testing.T) {
 	}
 }
 
-func TestSameChecker(t *testing.T) {
-	s := health.Script{Path: "/bin/true", Args: []string{"a"}, User: "nobody"}
-	s2 := s
-	s2.Args = []string{"a"}
-	s3 := s
-	s3.Args = []string{"b"}
-	p := &health.Process{Name: "nginx", Quorum: 2}
-	for _, tc := range []struct {
-		a, b health.Checker
-		same bool
-	}{
-		{s, s2, true},
-		{s, s3, false},
-		{s, p, false},
-		{p, &health.Process{Name: "nginx", Quorum: 2}, true},
-		{p, &health.Process{Name: "nginx", Quorum: 3}, false},
-		{&flagCheck{Path: "/x", probes: new(atomic.Int64)}, &flagCheck{Path: "/x"}, true},
-		{&flagCheck{Path: "/x"}, &flagCheck{Path: "/y"}, false},
-		{health.CheckerFunc(func(context.Context) error { return nil }), health.CheckerFunc(func(context.Context) error { return nil }), false},
-		{nil, nil, true},
-		{nil, s, false},
-	} {
-		if got := sameChecker(tc.a, tc.b); got != tc.same {
-			t.Errorf("sameChecker(%#v, %#v) = %v", tc.a, tc.b, got)
-		}
-	}
-	// A running Process's state (unexported) is not configuration.
-	_ = p.Check(context.Background())
-	if !sameChecker(p, &health.Process{Name: "nginx", Quorum: 2}) {
-		t.Error("a probed Process differs from a new one")
-	}
-}
-
-// flagCheck is healthy while its file exists; it counts its probes.
-type flagCheck struct {
-	Path   string
-	probes *atomic.Int64
-}
-
-func (f *flagCheck) Check(context.Context) error {
-	if f.probes != nil {
-		f.probes.Add(1)
-	}
-	_, err := os.Stat(f.Path)
-	return err
-}
-
-// recTarget is a health.Target that records what it is told.
-type recTarget struct {
-	mu     sync.Mutex
-	deltas map[sourcePair]int
-	faults map[sourcePair]bool
-	log    []string
-}
-
-func newRecTarget() *recTarget {
-	return &recTarget{deltas: map[sourcePair]int{}, faults: map[sourcePair]bool{}}
-}
-
-func (r *recTarget) AdjustPriority(instance, source string, delta int) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.deltas[sourcePair{instance, source}] = delta
-	r.log = append(r.log, fmt.Sprintf("adjust %s %s %d", instance, source, delta))
-	return nil
-}
-
-func (r *recTarget) SetFault(instance, source string, on bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.faults[sourcePair{instance, source}] = on
-	r.log = append(r.log, fmt.Sprintf("fault %s %s %v", instance, source, on))
-	return nil
-}
-
-func (r *recTarget) TracksWeights(string) bool { return true }
-
-// state returns an instance's delta and fault from source.
-func (r *recTarget) state(instance, source string) (int, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.deltas[sourcePair{instance, source}], r.faults[sourcePair{instance, source}]
-}
-
-// mark returns a position in the log, for since.
-func (r *recTarget) mark() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.log)
-}
-
-// since returns the log from mark on, for one source.
-func (r *recTarget) since(mark int, source string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, l := range r.log[mark:] {
-		if strings.Contains(l, " "+source+" ") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -417,158 +310,10 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestCheckSetReload reloads the health checks: an unchanged check keeps
-// running with its state (a failing check stays failed, no fresh start),
-// changed tracks are applied from that state at once, a changed check
-// starts fresh, a removed one stops and its effects are cleared.
-func TestCheckSetReload(t *testing.T) {
-	flag := filepath.Join(t.TempDir(), "up") // absent: the check fails
-	tgt := newRecTarget()
-	s := newCheckSet(slog.New(slog.DiscardHandler), tgt, vnetns.None())
-	defer s.stop()
-	ctx := context.Background()
-	const src = "check:chk"
-	cfg := func(interval time.Duration, weight int) (*daemonConfig, *atomic.Int64) {
-		probes := new(atomic.Int64)
-		return &daemonConfig{
-			Instances: []vrrp.InstanceConfig{{Name: "VI_1", Interface: "eth0", VRID: 1}},
-			Checks: []health.Check{{Name: "chk", Checker: &flagCheck{Path: flag, probes: probes},
-				Interval: interval, Rise: 2, Fall: 1}},
-			Tracks: map[string][]health.Track{"VI_1": {{Check: "chk", Weight: weight}}},
-		}, probes
-	}
-	c1, p1 := cfg(10*time.Millisecond, 0)
-	if err := s.validate(c1); err != nil {
-		t.Fatal(err)
-	}
-	s.update(ctx, nil, c1)
-	waitUntil(t, "the fault", func() bool { _, f := tgt.state("VI_1", src); return f })
-
-	// The same configuration: the running check goes on, still failed.
-	mark := tgt.mark()
-	c2, p2 := cfg(10*time.Millisecond, 0)
-	s.update(ctx, c1, c2)
-	before := p1.Load()
-	time.Sleep(100 * time.Millisecond)
-	if got := tgt.since(mark, src); slices.Contains(got, "fault VI_1 "+src+" false") {
-		t.Errorf("the unchanged failing check came back up at the reload: %q", got)
-	}
-	if _, f := tgt.state("VI_1", src); !f {
-		t.Error("fault cleared")
-	}
-	if p1.Load() == before || p2.Load() != 0 {
-		t.Errorf("probes: running check %d -> %d, new check %d: the check was restarted", before, p1.Load(), p2.Load())
-	}
-
-	// Another weight: applied at once from the kept state (down: -20, no
-	// fault), not from a fresh start (up: 0).
-	mark = tgt.mark()
-	c3, p3 := cfg(10*time.Millisecond, -20)
-	s.update(ctx, c2, c3)
-	got := tgt.since(mark, src)
-	if len(got) == 0 || got[0] != "adjust VI_1 "+src+" -20" || !slices.Contains(got, "fault VI_1 "+src+" false") {
-		t.Errorf("new weight applied as %q", got)
-	}
-	if d, f := tgt.state("VI_1", src); d != -20 || f {
-		t.Errorf("after the new weight: delta %d fault %v", d, f)
-	}
-
-	// A changed check starts fresh: healthy (delta 0), then failed.
-	mark = tgt.mark()
-	c4, p4 := cfg(20*time.Millisecond, -20)
-	s.update(ctx, c3, c4)
-	waitUntil(t, "the changed check's probes", func() bool { return p4.Load() > 0 })
-	waitUntil(t, "the changed check's failure", func() bool { d, _ := tgt.state("VI_1", src); return d == -20 })
-	if got := tgt.since(mark, src); len(got) == 0 || got[0] != "adjust VI_1 "+src+" 0" {
-		t.Errorf("changed check: %q, want a fresh start", got)
-	}
-	if p3.Load() != 0 {
-		t.Errorf("an unused check object was probed %d times", p3.Load())
-	}
-
-	// Removed: stopped, its effect cleared.
-	c5 := &daemonConfig{Instances: c4.Instances}
-	s.update(ctx, c4, c5)
-	if d, f := tgt.state("VI_1", src); d != 0 || f {
-		t.Errorf("after removal: delta %d fault %v", d, f)
-	}
-	n := p4.Load()
-	time.Sleep(60 * time.Millisecond)
-	if p4.Load() != n {
-		t.Error("the removed check still runs")
-	}
-}
-
-// TestCheckSetFiles reloads a track file: unchanged, its Tracker goes on
-// (init_file's overwrite is not applied again); with other tracks, or for
-// an instance the Router restarts, it restarts without overwriting.
-func TestCheckSetFiles(t *testing.T) {
-	fp := filepath.Join(t.TempDir(), "tf")
-	tgt := newRecTarget()
-	s := newCheckSet(slog.New(slog.DiscardHandler), tgt, vnetns.None())
-	defer s.stop()
-	ctx := context.Background()
-	const src = "file:tf"
-	cfg := func(vrid uint8, weight *int) *daemonConfig {
-		return &daemonConfig{
-			Instances: []vrrp.InstanceConfig{{Name: "VI_1", Interface: "eth0", VRID: vrid}},
-			Files: []health.File{{Name: "tf", Path: fp, Weight: 1, Interval: 10 * time.Millisecond,
-				Init: true, InitValue: 5, Overwrite: true}},
-			FileTracks: map[string][]health.FileTrack{"VI_1": {{File: "tf", Weight: weight}}},
-		}
-	}
-	delta := func(want int) func() bool {
-		return func() bool { d, _ := tgt.state("VI_1", src); return d == want }
-	}
-	c1 := cfg(1, nil)
-	if err := s.validate(c1); err != nil {
-		t.Fatal(err)
-	}
-	s.update(ctx, nil, c1)
-	waitUntil(t, "init_file's value", delta(5))
-	if err := os.WriteFile(fp, []byte("7\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "the new value", delta(7))
-
-	mark := tgt.mark()
-	c2 := cfg(1, nil)
-	s.update(ctx, c1, c2)
-	time.Sleep(60 * time.Millisecond)
-	if b, _ := os.ReadFile(fp); strings.TrimSpace(string(b)) != "7" {
-		t.Errorf("reload overwrote the file: %q", b)
-	}
-	if got := tgt.since(mark, src); len(got) != 0 {
-		t.Errorf("unchanged file re-applied: %q", got)
-	}
-
-	two := 2
-	c3 := cfg(1, &two)
-	s.update(ctx, c2, c3)
-	waitUntil(t, "the new weight", delta(14))
-	if b, _ := os.ReadFile(fp); strings.TrimSpace(string(b)) != "7" {
-		t.Errorf("reload overwrote the file: %q", b)
-	}
-
-	// The Router restarts VI_1 (another VRID) without its effects: the
-	// file's are given again.
-	mark = tgt.mark()
-	c4 := cfg(2, &two)
-	s.update(ctx, c3, c4)
-	waitUntil(t, "the effect given again", func() bool {
-		return slices.Contains(tgt.since(mark, src), "adjust VI_1 "+src+" 14")
-	})
-
-	s.update(ctx, c4, &daemonConfig{Instances: c4.Instances})
-	if d, f := tgt.state("VI_1", src); d != 0 || f {
-		t.Errorf("after removal: delta %d fault %v", d, f)
-	}
-}
-
 // TestReloadKeepsFailingCheck reloads a daemon on the fake segment whose
 // instance is in FAULT by a failing vrrp_script: an unchanged script keeps
-// it there with no transition; a changed one starts fresh (healthy, so
-// the instance leaves FAULT until the script fails again).
+// it there with no transition; so does a changed one, which starts fresh
+// but whose first result (a failure) decides its state at once.
 func TestReloadKeepsFailingCheck(t *testing.T) {
 	falseBin, err := exec.LookPath("false")
 	if err != nil {
@@ -613,18 +358,22 @@ func TestReloadKeepsFailingCheck(t *testing.T) {
 	}
 	d.router = r
 	ctx, cancel := context.WithCancel(context.Background())
-	checks := newCheckSet(log, r, vnetns.None())
+	tracker := cfg.tracker(r, log)
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
 		wg.Wait()
-		checks.stop()
 	}()
-	if err := checks.validate(cfg); err != nil {
+	if err := validateHealth(cfg, r); err != nil {
 		t.Fatal(err)
 	}
-	checks.update(ctx, nil, cfg)
-	wg.Add(1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := tracker.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		_ = r.Run(ctx)
@@ -639,7 +388,7 @@ func TestReloadKeepsFailingCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := count()
-	d.reload(ctx, checks)
+	d.reload(ctx, tracker)
 	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		if s := state(); s != vrrp.Fault {
 			t.Fatalf("the reload took VI_1 out of FAULT (%v)", s)
@@ -649,12 +398,19 @@ func TestReloadKeepsFailingCheck(t *testing.T) {
 		t.Errorf("the reload caused %d transitions", got-n)
 	}
 
-	// Another interval: a new check, which starts healthy.
+	// Another interval: a new check, failed from its first result.
 	if err := os.WriteFile(conf, text(2), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d.reload(ctx, checks)
-	waitUntil(t, "a fresh start and a new failure", func() bool { return count() >= n+2 && state() == vrrp.Fault })
+	d.reload(ctx, tracker)
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if s := state(); s != vrrp.Fault {
+			t.Fatalf("the changed check took VI_1 out of FAULT (%v)", s)
+		}
+	}
+	if got := count(); got != n {
+		t.Errorf("the changed check caused %d transitions", got-n)
+	}
 }
 
 // TestNetNamespace runs vrrpd in one lab host with net_namespace naming
