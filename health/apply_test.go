@@ -1,46 +1,19 @@
 package health
 
 import (
-	"log/slog"
 	"math"
 	"testing"
+
+	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
-// applyTarget is a Target that keeps the last delta and fault it was
-// given, with or without weights.
-type applyTarget struct {
-	weights bool
-	delta   int
-	fault   bool
-	calls   int
+// applied returns what a result means, through the Router's rule
+// (vrrp.TrackState.Effect), for an instance with or without weights.
+func applied(ts vrrp.TrackState, weights bool) (int, bool) {
+	return ts.Effect(weights)
 }
 
-func (a *applyTarget) AdjustPriority(_, _ string, delta int) error {
-	a.delta = delta
-	a.calls++
-	return nil
-}
-
-func (a *applyTarget) SetFault(_, _ string, on bool) error {
-	a.fault = on
-	a.calls++
-	return nil
-}
-
-func (a *applyTarget) TracksWeights(string) bool { return a.weights }
-
-// applied returns what apply does with ts on an instance with or without
-// weights.
-func applied(ts trackState, weights bool) (int, bool) {
-	a := &applyTarget{weights: weights}
-	apply(a, slog.New(slog.DiscardHandler), "VI_1", ts)
-	if a.calls != 2 {
-		panic("apply did not set both the delta and the fault")
-	}
-	return a.delta, a.fault
-}
-
-// A check's trackState, through apply, is what Track.Effect gives, with
+// A check's TrackState, through the Router's rule, is what Track.Effect gives, with
 // the weight taken as 0 where weights do not apply (a sync group member):
 // the rule as it was applied by the Tracker before it moved to apply.
 func TestApplyCheck(t *testing.T) {
@@ -65,7 +38,7 @@ func TestApplyCheck(t *testing.T) {
 	}
 }
 
-// A track file's trackState, through apply, is what FileEffect gives, with
+// A track file's TrackState, through the Router's rule, is what FileEffect gives, with
 // the weight taken as 0 where weights do not apply.
 func TestApplyFile(t *testing.T) {
 	values := []int64{math.MinInt32, -300, -254, -253, -30, -1, 0, 1, 2, 127, 253, 254, 300, math.MaxInt32 + 1}

@@ -358,13 +358,13 @@ func (p *filePoller) run(ctx context.Context) {
 // fileState returns what a track file holding value says about an
 // instance tracking it with weight and reverse, under source: Delta is
 // value × weight (negated with reverse), clamped as FileEffect does, and
-// fileFault where FileEffect gives a fault; Down is what the file means
+// vrrp.TrackFaultDelta where FileEffect gives a fault; Down is what the file means
 // as a flag (weight 0): non-zero, or zero with reverse.
-func fileState(source string, value int64, weight int, reverse bool) trackState {
+func fileState(source string, value int64, weight int, reverse bool) vrrp.TrackState {
 	delta, fault := FileEffect(value, weight, reverse)
 	if fault {
-		delta = fileFault
+		delta = vrrp.TrackFaultDelta
 	}
 	_, down := FileEffect(value, 0, reverse)
-	return trackState{Source: source, Weight: weight, Delta: delta, Down: down}
+	return vrrp.TrackState{Source: source, Weight: weight, Delta: delta, Down: down}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vrrpkit/vrrpkit/health"
+	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
 // The effect of a track file's value, after keepalived's
@@ -238,9 +239,8 @@ func TestFileValidate(t *testing.T) {
 // nopTarget is a Target that does nothing.
 type nopTarget struct{}
 
-func (nopTarget) AdjustPriority(string, string, int) error { return nil }
-func (nopTarget) SetFault(string, string, bool) error      { return nil }
-func (nopTarget) TracksWeights(string) bool                { return true }
+func (nopTarget) SetTrack(string, vrrp.TrackState) error    { return nil }
+func (nopTarget) Await(string, string, time.Duration) error { return nil }
 
 // call is one call a recordingTarget received.
 type call struct {
@@ -277,15 +277,23 @@ func (r *recordingTarget) add(c call) error {
 	return nil
 }
 
-func (r *recordingTarget) AdjustPriority(instance, source string, delta int) error {
-	return r.add(call{instance: instance, source: source, delta: delta})
+// SetTrack records what the Router makes of ts (vrrp.TrackState.Effect),
+// as the calls that would set it one at a time: a fault raised before the
+// delta, or cleared after it.
+func (r *recordingTarget) SetTrack(instance string, ts vrrp.TrackState) error {
+	delta, fault := ts.Effect(!r.noWeight[instance])
+	if fault {
+		_ = r.add(call{instance: instance, source: ts.Source, fault: true, on: true})
+	}
+	_ = r.add(call{instance: instance, source: ts.Source, delta: delta})
+	if !fault {
+		_ = r.add(call{instance: instance, source: ts.Source, fault: true, on: false})
+	}
+	return nil
 }
 
-func (r *recordingTarget) SetFault(instance, source string, on bool) error {
-	return r.add(call{instance: instance, source: source, fault: true, on: on})
-}
-
-func (r *recordingTarget) TracksWeights(instance string) bool { return !r.noWeight[instance] }
+// Await records nothing: the tests look at results.
+func (r *recordingTarget) Await(string, string, time.Duration) error { return nil }
 
 // take returns the calls recorded since the last take, as strings.
 func (r *recordingTarget) take() []string {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
@@ -42,81 +45,42 @@ func (t Track) Effect(up bool) (delta int, fault bool) {
 // state returns what the check being up (or not) says about an instance
 // tracking it with t, under source: keepalived's weight rules above,
 // before the sync group rule (see apply).
-func (t Track) state(source string, up bool) trackState {
+func (t Track) state(source string, up bool) vrrp.TrackState {
 	up = up != t.Reverse
-	ts := trackState{Source: source, Weight: t.Weight, Down: !up}
+	ts := vrrp.TrackState{Source: source, Weight: t.Weight, Down: !up}
 	if t.Weight != 0 && (t.Weight > 0) == up {
 		ts.Delta = t.Weight
 	}
 	return ts
 }
 
-// trackState is what one check or track file says about one instance,
-// as its leaf computes it: Weight is the track's weight, Delta what it
-// adds to the priority, Down whether it is down. It has the fields of the
-// Router's coming vrrp.TrackState, so that apply can hand it over as it
-// is.
-type trackState struct {
-	Source string
-	Weight int
-	Delta  int
-	Down   bool
-}
-
-// fileFault is the Delta of a track file that puts its instance in FAULT
-// whatever the weight: keepalived's own mark (-254) for a value times
-// weight at or below it.
-const fileFault = -254
-
-// apply gives instance the effect of ts through target. It is the one
-// place where a result becomes a priority change or a fault, and where the
-// sync group rule is: when ts.Weight is 0, or weights do not apply to the
-// instance (a sync group member without TrackingWeight, as in keepalived),
-// the instance is in FAULT while ts.Down; otherwise ts.Delta is added to
-// its priority (a track file's fileFault is a FAULT). A fault is raised
-// before the delta changes and cleared after, so that the instance never
-// runs meanwhile with a priority it should not have. Errors are logged; an
-// instance the Target does not know (gone with a reload) only at debug
-// level.
-func apply(target Target, log *slog.Logger, instance string, ts trackState) {
-	delta, fault := ts.Delta, false
-	switch {
-	case ts.Weight == 0 || !target.TracksWeights(instance):
-		delta, fault = 0, ts.Down
-	case ts.Delta <= fileFault:
-		delta, fault = 0, true
-	}
-	report := func(err error) {
-		switch {
-		case err == nil:
-		case errors.Is(err, vrrp.ErrUnknownInstance):
-			log.Debug("health result for an instance that is gone", "instance", instance, "source", ts.Source)
-		default:
-			log.Error("applying a health result", "instance", instance, "source", ts.Source, "err", err)
-		}
-	}
-	if fault {
-		report(target.SetFault(instance, ts.Source, true))
-	}
-	report(target.AdjustPriority(instance, ts.Source, delta))
-	if !fault {
-		report(target.SetFault(instance, ts.Source, false))
+// apply hands ts, what a check or track file says of instance, to target,
+// which applies the weight rule (vrrp.TrackState.Effect). Errors are
+// logged; an instance the Target does not know (gone with a reload) only
+// at debug level.
+func apply(target Target, log *slog.Logger, instance string, ts vrrp.TrackState) {
+	switch err := target.SetTrack(instance, ts); {
+	case err == nil:
+	case errors.Is(err, vrrp.ErrUnknownInstance):
+		log.Debug("health result for an instance that is gone", "instance", instance, "source", ts.Source)
+	default:
+		log.Error("applying a health result", "instance", instance, "source", ts.Source, "err", err)
 	}
 }
 
 // withdraw takes back from instance what source gave it.
 func withdraw(target Target, log *slog.Logger, instance, source string) {
-	apply(target, log, instance, trackState{Source: source})
+	apply(target, log, instance, vrrp.TrackState{Source: source})
 }
 
 // Target is what a Tracker moves: *vrrp.Router.
 type Target interface {
-	AdjustPriority(instance, source string, delta int) error
-	SetFault(instance, source string, faulted bool) error
-	// TracksWeights reports whether weights apply to the instance; when
-	// not (a member of a sync group, as in keepalived), every track acts
-	// as weight 0.
-	TracksWeights(instance string) bool
+	// SetTrack applies what a check or track file says of an instance:
+	// a priority delta, or a fault (vrrp.TrackState.Effect).
+	SetTrack(instance string, t vrrp.TrackState) error
+	// Await makes an instance wait, for at most within, for the first
+	// report of source before it contends for Master.
+	Await(instance, source string, within time.Duration) error
 }
 
 var _ Target = (*vrrp.Router)(nil)
@@ -239,6 +203,33 @@ func (t *Tracker) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Await tells the Target that every instance tracking a check awaits the
+// check's first result before it contends for Master (at most the check's
+// Timeout and a second): a node restarted while its service is down never
+// takes over on the strength of a check not run yet. Run does the same as
+// it starts each check; call Await before the Router's Run as well to be
+// sure that no instance starts first (an address owner goes to Master at
+// once).
+func (t *Tracker) Await() error {
+	t.mu.Lock()
+	cfg := t.configLocked()
+	t.mu.Unlock()
+	var errs []error
+	for _, inst := range slices.Sorted(maps.Keys(cfg.Tracks)) {
+		for _, tr := range cfg.Tracks[inst] {
+			for _, c := range cfg.Checks {
+				if c.Name != tr.Check {
+					continue
+				}
+				if err := t.Target.Await(inst, "check:"+c.Name, c.withDefaults().Timeout+firstResultGrace); err != nil {
+					errs = append(errs, fmt.Errorf("health: instance %s awaiting check %q: %w", inst, c.Name, err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Run runs the checks and files until ctx is done: those of the last
 // Reload, or else the Tracker's fields. It validates them first, returns
 // an error if the Tracker is already running, and returns nil once ctx is
@@ -269,7 +260,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		target: t.Target, clock: clock, log: log, wrap: t.WrapProbe, ctx: ctx,
 		reloads: make(chan reloadRequest), events: make(chan trackerEvent), done: make(chan struct{}),
 		checks: map[string]*runningCheck{}, files: map[string]*runningFile{},
-		runners: map[Runner]*runningRunner{}, applied: map[sourcePair]trackState{},
+		runners: map[Runner]*runningRunner{}, applied: map[sourcePair]vrrp.TrackState{},
 	}
 	t.mu.Lock()
 	if t.run != nil {

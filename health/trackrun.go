@@ -3,11 +3,13 @@ package health
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
@@ -29,10 +31,10 @@ type trackerRun struct {
 
 	checks    map[string]*runningCheck
 	files     map[string]*runningFile
-	runners   map[Runner]*runningRunner // shared ones: pointers
-	users     map[string][]checkUser    // by check name
-	fileUsers map[string][]fileUser     // by file name
-	applied   map[sourcePair]trackState // given to the Target, not taken back
+	runners   map[Runner]*runningRunner      // shared ones: pointers
+	users     map[string][]checkUser         // by check name
+	fileUsers map[string][]fileUser          // by file name
+	applied   map[sourcePair]vrrp.TrackState // given to the Target, not taken back
 }
 
 // reloadRequest is a Reload handed to Run.
@@ -202,7 +204,25 @@ func (r *trackerRun) reload(cfg TrackerConfig, start bool) {
 		if len(users[c.Name]) == 0 || r.checks[c.Name] != nil {
 			continue // keepalived runs no script that nothing tracks
 		}
+		// Its first result decides whether its instances may contend.
+		for _, u := range users[c.Name] {
+			await(r.target, r.log, u.instance, c)
+		}
 		r.startCheck(c)
+	}
+}
+
+// firstResultGrace is how much longer than a check's Timeout an instance
+// waits for the check's first result, for the report to reach it.
+const firstResultGrace = time.Second
+
+// await makes instance wait for the first result of c before it contends
+// for Master: at most c's Timeout plus firstResultGrace (the first probe
+// starts at once).
+func await(target Target, log *slog.Logger, instance string, c Check) {
+	within := c.withDefaults().Timeout + firstResultGrace
+	if err := target.Await(instance, "check:"+c.Name, within); err != nil && !errors.Is(err, vrrp.ErrUnknownInstance) {
+		log.Error("awaiting a check's first result", "instance", instance, "check", c.Name, "err", err)
 	}
 }
 

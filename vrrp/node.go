@@ -133,9 +133,10 @@ type Addressing struct {
 
 // TrackState is what one tracked source (a health check, a track file,
 // an interface) says of an instance. While weights apply to the instance
-// and Weight is not 0, Delta is added to its priority; otherwise (Weight
-// 0, or a member of a sync group without TrackingWeight, as in keepalived)
-// the instance is in FAULT while Down.
+// and Weight is not 0, Delta is added to its priority (a Delta at or below
+// TrackFaultDelta is a FAULT); otherwise (Weight 0, or a member of a sync
+// group without TrackingWeight, as in keepalived) the instance is in FAULT
+// while Down. See Effect.
 type TrackState struct {
 	// Source names the source, unique for the instance ("check:chk_web").
 	Source string
@@ -145,6 +146,25 @@ type TrackState struct {
 	Delta int
 	// Down reports that the source is down.
 	Down bool
+}
+
+// TrackFaultDelta is the Delta at or below which a weighted track puts
+// its instance in FAULT: keepalived's mark for a track file whose value
+// times weight reaches -254.
+const TrackFaultDelta = -254
+
+// Effect returns what t means for an instance, given whether weights apply
+// to it (they do not to a member of a sync group without TrackingWeight):
+// a priority delta, or a fault. It is the one place of the rule; a Node
+// applies it to every report, and test doubles of a Router may call it.
+func (t TrackState) Effect(weights bool) (delta int, fault bool) {
+	switch {
+	case t.Weight == 0 || !weights:
+		return 0, t.Down
+	case t.Delta <= TrackFaultDelta:
+		return 0, true
+	}
+	return t.Delta, false
 }
 
 // Received is an advert read for an instance, as Receive takes it.
@@ -656,10 +676,7 @@ func (n *Node) retrack(inst *nodeInst, now time.Time) {
 
 // trackEffect returns what t means for inst: a priority delta, or a fault.
 func (n *Node) trackEffect(inst *nodeInst, t TrackState) (delta int, fault bool) {
-	if t.Weight == 0 || !n.weights(inst) {
-		return 0, t.Down
-	}
-	return t.Delta, false
+	return t.Effect(n.weights(inst))
 }
 
 // Await makes instance id wait for a first report (SetTrack, AdjustPriority

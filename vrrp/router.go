@@ -287,20 +287,6 @@ func (r *Router) Await(name, source string, within time.Duration) error {
 	return r.post(command{kind: cmdAwait, name: name, source: source, within: within})
 }
 
-// TracksWeights reports whether weighted tracks move the priority of the
-// named instance: true unless it belongs to a sync group without
-// TrackingWeight, where they act as weight 0.
-func (r *Router) TracksWeights(instance string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, g := range r.cfg.SyncGroups {
-		if slices.Contains(g.Members, instance) {
-			return g.TrackingWeight
-		}
-	}
-	return true
-}
-
 func (r *Router) post(c command) error {
 	r.mu.Lock()
 	if c.name != "" && !r.names[c.name] {

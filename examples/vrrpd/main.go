@@ -377,6 +377,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	// found when it starts.
 	tracker := cfg.tracker(r, log)
 	tracker.WrapProbe = scriptsIn(ns)
+	// No instance contends before its checks' first results, as
+	// keepalived runs its scripts first.
+	if err := tracker.Await(); err != nil {
+		return err
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
