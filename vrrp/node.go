@@ -1065,13 +1065,6 @@ func (n *Node) apply(inst *nodeInst, e Effects, now time.Time) {
 func (n *Node) transitioned(inst *nodeInst, e Effects, now time.Time) {
 	inst.since = now
 	master, _ := inst.m.Master()
-	if e.To == Fault {
-		n.log.Info(fmt.Sprintf("(%s) Entering FAULT STATE (%s)", inst.cfg.Name, faultList(inst.faults)), "instance", inst.cfg.Name,
-			"from", e.From, "reason", e.Reason, "faults", faultList(inst.faults))
-	} else {
-		n.log.Info(fmt.Sprintf("(%s) Entering %s STATE", inst.cfg.Name, e.To), "instance", inst.cfg.Name,
-			"from", e.From, "to", e.To, "reason", e.Reason, "priority", inst.m.Priority(), "master", master)
-	}
 	n.trans = append(n.trans, Transition{
 		Instance: inst.cfg.Name, From: e.From, To: e.To, Reason: e.Reason, Time: now,
 		Priority: inst.m.Priority(), Master: master,
@@ -1079,7 +1072,11 @@ func (n *Node) transitioned(inst *nodeInst, e Effects, now time.Time) {
 	n.emit(Effect{Kind: EffectTransition, ID: inst.id, Ref: len(n.trans) - 1})
 }
 
-// faultList describes the faults of an instance for a log line.
+// FaultList describes the faults of instance id for a log line: each source
+// with its cause, sorted.
+func (n *Node) FaultList(id int) string { return faultList(n.insts[id].faults) }
+
+// faultList describes faults for a log line.
 func faultList(faults map[string]string) string {
 	var b []byte
 	for i, src := range sortedKeys(faults) {

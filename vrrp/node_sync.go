@@ -245,7 +245,6 @@ func (n *Node) groupState(g *group, now time.Time) {
 	}
 	from := g.state
 	g.state = st
-	n.log.Info(fmt.Sprintf("(%s) Sync group entering %s state", g.name, st), "group", g.name, "from", from, "to", st)
 	n.groupTrans = append(n.groupTrans, GroupTransition{Group: g.name, From: from, To: st, Time: now})
 	n.emit(Effect{Kind: EffectGroupTransition, ID: -1, Ref: len(n.groupTrans) - 1})
 }

@@ -666,7 +666,10 @@ func (r *Router) effects(now time.Time) {
 		case EffectAnnounce:
 			r.announce(io, e)
 		case EffectTransition:
+			// Its advert leaves before the log line and the callbacks.
+			r.flush()
 			t := r.node.Transition(e.Ref)
+			r.logTransition(e.ID, t)
 			io.stats.transitions.Add(1)
 			if t.To == Master {
 				io.stats.becameMaster.Add(1)
@@ -674,7 +677,10 @@ func (r *Router) effects(now time.Time) {
 			r.checkMode(io.c)
 			r.disp.push(t)
 		case EffectGroupTransition:
-			r.disp.pushGroup(r.node.GroupTransition(e.Ref))
+			r.flush()
+			g := r.node.GroupTransition(e.Ref)
+			r.log.Info(fmt.Sprintf("(%s) Sync group entering %s state", g.Group, g.To), "group", g.Group, "from", g.From, "to", g.To)
+			r.disp.pushGroup(g)
 		case EffectStartMaster:
 			r.onMaster = append(r.onMaster, e.ID)
 		case EffectStopMaster:
@@ -689,6 +695,19 @@ func (r *Router) effects(now time.Time) {
 			}
 		}
 	}
+}
+
+// logTransition logs t, a transition of instance id, as keepalived words
+// it; a FAULT with its causes.
+func (r *Router) logTransition(id int, t Transition) {
+	if t.To == Fault {
+		faults := r.node.FaultList(id)
+		r.log.Info(fmt.Sprintf("(%s) Entering FAULT STATE (%s)", t.Instance, faults), "instance", t.Instance,
+			"from", t.From, "reason", t.Reason, "faults", faults)
+		return
+	}
+	r.log.Info(fmt.Sprintf("(%s) Entering %s STATE", t.Instance, t.To), "instance", t.Instance,
+		"from", t.From, "to", t.To, "reason", t.Reason, "priority", t.Priority, "master", t.Master)
 }
 
 // ioOf returns the I/O side of instance id, which an effect may outlive

@@ -119,14 +119,21 @@ func (r *Router) release() {
 	r.onMaster = r.onMaster[:0]
 }
 
+// maxOpWorkers bounds the goroutines that run slow calls at once.
+const maxOpWorkers = 16
+
 // opRunner runs the slow calls of instances (binds, unbinds,
-// announcements, VMAC removal) beside the owner loop, in order for each
-// instance, each instance's on a goroutine that lives while it has calls
-// queued.
+// announcements, VMAC removal) beside the owner loop: in order for each
+// instance, the instances' in turn, on at most maxOpWorkers goroutines
+// that live while calls are queued. A slow call holds up its instance's
+// later calls and one worker, no other instance's.
 type opRunner struct {
-	mu     sync.Mutex
-	queues map[int][]func(context.Context)
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	queues  map[int][]func(context.Context) // by instance, while it has calls queued or running
+	ready   []int                           // instances with calls queued and none running
+	running map[int]bool
+	workers int
+	wg      sync.WaitGroup
 }
 
 // do queues fn for instance id.
@@ -134,32 +141,43 @@ func (o *opRunner) do(r *Router, id int, fn func(context.Context)) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.queues == nil {
-		o.queues = map[int][]func(context.Context){}
+		o.queues, o.running = map[int][]func(context.Context){}, map[int]bool{}
 	}
-	q, busy := o.queues[id]
-	o.queues[id] = append(q, fn)
-	if busy {
-		return
+	o.queues[id] = append(o.queues[id], fn)
+	if len(o.queues[id]) == 1 && !o.running[id] {
+		o.ready = append(o.ready, id)
 	}
-	o.wg.Add(1)
-	go func() {
-		defer o.wg.Done()
-		for {
-			o.mu.Lock()
-			q := o.queues[id]
-			if len(q) == 0 {
-				delete(o.queues, id)
-				o.mu.Unlock()
-				return
-			}
-			fn := q[0]
-			o.queues[id] = q[1:]
-			o.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), opTimeout)
-			fn(ctx)
-			cancel()
+	if o.workers < maxOpWorkers && len(o.ready) > 0 {
+		o.workers++
+		o.wg.Add(1)
+		go o.work(r)
+	}
+}
+
+// work runs ready calls until none is left.
+func (o *opRunner) work(r *Router) {
+	defer o.wg.Done()
+	o.mu.Lock()
+	for len(o.ready) > 0 {
+		id := o.ready[0]
+		o.ready = o.ready[1:]
+		fn := o.queues[id][0]
+		o.queues[id] = o.queues[id][1:]
+		o.running[id] = true
+		o.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), opTimeout)
+		fn(ctx)
+		cancel()
+		o.mu.Lock()
+		delete(o.running, id)
+		if len(o.queues[id]) > 0 {
+			o.ready = append(o.ready, id)
+		} else {
+			delete(o.queues, id)
 		}
-	}()
+	}
+	o.workers--
+	o.mu.Unlock()
 }
 
 // wait waits for every queued call to end.

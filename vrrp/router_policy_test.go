@@ -3,6 +3,7 @@ package vrrp_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -163,6 +164,47 @@ func TestRouterOnMasterNoOverlap(t *testing.T) {
 		defer mu.Unlock()
 		if most != 1 || calls != 2 {
 			t.Errorf("%d calls, at most %d at once; want 2 calls, one at a time", calls, most)
+		}
+	})
+}
+
+// stuckBinder is a vipfake.Binder whose Bind on one interface hangs until
+// its context ends.
+type stuckBinder struct {
+	vipfake.Binder
+	stuck string
+}
+
+func (b *stuckBinder) Bind(ctx context.Context, iface string, vips []vrrp.VIP) error {
+	if iface == b.stuck {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return b.Binder.Bind(ctx, iface, vips)
+}
+
+// A bind that hangs holds up neither the owner loop (the other instance's
+// adverts go on) nor the binds of other instances: it runs beside the loop,
+// and the instance whose bind brings no result goes to FAULT.
+func TestRouterStuckBind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		t.Cleanup(func() { seg.Close() })
+		i1, i2 := v3inst(150), v3inst(150)
+		i1.Interface = "eth1"
+		i2.Name, i2.VRID = "VI_2", 52
+		i2.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.102/24")}}
+		b := &stuckBinder{stuck: "eth1"}
+		r, stop := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Binder: b, Instances: []vrrp.InstanceConfig{i1, i2}})
+		t.Cleanup(stop)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if s, _ := r.InstanceStatus("VI_1"); s.State == vrrp.Master {
+			t.Errorf("VI_1 Master with its bind stuck (faults %v)", s.Faults)
+		}
+		s, _ := r.InstanceStatus("VI_2")
+		if s.State != vrrp.Master || !b.Has(i2.VIPs[0].Prefix) || s.Stats.AdvertsSent < 5 {
+			t.Errorf("VI_2 %v, VIP bound %v, %d adverts sent: want Master with its VIP, advertising", s.State, b.Has(i2.VIPs[0].Prefix), s.Stats.AdvertsSent)
 		}
 	})
 }
