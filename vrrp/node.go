@@ -286,7 +286,15 @@ func NewNode(opts NodeOptions) *Node {
 // and forgets them. The slice is valid until the next call.
 func (n *Node) Effects() []Effect {
 	n.effectsOut, n.effects = n.effects, n.effectsOut[:0]
+	if cap(n.effects) > 256 && cap(n.effects) > 4*len(n.effectsOut) {
+		// Far larger than the batches of late (a takeover of many
+		// instances at once): let it go.
+		n.effects = nil
+	}
 	n.transOut, n.trans = n.trans, n.transOut[:0]
+	if cap(n.trans) > 64 && cap(n.trans) > 4*len(n.transOut) {
+		n.trans = nil
+	}
 	n.gtOut, n.groupTrans = n.groupTrans, n.gtOut[:0]
 	return n.effectsOut
 }

@@ -95,8 +95,8 @@ type instIO struct {
 	vmacConn Conn
 	vmac     string // the VMAC interface the Router created, if any
 	stats    *counters
-	dropLog  [NumDropReasons]dropLog
-	pub      *published // where publish writes its Status; nil when removed
+	dropLog  *[NumDropReasons]dropLog // made at the first drop: most instances never drop
+	pub      *published               // where publish writes its Status; nil when removed
 	cancel   context.CancelFunc
 }
 

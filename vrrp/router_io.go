@@ -331,6 +331,9 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 // each reason of each instance, so that a flood cannot flood the log.
 func (r *Router) dropped(io *instIO, d DropReason, now time.Time) {
 	io.stats.drops[d].Add(1)
+	if io.dropLog == nil {
+		io.dropLog = new([NumDropReasons]dropLog)
+	}
 	l := &io.dropLog[d]
 	if !l.last.IsZero() && now.Sub(l.last) < dropLogEvery {
 		l.suppressed++
