@@ -39,6 +39,9 @@ type Node struct {
 	// Each output is double-buffered: the owner reads one while the
 	// inputs fill the other.
 	effects, effectsOut []Effect
+	sends, sendsOut     []Outgoing
+	arena, arenaOut     []byte // the messages of sends
+	adv                 Advertisement
 	trans, transOut     []Transition
 	groupTrans, gtOut   []GroupTransition
 	changed, changedOut []int
@@ -70,8 +73,10 @@ type EffectKind uint8
 
 // Kinds of effects.
 const (
-	// EffectSend asks for an advert of instance ID with Priority, from its
-	// Source to each of its Destinations.
+	// EffectSend asks to send an advert of instance ID with Priority, one
+	// effect for each of its destinations: Outgoing(Ref) holds the message,
+	// encoded, with its source and destination (a nil Msg if it could not
+	// be encoded).
 	EffectSend EffectKind = iota + 1
 	// EffectBind asks to add VIPs on Iface; the owner reports the result
 	// with BindDone and Seq.
@@ -291,6 +296,11 @@ func (n *Node) Effects() []Effect {
 		// instances at once): let it go.
 		n.effects = nil
 	}
+	n.sendsOut, n.sends = n.sends, n.sendsOut[:0]
+	n.arenaOut, n.arena = n.arena, n.arenaOut[:0]
+	if cap(n.sends) > 256 && cap(n.sends) > 4*len(n.sendsOut) {
+		n.sends, n.arena = nil, nil
+	}
 	n.transOut, n.trans = n.trans, n.transOut[:0]
 	if cap(n.trans) > 64 && cap(n.trans) > 4*len(n.transOut) {
 		n.trans = nil
@@ -298,6 +308,10 @@ func (n *Node) Effects() []Effect {
 	n.gtOut, n.groupTrans = n.groupTrans, n.gtOut[:0]
 	return n.effectsOut
 }
+
+// Outgoing returns the advert an EffectSend refers to. Its message is
+// valid until the next Effects call after the one that returned the effect.
+func (n *Node) Outgoing(ref int) Outgoing { return n.sendsOut[ref] }
 
 // Transition returns the transition an EffectTransition refers to. It is
 // valid until the next Effects call after the one that returned the effect.
@@ -1034,10 +1048,32 @@ func (n *Node) unbind(inst *nodeInst, vips []VIP) {
 
 func (n *Node) emit(e Effect) { n.effects = append(n.effects, e) }
 
+// send encodes an advert of inst with priority prio for each of its
+// destinations, while inst is at hand, so that its owner only writes.
+func (n *Node) send(inst *nodeInst, prio uint8) {
+	inst.m.FillAdvert(&n.adv, prio)
+	for _, dst := range inst.dsts {
+		psrc, pdst := inst.src, dst
+		if inst.cfg.ChecksumNoPseudo && inst.cfg.Family() == IPv4 {
+			psrc, pdst = netip.Addr{}, netip.Addr{}
+		}
+		out := Outgoing{Src: inst.src, Dst: dst}
+		start := len(n.arena)
+		if b, err := n.adv.Append(n.arena, psrc, pdst); err != nil {
+			n.log.Error("cannot encode an advert", "instance", inst.cfg.Name, "err", err)
+		} else {
+			n.arena = b
+			out.Msg = b[start:len(b):len(b)]
+		}
+		n.sends = append(n.sends, out)
+		n.emit(Effect{Kind: EffectSend, ID: inst.id, Priority: prio, Ref: len(n.sends) - 1})
+	}
+}
+
 // apply carries out the effects of one Machine input, in order.
 func (n *Node) apply(inst *nodeInst, e Effects, now time.Time) {
 	if e.Send {
-		n.emit(Effect{Kind: EffectSend, ID: inst.id, Priority: e.SendPriority})
+		n.send(inst, e.SendPriority)
 	}
 	if e.Unbind || (e.Transitioned() && e.From == Master) {
 		if inst.calling {

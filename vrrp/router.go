@@ -653,7 +653,7 @@ func (r *Router) effects(now time.Time) {
 		io := r.ioOf(e.ID)
 		switch e.Kind {
 		case EffectSend:
-			r.send(io, e.Priority)
+			r.send(io, e.Priority, r.node.Outgoing(e.Ref))
 		case EffectBind:
 			// A takeover's advert leaves before the addresses are bound
 			// (RFC 5798 section 6.4.2), a priority 0 advert before they

@@ -344,31 +344,22 @@ func (r *Router) dropped(io *instIO, d DropReason, now time.Time) {
 	l.last, l.suppressed = now, 0
 }
 
-// send encodes an advert with priority prio for each destination of io
-// and writes it, or queues it while a tick batches.
-func (r *Router) send(io *instIO, prio uint8) {
-	inst := r.node.insts[io.id]
-	inst.m.FillAdvert(&r.out.adv, prio)
-	src := inst.src
-	for _, dst := range inst.dsts {
-		psrc, pdst := src, dst
-		if inst.cfg.ChecksumNoPseudo && io.c.key.fam == IPv4 {
-			psrc, pdst = netip.Addr{}, netip.Addr{}
-		}
-		if _, batch := io.out.(BatchConn); batch && r.out.batching {
-			if err := r.out.queue(io, prio, psrc, pdst, Outgoing{Src: src, Dst: dst}); err != nil {
-				r.sent(io, prio, dst, err)
-			}
-			continue
-		}
-		b, err := r.out.adv.Append(r.out.buf[:0], psrc, pdst)
-		if err == nil {
-			r.out.buf = b
-			err = io.out.WriteTo(b, src, dst)
-		}
-		r.sent(io, prio, dst, err)
+// send writes an advert of io with priority prio, or queues it while a
+// tick batches.
+func (r *Router) send(io *instIO, prio uint8, out Outgoing) {
+	if out.Msg == nil {
+		r.sent(io, prio, out.Dst, errEncode)
+		return
 	}
+	if _, batch := io.out.(BatchConn); batch && r.out.batching {
+		r.out.queue(io, prio, out)
+		return
+	}
+	r.sent(io, prio, out.Dst, io.out.WriteTo(out.Msg, out.Src, out.Dst))
 }
+
+// errEncode is the send error of an advert the Node could not encode.
+var errEncode = errors.New("vrrp: the advert could not be encoded")
 
 // sent counts the outcome of one advert.
 func (r *Router) sent(io *instIO, prio uint8, dst netip.Addr, err error) {
@@ -386,14 +377,11 @@ func (r *Router) sent(io *instIO, prio uint8, dst netip.Addr, err error) {
 // flush writes the adverts queued by a tick, and counts them.
 func (r *Router) flush() { r.out.flush(r.sent) }
 
-// sender encodes adverts and, while a tick batches, queues them for one
-// WriteBatch per Conn.
+// sender queues adverts, while a tick batches, for one WriteBatch per
+// Conn.
 type sender struct {
-	adv      Advertisement
-	buf      []byte
 	batching bool
 	pending  []pendingOut
-	arena    []byte
 	batch    []Outgoing
 	rank     map[Conn]int
 	starts   []int
@@ -408,18 +396,10 @@ type pendingOut struct {
 	rank int // order of the Conn's first advert in the tick
 }
 
-// queue encodes s.adv with the checksum's pseudo-header from psrc to pdst
-// into the batch of io's Conn, as out.
-func (s *sender) queue(io *instIO, prio uint8, psrc, pdst netip.Addr, out Outgoing) error {
-	start := len(s.arena)
-	b, err := s.adv.Append(s.arena, psrc, pdst)
-	if err != nil {
-		return err
-	}
-	s.arena = b
-	out.Msg = b[start:len(b):len(b)]
+// queue queues out, an advert of io, for the batch of io's Conn. Its
+// message must stay valid until flush.
+func (s *sender) queue(io *instIO, prio uint8, out Outgoing) {
 	s.pending = append(s.pending, pendingOut{io: io, prio: prio, out: out})
-	return nil
 }
 
 // flush writes the queued adverts, one WriteBatch for each Conn, and
@@ -482,7 +462,6 @@ func (s *sender) flush(sent func(io *instIO, prio uint8, dst netip.Addr, err err
 	clear(s.batch)
 	clear(s.pending)
 	s.pending = s.pending[:0]
-	s.arena = s.arena[:0]
 }
 
 // shortErr is the error for the messages of a batch that WriteBatch did

@@ -176,7 +176,7 @@ func (s *sim) effects(r *router, in input) {
 		vr := &r.vrs[v]
 		switch e.Kind {
 		case vrrp.EffectSend:
-			s.send(r, v, e.Priority)
+			s.send(r, v, e.Priority, node.Outgoing(e.Ref))
 		case vrrp.EffectBind:
 			b.bind[v] = true
 			s.bindAsked(r, v, e)
@@ -221,36 +221,30 @@ func (s *sim) effects(r *router, in input) {
 }
 
 // send checks and routes an advert of router r's VRID index v.
-func (s *sim) send(r *router, v int, prio uint8) {
+func (s *sim) send(r *router, v int, prio uint8, out vrrp.Outgoing) {
 	vr := &r.vrs[v]
 	if want := s.effective(r, v); prio != 0 && prio != want {
 		s.violate("%s vrid %d: advert with priority %d, effective priority %d", r.name, vr.cfg.VRID, prio, want)
 	}
-	r.node.Machine(vr.id).FillAdvert(&s.tx, prio)
-	src := r.node.Source(vr.id)
-	for _, dst := range r.node.Destinations(vr.id) {
-		b, err := s.tx.Append(s.buf[:0], src, dst)
-		if err != nil {
-			s.violate("%s vrid %d: encoding advert: %v", r.name, vr.cfg.VRID, err)
-			return
-		}
-		s.buf = b
-		s.stats.Adverts++
-		ds := s.seg.Route(r.host, vrrp.PacketInfo{Src: src, Dst: dst, TTL: 255}, b)
-		var to strings.Builder
-		for _, d := range ds {
-			i := s.index(d.To)
-			s.push(event{at: s.now + int64(d.Delay), kind: evDeliver, r: i, info: d.Info, msg: d.Msg})
-			if s.cfg.Verbose {
-				fmt.Fprintf(&to, " %s", s.routers[i].name)
-				if d.Delay > 0 {
-					fmt.Fprintf(&to, "+%v", d.Delay.Round(100*time.Microsecond))
-				}
+	if out.Msg == nil {
+		s.violate("%s vrid %d: the Node could not encode an advert", r.name, vr.cfg.VRID)
+		return
+	}
+	s.stats.Adverts++
+	ds := s.seg.Route(r.host, vrrp.PacketInfo{Src: out.Src, Dst: out.Dst, TTL: 255}, out.Msg)
+	var to strings.Builder
+	for _, d := range ds {
+		i := s.index(d.To)
+		s.push(event{at: s.now + int64(d.Delay), kind: evDeliver, r: i, info: d.Info, msg: d.Msg})
+		if s.cfg.Verbose {
+			fmt.Fprintf(&to, " %s", s.routers[i].name)
+			if d.Delay > 0 {
+				fmt.Fprintf(&to, "+%v", d.Delay.Round(100*time.Microsecond))
 			}
 		}
-		if s.cfg.Verbose {
-			s.logf("%s vrid %d advert prio %d to [%s]", r.name, vr.cfg.VRID, prio, strings.TrimSpace(to.String()))
-		}
+	}
+	if s.cfg.Verbose {
+		s.logf("%s vrid %d advert prio %d to [%s]", r.name, vr.cfg.VRID, prio, strings.TrimSpace(to.String()))
 	}
 }
 

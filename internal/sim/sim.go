@@ -208,8 +208,7 @@ type sim struct {
 	checking                 bool    // the settled checks run
 	troubleUntil             int64   // bind failures may keep instances in FAULT until then
 
-	tx, rx vrrp.Advertisement
-	buf    []byte
+	rx vrrp.Advertisement
 
 	log        strings.Builder
 	violations []string
@@ -230,7 +229,6 @@ func newSim(cfg Config) (*sim, error) {
 		faultEnd:  int64(cfg.FaultPhase),
 		checkFrom: int64(cfg.FaultPhase + cfg.settle()),
 		end:       int64(cfg.Duration),
-		buf:       make([]byte, 0, 128),
 		vrids:     map[netip.Prefix]int{},
 		vipSets:   slices.Clone(cfg.VIPs),
 	}
