@@ -75,6 +75,15 @@ func (r *Router) addInstance(c InstanceConfig) (int, error) {
 		r.readers.Add(1)
 		go r.read(cn)
 	}
+	if local := cn.conn.LocalAddr(); local.IsValid() {
+		for _, v := range slices.Concat(c.VIPs, c.ExcludedVIPs) {
+			if v.Prefix.Addr() == local {
+				// Bound and released as a VIP, it would be deleted from
+				// the interface when the instance leaves Master.
+				return 0, fmt.Errorf("%w: instance %s: VIP %v is the address of %s itself", ErrConfig, c.Name, v.Prefix, c.Interface)
+			}
+		}
+	}
 	io := &instIO{name: c.Name, vrid: c.VRID, c: cn, out: cn.conn, stats: new(counters)}
 	var err error
 	if c.UseVMAC {
@@ -322,14 +331,18 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 		}
 	}
 	if res.Drop != DropNone {
-		r.dropped(io, res.Drop, now)
+		r.dropped(io, res.Drop, now, p)
 	}
 	r.effects(now)
 }
 
-// dropped counts a drop and logs it, at most once per dropLogEvery for
-// each reason of each instance, so that a flood cannot flood the log.
-func (r *Router) dropped(io *instIO, d DropReason, now time.Time) {
+// dropped counts a drop of the advert p and logs it, at most once per
+// dropLogEvery for each reason of each instance, so that a flood cannot
+// flood the log. The drops that mean a peer configured differently or in
+// conflict (another version, other addresses, another password or
+// interval, our own address, a second Master) are warnings that name the
+// sender and say what differs.
+func (r *Router) dropped(io *instIO, d DropReason, now time.Time, p *inbound) {
 	io.stats.drops[d].Add(1)
 	if io.dropLog == nil {
 		io.dropLog = new([NumDropReasons]dropLog)
@@ -339,9 +352,48 @@ func (r *Router) dropped(io *instIO, d DropReason, now time.Time) {
 		l.suppressed++
 		return
 	}
-	r.log.Info(fmt.Sprintf("(%s) dropped an advert: %s", io.name, d),
-		"instance", io.name, "reason", d.String(), "suppressed", l.suppressed)
+	if detail := r.dropDetail(io, d, p); detail != "" {
+		r.log.Warn(fmt.Sprintf("(%s) %s", io.name, detail),
+			"instance", io.name, "reason", d.String(), "src", p.info.Src, "suppressed", l.suppressed)
+	} else {
+		r.log.Info(fmt.Sprintf("(%s) dropped an advert from %v: %s", io.name, p.info.Src, d),
+			"instance", io.name, "reason", d.String(), "src", p.info.Src, "suppressed", l.suppressed)
+	}
 	l.last, l.suppressed = now, 0
+}
+
+// dropDetail describes a drop that means a peer configured differently or
+// in conflict; "" for the others.
+func (r *Router) dropDetail(io *instIO, d DropReason, p *inbound) string {
+	m := r.node.Machine(io.id)
+	c := m.Config()
+	src := p.info.Src
+	switch d {
+	case DropVersion:
+		if p.err != nil {
+			return ""
+		}
+		return fmt.Sprintf("VRRPv%d advert for VRID %d from %v, this instance runs VRRPv%d: neither side hears the other, and both may be Master of the same addresses",
+			p.adv.Version, c.VRID, src, c.Version)
+	case DropAddressList:
+		return fmt.Sprintf("advert for VRID %d from %v lists %v, this instance %v: neither side hears the other, and both may be Master",
+			c.VRID, src, p.adv.Addresses, c.Addresses)
+	case DropAuthType, DropAuth:
+		return fmt.Sprintf("advert for VRID %d from %v has other authentication: neither side hears the other, and both may be Master", c.VRID, src)
+	case DropInterval:
+		if p.err != nil {
+			return ""
+		}
+		return fmt.Sprintf("advert for VRID %d from %v at an interval of %v, this instance %v: VRRPv2 peers must agree", c.VRID, src, p.adv.IntervalDuration(), c.AdvertInterval)
+	case DropLoop:
+		return fmt.Sprintf("advert for VRID %d from this instance's own address %v came from another router: an address conflict", c.VRID, src)
+	case DropLowerPriority:
+		if m.State() != Master {
+			return ""
+		}
+		return fmt.Sprintf("another Master for VRID %d: %v at priority %d (this one %d); it should step down", c.VRID, src, p.adv.Priority, m.Priority())
+	}
+	return ""
 }
 
 // send writes an advert of io with priority prio, or queues it while a

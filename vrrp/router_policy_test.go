@@ -1,9 +1,12 @@
 package vrrp_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -205,6 +208,83 @@ func TestRouterStuckBind(t *testing.T) {
 		s, _ := r.InstanceStatus("VI_2")
 		if s.State != vrrp.Master || !b.Has(i2.VIPs[0].Prefix) || s.Stats.AdvertsSent < 5 {
 			t.Errorf("VI_2 %v, VIP bound %v, %d adverts sent: want Master with its VIP, advertising", s.State, b.Has(i2.VIPs[0].Prefix), s.Stats.AdvertsSent)
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Peers that cannot hear each other for the same VRID (another VRRP
+// version, another address list) each stay Master of the same addresses:
+// a warning names the sender and says what differs, rate-limited.
+func TestRouterWarnsWho(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		other func(c *vrrp.InstanceConfig)
+		want  string
+	}{
+		{"version", func(c *vrrp.InstanceConfig) { c.Version = 2 }, "VRRPv2 advert for VRID 51 from 198.18.0.2, this instance runs VRRPv3"},
+		{"address list", func(c *vrrp.InstanceConfig) {
+			c.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.101/24")}}
+		}, "advert for VRID 51 from 198.18.0.2 lists [198.18.0.101], this instance [198.18.0.100]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+				t.Cleanup(func() { seg.Close() })
+				var logs syncBuffer
+				log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+				_, stopA := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Logger: log, Instances: []vrrp.InstanceConfig{v3inst(150)}})
+				t.Cleanup(stopA)
+				other := v3inst(100)
+				tc.other(&other)
+				_, stopB := runRouter(t, vrrp.Config{Transport: seg.NewHost("b", addr4(2)), Instances: []vrrp.InstanceConfig{other}})
+				t.Cleanup(stopB)
+				time.Sleep(30 * time.Second)
+				synctest.Wait()
+				out := logs.String()
+				if n := strings.Count(out, tc.want); n < 1 || n > 3 {
+					t.Errorf("%d warnings %q in 30 s, want 1 to 3 (one per 10 s):\n%s", n, tc.want, out)
+				}
+				if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "src=198.18.0.2") {
+					t.Errorf("not a warning naming the sender:\n%s", out)
+				}
+			})
+		})
+	}
+}
+
+// A VIP that is the interface's own address would be deleted from it when
+// the instance leaves Master: Run refuses it, naming it.
+func TestRouterRefusesOwnAddressAsVIP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		t.Cleanup(func() { seg.Close() })
+		c := v3inst(100)
+		c.VIPs = []vrrp.VIP{{Prefix: netip.PrefixFrom(addr4(1), 24)}}
+		r, err := vrrp.NewRouter(vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Binder: &vipfake.Binder{}, Instances: []vrrp.InstanceConfig{c}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Run(context.Background())
+		if !errors.Is(err, vrrp.ErrConfig) || !strings.Contains(err.Error(), "198.18.0.1/24 is the address of eth0") {
+			t.Errorf("Run: %v, want a configuration error naming the VIP", err)
 		}
 	})
 }
