@@ -44,10 +44,14 @@ func (r Reason) MarshalText() ([]byte, error) { return marshalName(reasonNames[:
 func (r *Reason) UnmarshalText(b []byte) error { return unmarshalName(reasonNames[:], b, "reason", r) }
 
 // MarshalText returns the drop reason's name, as in metrics.
-func (d DropReason) MarshalText() ([]byte, error) { return marshalName(dropNames[:], int(d), "drop reason") }
+func (d DropReason) MarshalText() ([]byte, error) {
+	return marshalName(dropNames[:], int(d), "drop reason")
+}
 
 // UnmarshalText parses a drop reason's name.
-func (d *DropReason) UnmarshalText(b []byte) error { return unmarshalName(dropNames[:], b, "drop reason", d) }
+func (d *DropReason) UnmarshalText(b []byte) error {
+	return unmarshalName(dropNames[:], b, "drop reason", d)
+}
 
 // MarshalText returns the checksum form's name.
 func (f ChecksumForm) MarshalText() ([]byte, error) {
