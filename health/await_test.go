@@ -2,13 +2,18 @@ package health_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/vrrpkit/vrrpkit/health"
+	"github.com/vrrpkit/vrrpkit/transport/fake"
+	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
 // awaitTarget records the waits it is asked for.
@@ -75,5 +80,28 @@ func TestTrackerAwaitsFirstResults(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("Run asked for %q, want %q", got, want)
+	}
+}
+
+// A Tracker whose tracks name an instance the Router does not have is
+// refused by Validate (and so by Run), naming it.
+func TestTrackerValidateInstances(t *testing.T) {
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	defer seg.Close()
+	r, err := vrrp.NewRouter(vrrp.Config{Transport: seg.NewHost("a", netip.MustParseAddr("198.18.0.1")),
+		Instances: []vrrp.InstanceConfig{{Name: "VI_1", Interface: "eth0", VRID: 51,
+			VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := health.CheckerFunc(func(context.Context) error { return nil })
+	tr := &health.Tracker{Target: r, Checks: []health.Check{{Name: "c", Checker: ok}},
+		Tracks: map[string][]health.Track{"VI_1": {{Check: "c"}}, "VI_9": {{Check: "c"}}}}
+	err = tr.Validate()
+	if !errors.Is(err, health.ErrCheck) || !strings.Contains(err.Error(), "instance VI_9 is not one of the Target's") || strings.Contains(err.Error(), "VI_1") {
+		t.Errorf("Validate: %v, want VI_9 refused and VI_1 accepted", err)
+	}
+	if err := tr.Run(context.Background()); err == nil {
+		t.Error("Run accepted the unknown instance")
 	}
 }

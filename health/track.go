@@ -73,6 +73,13 @@ func withdraw(target Target, log *slog.Logger, instance, source string) {
 	apply(target, log, instance, vrrp.TrackState{Source: source})
 }
 
+// instanceSet is implemented by Targets that can say which instances they
+// have, as *vrrp.Router does: Validate then refuses tracks of instances
+// the Target does not have.
+type instanceSet interface {
+	InstanceStatus(name string) (vrrp.Status, bool)
+}
+
 // Target is what a Tracker moves: *vrrp.Router.
 type Target interface {
 	// SetTrack applies what a check or track file says of an instance:
@@ -102,7 +109,7 @@ type Tracker struct {
 	Files []File
 	// FileTracks lists, by instance name, the files it tracks.
 	FileTracks map[string][]FileTrack
-	// Logger receives logs; nil discards them.
+	// Logger receives logs; nil means slog.Default().
 	Logger *slog.Logger
 	// WrapProbe, when not nil, runs every probe of the Tracker's checks:
 	// it is given the check, as configured, and probe, which calls the
@@ -144,7 +151,9 @@ type Verifier interface {
 	Verify() error
 }
 
-// Validate checks the Tracker's configuration.
+// Validate checks the Tracker's configuration: the checks and files, the
+// tracks, and, when the Target can say which instances it has (a
+// *vrrp.Router can), that every tracking instance is one of them.
 func (t *Tracker) Validate() error {
 	var errs []error
 	names := map[string]bool{}
@@ -164,6 +173,20 @@ func (t *Tracker) Validate() error {
 	}
 	if t.Target == nil {
 		errs = append(errs, fmt.Errorf("%w: Tracker.Target is required", ErrCheck))
+	}
+	if is, ok := t.Target.(instanceSet); ok {
+		insts := map[string]bool{}
+		for inst := range t.Tracks {
+			insts[inst] = true
+		}
+		for inst := range t.FileTracks {
+			insts[inst] = true
+		}
+		for _, inst := range slices.Sorted(maps.Keys(insts)) {
+			if _, ok := is.InstanceStatus(inst); !ok {
+				errs = append(errs, fmt.Errorf("%w: instance %s is not one of the Target's", ErrCheck, inst))
+			}
+		}
 	}
 	for inst, tracks := range t.Tracks {
 		for _, tr := range tracks {
@@ -250,7 +273,7 @@ func (t *Tracker) Await() error {
 func (t *Tracker) Run(ctx context.Context) error {
 	log := t.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	clock := t.Clock
 	if clock == nil {
