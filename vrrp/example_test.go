@@ -107,3 +107,34 @@ func ExampleAdvertisement() {
 	// 31 33 96 01 00 64 cb 4d c6 12 00 64
 	// 51 150 1s [198.18.0.100] ok
 }
+
+// WaitState waits for a state without knowing the protocol's timers. In a
+// testing/synctest bubble with the fake segment it returns as soon as the
+// simulated time gets there; here it runs in real time.
+func ExampleRouter_WaitState() {
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	defer seg.Close()
+	r, err := vrrp.NewRouter(vrrp.Config{
+		Transport: seg.NewHost("a", netip.MustParseAddr("198.18.0.1")),
+		Instances: []vrrp.InstanceConfig{{
+			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 200,
+			AdvertInterval: 10 * time.Millisecond,
+			VIPs:           []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}},
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	wait, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	s, err := r.WaitState(wait, "VI_1", vrrp.Master)
+	fmt.Println(s.State, err)
+	cancel()
+	<-done
+	// Output:
+	// MASTER <nil>
+}

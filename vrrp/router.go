@@ -44,8 +44,10 @@ type Router struct {
 	cmds    []command
 	links   map[string]LinkState // reported by the LinkMonitor, not applied yet
 	status  map[string]*published
-	wake    chan struct{}
-	rstats  routerCounters
+	// published is closed, and forgotten, when Status next changes.
+	published chan struct{}
+	wake      chan struct{}
+	rstats    routerCounters
 
 	// Owned by the Run goroutine.
 	ctx     context.Context
@@ -230,6 +232,37 @@ func (r *Router) InstanceStatus(name string) (Status, bool) {
 		return Status{}, false
 	}
 	return p.status(), true
+}
+
+// WaitState waits until the named instance is in state, and returns its
+// Status then, or ctx's error. Tests use it to wait for a takeover or a
+// fault without knowing the protocol's timers; with testing/synctest, a
+// fake clock and transport/fake, it returns as soon as the simulated time
+// gets there.
+func (r *Router) WaitState(ctx context.Context, name string, state State) (Status, error) {
+	for {
+		r.mu.Lock()
+		p, ok := r.status[name]
+		if !ok {
+			r.mu.Unlock()
+			return Status{}, fmt.Errorf("%w: %q", ErrUnknownInstance, name)
+		}
+		s := p.status()
+		if s.State == state {
+			r.mu.Unlock()
+			return s, nil
+		}
+		if r.published == nil {
+			r.published = make(chan struct{})
+		}
+		ch := r.published
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return s, ctx.Err()
+		}
+	}
 }
 
 // Stats returns the counters of packets that reached no instance.

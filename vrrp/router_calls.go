@@ -91,6 +91,11 @@ func (r *Router) publish() {
 		io.pub.s = r.node.Status(id)
 		io.pub.c = io.stats
 	}
+	// Wake the WaitState calls.
+	if r.published != nil {
+		close(r.published)
+		r.published = nil
+	}
 	r.mu.Unlock()
 }
 

@@ -288,3 +288,38 @@ func TestRouterRefusesOwnAddressAsVIP(t *testing.T) {
 		}
 	})
 }
+
+// WaitState returns once the instance is in the state, at the simulated
+// time it got there, and says so when the instance is unknown or ctx ends.
+func TestRouterWaitState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		t.Cleanup(func() { seg.Close() })
+		a, stopA := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Instances: []vrrp.InstanceConfig{v3inst(150)}})
+		t.Cleanup(stopA)
+		b, stopB := runRouter(t, vrrp.Config{Transport: seg.NewHost("b", addr4(2)), Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		t.Cleanup(stopB)
+		ctx := context.Background()
+		if _, err := a.WaitState(ctx, "VI_1", vrrp.Master); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		stopA()
+		s, err := b.WaitState(ctx, "VI_1", vrrp.Master)
+		if err != nil || s.State != vrrp.Master {
+			t.Fatalf("b: %v %v", s.State, err)
+		}
+		// After a priority 0 advert: Skew_Time of priority 100.
+		if got, want := time.Since(start), 156*time.Second/256; got != want {
+			t.Errorf("b became Master %v after the stop, want Skew_Time %v", got, want)
+		}
+		if _, err := b.WaitState(ctx, "VI_9", vrrp.Master); !errors.Is(err, vrrp.ErrUnknownInstance) {
+			t.Errorf("unknown instance: %v", err)
+		}
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if s, err := b.WaitState(short, "VI_1", vrrp.Fault); !errors.Is(err, context.DeadlineExceeded) || s.State != vrrp.Master {
+			t.Errorf("waiting for a state that does not come: %v %v", s.State, err)
+		}
+	})
+}
