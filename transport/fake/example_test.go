@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/vrrpkit/vrrpkit/transport/fake"
 	"github.com/vrrpkit/vrrpkit/vrrp"
@@ -61,4 +62,45 @@ func Example() {
 	// 192.0.2.1 > 224.0.0.18 ttl 255
 	// vrid 51 priority 150 interval 1s addresses [192.0.2.100]
 	// checksum ok
+}
+
+// Links stands in for the link monitor: an interface that goes down puts
+// the instances on it in FAULT, and back up they contend again.
+func ExampleLinks() {
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	defer seg.Close()
+	addr := netip.MustParseAddr("198.18.0.1")
+	links := fake.NewLinks(fake.Up("eth0", addr))
+	r, err := vrrp.NewRouter(vrrp.Config{
+		Transport: seg.NewHost("a", addr),
+		Links:     links,
+		Instances: []vrrp.InstanceConfig{{
+			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 200,
+			AdvertInterval: 10 * time.Millisecond,
+			VIPs:           []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}},
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	wait, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	s, _ := r.WaitState(wait, "VI_1", vrrp.Master)
+	fmt.Println(s.State)
+	links.SetUp("eth0", false)
+	s, _ = r.WaitState(wait, "VI_1", vrrp.Fault)
+	fmt.Println(s.State, s.Faults)
+	links.SetUp("eth0", true)
+	s, _ = r.WaitState(wait, "VI_1", vrrp.Master)
+	fmt.Println(s.State)
+	cancel()
+	<-done
+	// Output:
+	// MASTER
+	// FAULT [interface]
+	// MASTER
 }
