@@ -45,7 +45,8 @@ func (SystemClock) NewTimer(d time.Duration) (Timer, <-chan time.Time) {
 // millisecond late: a Backup then takes over within microseconds of its
 // Master_Down_Interval. It is not the default because a timerfd runs on
 // the real clock, outside the fake time of testing/synctest; use it in
-// daemons, and SystemClock (or nil) in tests. Elsewhere than Linux it is
+// daemons, and SystemClock (or nil) in tests: Run returns an ErrConfig
+// error at once when given it inside a testing/synctest bubble. Elsewhere than Linux it is
 // the SystemClock.
 type PreciseClock struct{}
 

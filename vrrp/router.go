@@ -416,6 +416,15 @@ func (r *Router) Run(ctx context.Context) error {
 		r.mu.Unlock()
 		return ErrRunning
 	}
+	if _, precise := r.clock.(PreciseClock); precise {
+		// Outside a testing/synctest bubble time.Now carries a monotonic
+		// reading; inside, it does not, and a timerfd would wait on the
+		// real clock while the bubble's stands still.
+		if now := time.Now(); now == now.Round(0) {
+			r.mu.Unlock()
+			return fmt.Errorf("%w: Clock: PreciseClock's timer runs on the real clock, not in a testing/synctest bubble: leave Clock nil in tests", ErrConfig)
+		}
+	}
 	r.running = true
 	insts := r.cfg.Instances
 	groups := r.cfg.SyncGroups

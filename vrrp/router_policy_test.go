@@ -323,3 +323,20 @@ func TestRouterWaitState(t *testing.T) {
 		}
 	})
 }
+
+// The README's PreciseClock copied into a synctest test fails at once,
+// saying to leave Clock nil, instead of hanging until -timeout.
+func TestRouterPreciseClockInBubble(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		t.Cleanup(func() { seg.Close() })
+		r, err := vrrp.NewRouter(vrrp.Config{Clock: vrrp.PreciseClock{}, Transport: seg.NewHost("a", addr4(1)), Instances: []vrrp.InstanceConfig{v3inst(100)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Run(context.Background())
+		if !errors.Is(err, vrrp.ErrConfig) || !strings.Contains(err.Error(), "leave Clock nil in tests") {
+			t.Errorf("Run: %v, want a configuration error saying to leave Clock nil", err)
+		}
+	})
+}
