@@ -100,6 +100,9 @@ type instIO struct {
 	dropLog  *[NumDropReasons]dropLog // made at the first drop: most instances never drop
 	pub      *published               // where publish writes its Status; nil when removed
 	cancel   context.CancelFunc
+	// masterSince is when the current Master term began, for
+	// Stats.MasterTime.
+	masterSince time.Time
 }
 
 type connKey struct {
@@ -715,6 +718,11 @@ func (r *Router) effects(now time.Time) {
 			io.stats.transitions.Add(1)
 			if t.To == Master {
 				io.stats.becameMaster.Add(1)
+				io.masterSince = t.Time
+			}
+			if t.From == Master && !io.masterSince.IsZero() {
+				io.stats.masterNanos.Add(int64(t.Time.Sub(io.masterSince)))
+				io.masterSince = time.Time{}
 			}
 			r.checkMode(io.c)
 			r.disp.push(t)

@@ -340,3 +340,39 @@ func TestRouterPreciseClockInBubble(t *testing.T) {
 		}
 	})
 }
+
+// Stats.MasterTime adds up the Master terms that ended; the running one
+// is the time since Status.Since.
+func TestRouterMasterTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		t.Cleanup(func() { seg.Close() })
+		r, stop := runRouter(t, vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Instances: []vrrp.InstanceConfig{v3inst(150)}})
+		t.Cleanup(stop)
+		ctx := context.Background()
+		if _, err := r.WaitState(ctx, "VI_1", vrrp.Master); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		if err := r.SetFault("VI_1", "test", true); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := r.WaitState(ctx, "VI_1", vrrp.Fault)
+		if s.Stats.MasterTime != 3*time.Second {
+			t.Errorf("after a 3 s term: %v", s.Stats.MasterTime)
+		}
+		time.Sleep(10 * time.Second)
+		if err := r.SetFault("VI_1", "test", false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.WaitState(ctx, "VI_1", vrrp.Master); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		s, _ = r.InstanceStatus("VI_1")
+		if s.Stats.MasterTime != 3*time.Second || time.Since(s.Since) != 2*time.Second {
+			t.Errorf("in a second term: MasterTime %v, since %v", s.Stats.MasterTime, time.Since(s.Since))
+		}
+	})
+}

@@ -41,6 +41,9 @@ type Stats struct {
 	Checksums [numChecksumForms]uint64
 	// SendErrors, BindErrors and AnnounceErrors count failed operations.
 	SendErrors, BindErrors, AnnounceErrors uint64
+	// MasterTime is the time spent as Master in the terms that ended; a
+	// running term adds the time since Status.Since.
+	MasterTime time.Duration
 }
 
 // Status is a snapshot of one instance.
@@ -98,6 +101,7 @@ type counters struct {
 	becameMaster, transitions              atomic.Uint64
 	priorityZeroSent, priorityZeroReceived atomic.Uint64
 	sendErrors, bindErrors, announceErrors atomic.Uint64
+	masterNanos                            atomic.Int64
 	drops                                  [NumDropReasons]atomic.Uint64
 	checksums                              [numChecksumForms]atomic.Uint64
 }
@@ -108,6 +112,7 @@ func (c *counters) load() Stats {
 		BecameMaster: c.becameMaster.Load(), Transitions: c.transitions.Load(),
 		PriorityZeroSent: c.priorityZeroSent.Load(), PriorityZeroReceived: c.priorityZeroReceived.Load(),
 		SendErrors: c.sendErrors.Load(), BindErrors: c.bindErrors.Load(), AnnounceErrors: c.announceErrors.Load(),
+		MasterTime: time.Duration(c.masterNanos.Load()),
 	}
 	for i := range s.Drops {
 		s.Drops[i] = c.drops[i].Load()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The enums marshal as their names, so that a Status reads in JSON as it
@@ -89,6 +90,7 @@ type statsJSON struct {
 	Drops                                  map[string]uint64
 	Checksums                              map[string]uint64
 	SendErrors, BindErrors, AnnounceErrors uint64
+	MasterTime                             time.Duration
 }
 
 // MarshalJSON writes s with Drops and Checksums as objects keyed by the
@@ -99,7 +101,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		AdvertsSent: s.AdvertsSent, AdvertsReceived: s.AdvertsReceived, BecameMaster: s.BecameMaster,
 		Transitions: s.Transitions, PriorityZeroSent: s.PriorityZeroSent, PriorityZeroReceived: s.PriorityZeroReceived,
 		Drops: byName(dropNames[1:], s.Drops[1:]), Checksums: byName(checksumNames[:], s.Checksums[:]),
-		SendErrors: s.SendErrors, BindErrors: s.BindErrors, AnnounceErrors: s.AnnounceErrors,
+		SendErrors: s.SendErrors, BindErrors: s.BindErrors, AnnounceErrors: s.AnnounceErrors, MasterTime: s.MasterTime,
 	}
 	return json.Marshal(j)
 }
@@ -114,7 +116,7 @@ func (s *Stats) UnmarshalJSON(b []byte) error {
 	*s = Stats{
 		AdvertsSent: j.AdvertsSent, AdvertsReceived: j.AdvertsReceived, BecameMaster: j.BecameMaster,
 		Transitions: j.Transitions, PriorityZeroSent: j.PriorityZeroSent, PriorityZeroReceived: j.PriorityZeroReceived,
-		SendErrors: j.SendErrors, BindErrors: j.BindErrors, AnnounceErrors: j.AnnounceErrors,
+		SendErrors: j.SendErrors, BindErrors: j.BindErrors, AnnounceErrors: j.AnnounceErrors, MasterTime: j.MasterTime,
 	}
 	if err := fromNames(j.Drops, dropNames[:], s.Drops[:], "drop reason"); err != nil {
 		return err

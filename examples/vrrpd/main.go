@@ -226,8 +226,6 @@ type daemon struct {
 
 	// statusAddr and metricsAddr are where --status and --metrics listen.
 	statusAddr, metricsAddr string
-	// masterTime accumulates the time as Master, for --metrics.
-	masterTime *masterClock
 
 	mu  sync.Mutex
 	cfg *daemonConfig
@@ -338,7 +336,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	defer ann.Close()
 
-	d := &daemon{opts: o, log: log, cfg: cfg, netns: cfg.NetNamespace, nsPath: nsPath, masterTime: &masterClock{},
+	d := &daemon{opts: o, log: log, cfg: cfg, netns: cfg.NetNamespace, nsPath: nsPath,
 		notifier: newNotifier(log, notifyTimeout, ns)}
 	defer d.notifier.close()
 	r, err := vrrp.NewRouter(vrrp.Config{
@@ -519,7 +517,6 @@ func notifyState(s vrrp.State) string {
 
 // onTransition runs the notify scripts of an instance.
 func (d *daemon) onTransition(t vrrp.Transition) {
-	d.masterTime.transition(t)
 	d.mu.Lock()
 	scripts, ok := d.cfg.Notify[t.Instance]
 	d.mu.Unlock()

@@ -79,20 +79,6 @@ func TestConfigTestAndVersion(t *testing.T) {
 	}
 }
 
-func TestMasterClock(t *testing.T) {
-	var m masterClock
-	t0 := time.Unix(1000, 0)
-	m.transition(vrrp.Transition{Instance: "A", From: vrrp.Backup, To: vrrp.Master, Time: t0})
-	m.transition(vrrp.Transition{Instance: "A", From: vrrp.Master, To: vrrp.Backup, Time: t0.Add(3 * time.Second)})
-	m.transition(vrrp.Transition{Instance: "A", From: vrrp.Backup, To: vrrp.Master, Time: t0.Add(10 * time.Second)})
-	if got := m.seconds("A", t0.Add(12*time.Second)); got != 5 {
-		t.Errorf("seconds as master %v, want 5", got)
-	}
-	if got := m.seconds("B", t0); got != 0 {
-		t.Errorf("unknown instance: %v", got)
-	}
-}
-
 func TestNetnsPath(t *testing.T) {
 	if p, err := netnsPath(""); p != "" || err != nil {
 		t.Errorf(`netnsPath(""): %q, %v`, p, err)
@@ -344,7 +330,7 @@ func TestReloadKeepsFailingCheck(t *testing.T) {
 		defer mu.Unlock()
 		return len(transitions)
 	}
-	d := &daemon{opts: o, log: log, cfg: cfg, masterTime: &masterClock{}, notifier: newNotifier(log, time.Second, vnetns.None())}
+	d := &daemon{opts: o, log: log, cfg: cfg, notifier: newNotifier(log, time.Second, vnetns.None())}
 	defer d.notifier.close()
 	r, err := vrrp.NewRouter(vrrp.Config{Instances: cfg.Instances, SyncGroups: cfg.SyncGroups, Transport: host,
 		OnTransition: func(tr vrrp.Transition) {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/metrics"
 )
 
 // statusJSON is what --status serves.
@@ -43,7 +44,7 @@ func (d *daemon) startServers(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	if d.opts.metrics != "" {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(newCollector(d.router, d.masterTime))
+		reg.MustRegister(metrics.NewCollector(d.router))
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		addr, err := serve(ctx, wg, d.log, "metrics", d.opts.metrics, mux)
@@ -79,106 +80,6 @@ func serve(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, what, addr
 	}()
 	log.Info(what+" server listening", "addr", ln.Addr().String())
 	return ln.Addr().String(), nil
-}
-
-// masterClock accumulates the time each instance spent as Master.
-type masterClock struct {
-	mu    sync.Mutex
-	total map[string]time.Duration
-	since map[string]time.Time
-}
-
-// transition records t.
-func (m *masterClock) transition(t vrrp.Transition) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.total == nil {
-		m.total, m.since = map[string]time.Duration{}, map[string]time.Time{}
-	}
-	if start, ok := m.since[t.Instance]; ok {
-		m.total[t.Instance] += t.Time.Sub(start)
-		delete(m.since, t.Instance)
-	}
-	if t.To == vrrp.Master {
-		m.since[t.Instance] = t.Time
-	}
-}
-
-// seconds returns the time instance has spent as Master up to now.
-func (m *masterClock) seconds(instance string, now time.Time) float64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	d := m.total[instance]
-	if start, ok := m.since[instance]; ok {
-		d += now.Sub(start)
-	}
-	return d.Seconds()
-}
-
-// collector exports Router.Status at each scrape.
-type collector struct {
-	router *vrrp.Router
-	master *masterClock
-
-	state, prio, eff, in, out, drops, trans, masterSecs, becameMaster *prometheus.Desc
-}
-
-func newCollector(r *vrrp.Router, m *masterClock) *collector {
-	lbl := []string{"instance", "interface", "vrid"}
-	desc := func(name, help string, extra ...string) *prometheus.Desc {
-		return prometheus.NewDesc("vrrpd_"+name, help, append(append([]string(nil), lbl...), extra...), nil)
-	}
-	return &collector{router: r, master: m,
-		state:        desc("instance_state", "1 for the current state of the instance.", "state"),
-		prio:         desc("instance_priority", "Configured priority."),
-		eff:          desc("instance_effective_priority", "Advertised (effective) priority."),
-		in:           desc("adverts_received_total", "Advertisements received."),
-		out:          desc("adverts_sent_total", "Advertisements sent."),
-		drops:        desc("adverts_dropped_total", "Advertisements dropped, by reason.", "reason"),
-		trans:        desc("transitions_total", "State transitions."),
-		becameMaster: desc("became_master_total", "Transitions to Master."),
-		masterSecs:   desc("master_seconds_total", "Seconds spent as Master."),
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.prio, c.eff, c.in, c.out, c.drops, c.trans, c.becameMaster, c.masterSecs} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	now := time.Now()
-	for _, s := range c.router.Status() {
-		l := []string{s.Name, s.Interface, fmt.Sprint(s.VRID)}
-		gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append([]string(nil), l...), extra...)...)
-		}
-		counter := func(d *prometheus.Desc, v float64, extra ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append(append([]string(nil), l...), extra...)...)
-		}
-		for _, st := range []vrrp.State{vrrp.Init, vrrp.Backup, vrrp.Master, vrrp.Fault} {
-			v := 0.0
-			if s.State == st {
-				v = 1
-			}
-			gauge(c.state, v, st.String())
-		}
-		gauge(c.prio, float64(s.Priority))
-		gauge(c.eff, float64(s.EffectivePriority))
-		counter(c.in, float64(s.Stats.AdvertsReceived))
-		counter(c.out, float64(s.Stats.AdvertsSent))
-		for i, n := range s.Stats.Drops {
-			if i != int(vrrp.DropNone) {
-				counter(c.drops, float64(n), vrrp.DropReason(i).String())
-			}
-		}
-		counter(c.trans, float64(s.Stats.Transitions))
-		counter(c.becameMaster, float64(s.Stats.BecameMaster))
-		counter(c.masterSecs, c.master.seconds(s.Name, now))
-	}
 }
 
 // notifyWhenStarted sends READY=1 to systemd once every instance of r has

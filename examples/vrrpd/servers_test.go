@@ -26,13 +26,11 @@ func testServers(t *testing.T, n privnet.Net) {
 	seg := fake.NewSegment(fake.SegmentConfig{})
 	host := seg.NewHost("h1", netip.MustParseAddr("198.18.0.1"))
 	listen := netip.AddrPortFrom(n.A, 0).String()
-	d := &daemon{opts: options{status: listen, metrics: listen}, log: slog.New(slog.DiscardHandler),
-		masterTime: &masterClock{}}
+	d := &daemon{opts: options{status: listen, metrics: listen}, log: slog.New(slog.DiscardHandler)}
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Transport: host,
 		Instances: []vrrp.InstanceConfig{{Name: "VI_1", Interface: "eth0", VRID: 1, Priority: 200,
 			AdvertInterval: 100 * time.Millisecond, VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}}}},
-		OnTransition: d.masterTime.transition,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,14 +85,14 @@ func testServers(t *testing.T, n privnet.Net) {
 	}
 	m := get("http://" + d.metricsAddr + "/metrics")
 	for _, want := range []string{
-		`vrrpd_instance_state{instance="VI_1",interface="eth0",state="MASTER",vrid="1"} 1`,
-		`vrrpd_instance_priority{instance="VI_1",interface="eth0",vrid="1"} 200`,
-		`vrrpd_instance_effective_priority{`,
-		`vrrpd_adverts_sent_total{`,
-		`vrrpd_adverts_received_total{`,
-		`vrrpd_adverts_dropped_total{`,
-		`vrrpd_transitions_total{`,
-		`vrrpd_master_seconds_total{`,
+		`vrrpkit_instance_state{instance="VI_1",interface="eth0",state="MASTER",vrid="1"} 1`,
+		`vrrpkit_instance_priority{instance="VI_1",interface="eth0",vrid="1"} 200`,
+		`vrrpkit_instance_effective_priority{`,
+		`vrrpkit_adverts_sent_total{`,
+		`vrrpkit_adverts_received_total{`,
+		`vrrpkit_adverts_dropped_total{`,
+		`vrrpkit_transitions_total{`,
+		`vrrpkit_master_seconds_total{`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q:\n%s", want, m)
