@@ -46,7 +46,7 @@ type Collector struct {
 	now func() time.Time
 
 	state, prio, eff, faulted, in, out, drops, zeroOut, zeroIn, trans, becameMaster, masterSecs, errs *prometheus.Desc
-	pktIn, pktDrops, readErrs                                                                        *prometheus.Desc
+	pktIn, pktDrops, readErrs                                                                         *prometheus.Desc
 }
 
 // NewCollector returns a Collector of src; register it with a
