@@ -200,6 +200,11 @@ func run(path, statusPath string) error {
 		if err := tracker.Validate(); err != nil {
 			return err
 		}
+		// Before the Router runs: no instance contends before its
+		// checks' first results.
+		if err := tracker.Await(); err != nil {
+			return err
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
