@@ -95,7 +95,7 @@ func run(w io.Writer, speed float64, adverts bool) error {
 				return
 			}
 			if linkUp(seg, f.From) {
-				tl.printf("    %s sends priority 0: it is stopping, Backups wait only Skew_Time", f.From)
+				tl.printf("    %s sends priority 0: it is stopping, so Backups wait only Skew_Time, not Master_Down_Interval", f.From)
 			} else {
 				tl.printf("    %s's priority 0 advert is lost on the pulled cable", f.From)
 			}
@@ -157,7 +157,10 @@ func run(w io.Writer, speed float64, adverts bool) error {
 		return strings.Join(on, ", ")
 	}
 
+	tl.printf("time is simulated: the clock runs %g times faster than real time, and the times are the simulated seconds", speed)
 	tl.printf("start r1 (priority 150), r2 (100), r3 (50): VRRPv3, VRID 51, 1 s adverts, VIP %s", vip)
+	tl.printf("each starts as Backup and waits Master_Down_Interval for a Master: 3 adverts plus Skew_Time,")
+	tl.printf("  (256 - priority)/256 of an advert, so the highest priority runs out first and becomes Master")
 	for _, n := range nodes {
 		if err := start(n); err != nil {
 			return err
@@ -166,7 +169,8 @@ func run(w io.Writer, speed float64, adverts bool) error {
 	wait(6 * time.Second)
 	tl.printf("VIP held by %s", holder())
 
-	tl.printf("crash r1: its cable is pulled and the process dies without a word")
+	tl.printf("crash r1: its cable is pulled, then the process dies")
+	tl.printf("r2 and r3 hear nothing more; r2, whose Master_Down_Interval is shorter, takes over when it runs out")
 	nodes[0].host.SetLink(false)
 	if err := stop(nodes[0]); err != nil {
 		return err
@@ -175,7 +179,8 @@ func run(w io.Writer, speed float64, adverts bool) error {
 	wait(6 * time.Second)
 	tl.printf("VIP held by %s", holder())
 
-	tl.printf("r1 returns: it starts as Backup, hears r2's lower priority and preempts at Master_Down")
+	tl.printf("r1 returns: it starts as Backup and hears r2's lower priority; preemption is on (the default),")
+	tl.printf("  so r1 ignores r2's adverts and takes over when its own Master_Down_Interval runs out")
 	nodes[0].host.SetLink(true)
 	if err := start(nodes[0]); err != nil {
 		return err
