@@ -22,9 +22,15 @@
 //     [github.com/vrrpkit/vrrpkit/announce/fake] records them.
 //   - [github.com/vrrpkit/vrrpkit/health]: health checks that move the
 //     effective priority.
+//   - [github.com/vrrpkit/vrrpkit/vrrp/metrics]: a Prometheus collector of a
+//     Router's Status; [github.com/vrrpkit/vrrpkit/vrrp/vrrptest]: clusters
+//     of Routers on the in-memory segment, for tests.
 //   - examples: runnable programs. examples/simulate runs three routers in
-//     one process; examples/vrrpdump decodes VRRP from a pcap file or a
-//     live interface.
+//     one process and tells what happens; examples/vrrpd is the reference
+//     daemon that runs an existing keepalived.conf (its kaconf package
+//     reads the file); examples/lvs programs IPVS for health-checked
+//     server pools (keepalived's virtual_server); examples/vrrpdump decodes
+//     VRRP from a pcap file or a live interface.
 //
 // A service embeds a Router:
 //
