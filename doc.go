@@ -25,19 +25,20 @@
 //   - [github.com/vrrpkit/vrrpkit/vrrp/metrics]: a Prometheus collector of a
 //     Router's Status; [github.com/vrrpkit/vrrpkit/vrrp/vrrptest]: clusters
 //     of Routers on the in-memory segment, for tests.
-//   - examples: runnable programs. examples/simulate runs three routers in
-//     one process and tells what happens; examples/vrrpd is the reference
+//   - examples: runnable programs. examples/embed is the smallest real
+//     program (one address that follows mastership); examples/simulate
+//     runs three routers in one process and tells what happens; examples/vrrpd is the reference
 //     daemon that runs an existing keepalived.conf (its kaconf package
 //     reads the file); examples/lvs programs IPVS for health-checked
 //     server pools (keepalived's virtual_server); examples/vrrpdump decodes
 //     VRRP from a pcap file or a live interface.
 //
-// A service embeds a Router:
+// A service embeds a Router; with no Transport it runs on the real host
+// (raw sockets, netlink addresses with a lease, gratuitous ARP, the link
+// monitor, microsecond timers; Linux, CAP_NET_RAW and CAP_NET_ADMIN), and
+// examples/embed is the whole program:
 //
 //	r, err := vrrp.NewRouter(vrrp.Config{
-//		Clock:     vrrp.PreciseClock{}, // timers to the microsecond (Linux)
-//		Transport: transport,
-//		Binder:    binder,
 //		Instances: []vrrp.InstanceConfig{{
 //			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 150,
 //			VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}},
@@ -50,4 +51,7 @@
 //		return err
 //	}
 //	return r.Run(ctx) // stops gracefully (priority 0) when ctx ends
+//
+// Tests pass the fakes (transport/fake, vip/fake, announce/fake) or build
+// a cluster with vrrp/vrrptest.
 package vrrpkit

@@ -27,14 +27,14 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // allNodes is the destination of unsolicited neighbour advertisements.
 var allNodes = netip.MustParseAddr("ff02::1")
 
 // Linux sends gratuitous ARP and unsolicited neighbour advertisements on
-// Linux interfaces, in one network namespace. It implements vrrp.Announcer.
+// Linux interfaces, in one network namespace. It implements vrrpio.Announcer.
 //
 // Sockets are opened on first use, one packet socket (ARP) and one ICMPv6
 // socket (NA) per interface, and reused by later calls. The interface's
@@ -87,7 +87,7 @@ type iface struct {
 	mac   net.HardwareAddr
 }
 
-var _ vrrp.Announcer = (*Linux)(nil)
+var _ vrrpio.Announcer = (*Linux)(nil)
 
 // New returns a Linux announcer working in the namespace of opts. It opens
 // the namespace and a netlink handle there; Close releases them.
@@ -184,7 +184,7 @@ func (l *Linux) Announce(ctx context.Context, ifaceName string, addrs []netip.Ad
 		case !addr.IsValid():
 			errs = append(errs, fmt.Errorf("announce: on %s: invalid address", ifaceName))
 			continue
-		case vrrp.FamilyOf(addr) == vrrp.IPv4:
+		case vrrpio.FamilyOf(addr) == vrrpio.IPv4:
 			addr = addr.Unmap()
 			what, err = "gratuitous ARP", l.sendARP(lk, addr, deadline)
 		default:

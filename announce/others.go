@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // Linux sends gratuitous ARP and unsolicited neighbour advertisements on
@@ -16,7 +16,7 @@ import (
 // an error wrapping errors.ErrUnsupported.
 type Linux struct{}
 
-var _ vrrp.Announcer = (*Linux)(nil)
+var _ vrrpio.Announcer = (*Linux)(nil)
 
 // New fails on this system with an error wrapping errors.ErrUnsupported.
 func New(opts Options) (*Linux, error) {

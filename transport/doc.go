@@ -1,12 +1,12 @@
 // Package transport holds the VRRP packet transports and the link monitor a
-// vrrp.Router uses through its vrrp.Transport and vrrp.LinkMonitor
+// vrrp.Router uses through its Transport and LinkMonitor (package vrrpio)
 // interfaces. Subpackage fake is an in-memory segment for tests and
 // simulations.
 //
 // # Linux sockets
 //
-// Linux is the real transport. Its Open returns a vrrp.Conn, which is also
-// a vrrp.BatchConn, over a raw socket for IP protocol 112 ("ip4:112" or
+// Linux is the real transport. Its Open returns a vrrpio.Conn, which is also
+// a vrrpio.BatchConn, over a raw socket for IP protocol 112 ("ip4:112" or
 // "ip6:112"):
 //
 //   - bound to the Endpoint's interface (SO_BINDTODEVICE) and, unless the
@@ -25,7 +25,7 @@
 //     IPV6_CHECKSUM: the Router verifies checksums itself, and counts the
 //     bad ones instead of having the kernel drop them silently.
 //
-// A receiving Conn is also a vrrp.DeferredReader, with a second raw socket
+// A receiving Conn is also a vrrpio.DeferredReader, with a second raw socket
 // on the interface that the Go poller does not watch, so that a packet
 // queued there wakes no thread. Deferred, a classic BPF socket filter lets
 // only adverts of priority 0 reach the first socket, which ReadBatch
@@ -51,7 +51,7 @@
 //
 // # Link monitor
 //
-// Monitor implements vrrp.LinkMonitor with netlink: it reports the state of
+// Monitor implements vrrpio.LinkMonitor with netlink: it reports the state of
 // every interface of a namespace (exists, up, addresses) at the start and
 // after every change, so that a Router puts instances in FAULT when their
 // interface goes down or loses its address.
@@ -65,7 +65,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // Errors returned by Linux and Monitor.
@@ -85,7 +85,7 @@ var (
 	ErrUnsupported = fmt.Errorf("transport: raw VRRP sockets and netlink need Linux: %w", errors.ErrUnsupported)
 )
 
-// Linux is the vrrp.Transport of Linux: raw IP protocol 112 sockets (see the
+// Linux is the vrrpio.Transport of Linux: raw IP protocol 112 sockets (see the
 // package documentation). The zero value uses the current network
 // namespace and logs nothing. A Linux may be copied and used concurrently.
 type Linux struct {
@@ -100,7 +100,7 @@ type Linux struct {
 	Logger *slog.Logger
 }
 
-// Monitor is the vrrp.LinkMonitor of Linux: it watches the interfaces of a
+// Monitor is the vrrpio.LinkMonitor of Linux: it watches the interfaces of a
 // network namespace through netlink. The zero value watches the current
 // namespace and logs nothing.
 type Monitor struct {
@@ -113,6 +113,6 @@ type Monitor struct {
 }
 
 var (
-	_ vrrp.Transport   = Linux{}
-	_ vrrp.LinkMonitor = Monitor{}
+	_ vrrpio.Transport   = Linux{}
+	_ vrrpio.LinkMonitor = Monitor{}
 )

@@ -5,12 +5,12 @@ package transport
 import (
 	"golang.org/x/sys/unix"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // SetHeldRcvBuf sets the receive buffer of c's held socket, for tests of
 // its overflow.
-func SetHeldRcvBuf(c vrrp.Conn, n int) error {
+func SetHeldRcvBuf(c vrrpio.Conn, n int) error {
 	s, _, err := c.(*conn).current()
 	if err != nil {
 		return err

@@ -13,10 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vrrpkit/vrrpkit/internal/nsthread"
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
-// Deferred reads (vrrp.DeferredReader). Each receiving Conn has two raw
+// Deferred reads (vrrpio.DeferredReader). Each receiving Conn has two raw
 // sockets on its interface: the one the Go poller waits on, and a held
 // socket that no poller watches, so that a packet queued on it wakes
 // nothing. Eager, the first has no filter and the held socket drops
@@ -83,13 +83,13 @@ func attach(fd int, prog []unix.SockFilter) error {
 // setDeferred.
 func (c *conn) openHeld(s *sock) error {
 	domain := unix.AF_INET
-	if c.fam == vrrp.IPv6 {
+	if c.fam == vrrpio.IPv6 {
 		domain = unix.AF_INET6
 	}
 	var fd int
 	err := nsthread.Do(c.ns, func() error {
 		var err error
-		fd, err = unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, vrrp.IPProtocol)
+		fd, err = unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, vrrpio.IPProtocol)
 		return err
 	})
 	if err != nil {
@@ -110,7 +110,7 @@ func (c *conn) openHeld(s *sock) error {
 	if err == nil {
 		err = errors.Join(setRcvBuf(fd, heldRcvBuf), multicastAllOff(fd, c.fam), setTimestamps(fd))
 	}
-	if err == nil && c.fam == vrrp.IPv4 {
+	if err == nil && c.fam == vrrpio.IPv4 {
 		mreq := &unix.IPMreqn{Multiaddr: c.group.As4(), Ifindex: int32(s.index)}
 		err = wrapOpt("IP_ADD_MEMBERSHIP", unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq))
 	} else if err == nil {
@@ -187,7 +187,7 @@ func (s *sock) heldDrops() (uint32, error) {
 // SetDeferred switches the Conn between eager reads (false) and deferred
 // ones (true), which hold back every packet but adverts of priority 0 for
 // ReadPending. The mode outlives a re-opened socket. A send-only Conn
-// reads nothing and ignores it. It implements vrrp.DeferredReader.
+// reads nothing and ignores it. It implements vrrpio.DeferredReader.
 func (c *conn) SetDeferred(on bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -198,7 +198,7 @@ func (c *conn) SetDeferred(on bool) error {
 	if c.s == nil || c.sendOnly {
 		return nil
 	}
-	if err := c.s.setDeferred(on, c.fam == vrrp.IPv6); err != nil {
+	if err := c.s.setDeferred(on, c.fam == vrrpio.IPv6); err != nil {
 		return fmt.Errorf("transport: %s %v: set deferred %v: %w", c.name, c.fam, on, err)
 	}
 	return nil
@@ -208,7 +208,7 @@ func (c *conn) SetDeferred(on bool) error {
 // blocking, as ReadBatch reads them; dropped is how many the held socket
 // dropped since the previous call (its receive buffer was full). While the
 // interface is gone there is nothing held.
-func (c *conn) ReadPending(ms []vrrp.Incoming) (n int, dropped uint64, err error) {
+func (c *conn) ReadPending(ms []vrrpio.Incoming) (n int, dropped uint64, err error) {
 	if len(ms) == 0 {
 		return 0, 0, nil
 	}

@@ -23,7 +23,7 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 const (
@@ -47,7 +47,7 @@ const (
 
 // Open opens a raw VRRP socket on ep.Interface for ep.Family, joined to
 // ep.Group (Group4 or Group6 when zero) unless ep.SendOnly; see the package
-// documentation. The returned vrrp.Conn is also a vrrp.BatchConn; its
+// documentation. The returned vrrpio.Conn is also a vrrpio.BatchConn; its
 // ReadFrom returns the VRRP message without IP header, and the packet's
 // source (IPv4 unmapped), destination and TTL / hop limit.
 //
@@ -57,25 +57,25 @@ const (
 // duplicate address detection), and os.ErrPermission without the
 // privileges to open raw sockets (root or CAP_NET_RAW) or to enter
 // Namespace.
-func (l Linux) Open(ctx context.Context, ep vrrp.Endpoint) (vrrp.Conn, error) {
+func (l Linux) Open(ctx context.Context, ep vrrpio.Endpoint) (vrrpio.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("transport: open %s: %w", ep.Interface, err)
 	}
 	if ep.Interface == "" {
 		return nil, fmt.Errorf("%w: empty interface name", ErrNoInterface)
 	}
-	if ep.Family != vrrp.IPv4 && ep.Family != vrrp.IPv6 {
+	if ep.Family != vrrpio.IPv4 && ep.Family != vrrpio.IPv6 {
 		return nil, fmt.Errorf("transport: open %s: unknown address family %d", ep.Interface, ep.Family)
 	}
 	group := ep.Group
 	if !group.IsValid() {
-		group = vrrp.Group4
-		if ep.Family == vrrp.IPv6 {
-			group = vrrp.Group6
+		group = vrrpio.Group4
+		if ep.Family == vrrpio.IPv6 {
+			group = vrrpio.Group6
 		}
 	}
 	group = group.Unmap()
-	if vrrp.FamilyOf(group) != ep.Family || !group.IsMulticast() {
+	if vrrpio.FamilyOf(group) != ep.Family || !group.IsMulticast() {
 		return nil, fmt.Errorf("transport: open %s: group %v is not an %v multicast address", ep.Interface, group, ep.Family)
 	}
 	c := &conn{
@@ -131,7 +131,7 @@ func (c *conn) open(ctx context.Context) (*sock, error) {
 	}
 	if !src.addr.IsValid() && !c.sendOnly {
 		what := "no IPv4 address"
-		if c.fam == vrrp.IPv6 {
+		if c.fam == vrrpio.IPv6 {
 			what = "no IPv6 link-local address"
 			if tentative {
 				what = "its IPv6 link-local address is still tentative (duplicate address detection)"
@@ -163,10 +163,10 @@ func (c *conn) waitDAD(ctx context.Context, idx int) (source, error) {
 	}
 }
 
-// conn is the vrrp.BatchConn that Linux.Open returns.
+// conn is the vrrpio.BatchConn that Linux.Open returns.
 type conn struct {
 	name     string
-	fam      vrrp.Family
+	fam      vrrpio.Family
 	group    netip.Addr
 	sendOnly bool
 	log      *slog.Logger
@@ -191,9 +191,9 @@ type conn struct {
 }
 
 var (
-	_ vrrp.BatchConn      = (*conn)(nil)
-	_ vrrp.BatchReader    = (*conn)(nil)
-	_ vrrp.DeferredReader = (*conn)(nil)
+	_ vrrpio.BatchConn      = (*conn)(nil)
+	_ vrrpio.BatchReader    = (*conn)(nil)
+	_ vrrpio.DeferredReader = (*conn)(nil)
 )
 
 // sock is one raw socket, bound to one interface index.
@@ -299,10 +299,10 @@ func (c *conn) addrs(src, dst, local netip.Addr) (netip.Addr, netip.Addr, error)
 		}
 		src = local
 	}
-	if c.fam == vrrp.IPv4 {
+	if c.fam == vrrpio.IPv4 {
 		src, dst = src.Unmap(), dst.Unmap()
 	}
-	if vrrp.FamilyOf(src) != c.fam || vrrp.FamilyOf(dst) != c.fam || !dst.IsValid() {
+	if vrrpio.FamilyOf(src) != c.fam || vrrpio.FamilyOf(dst) != c.fam || !dst.IsValid() {
 		return src, dst, fmt.Errorf("transport: send from %v to %v on an %v socket of %s: wrong address family", src, dst, c.fam, c.name)
 	}
 	return src, dst, nil
@@ -318,7 +318,7 @@ func (s *sock) write(b []byte, src, dst netip.Addr) error {
 
 // WriteBatch sends ms with as few system calls (sendmmsg) as the kernel
 // allows.
-func (c *conn) WriteBatch(ms []vrrp.Outgoing) (int, error) {
+func (c *conn) WriteBatch(ms []vrrpio.Outgoing) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
@@ -409,7 +409,7 @@ func (c *conn) setSock(s *sock) bool {
 	close(c.wake)
 	c.wake = make(chan struct{})
 	if s != nil && c.deferred && !c.sendOnly {
-		if err := s.setDeferred(true, c.fam == vrrp.IPv6); err != nil {
+		if err := s.setDeferred(true, c.fam == vrrpio.IPv6); err != nil {
 			// Eager reads lose nothing; the next SetDeferred tries again.
 			c.log.Warn("deferring reads on the re-opened socket", "err", err)
 		}
@@ -580,7 +580,7 @@ func (c *conn) affectsLocal(u *netlink.AddrUpdate, idx int, cur netip.Addr) bool
 	if !ok {
 		return true // not an address: look
 	}
-	if c.fam == vrrp.IPv4 {
+	if c.fam == vrrpio.IPv4 {
 		switch {
 		case !ip.Is4(): // an IPv6 address, IPv4-mapped ones included
 			return false
@@ -723,7 +723,7 @@ type source struct {
 // link-local address.
 func (c *conn) localAddr(idx int, keep netip.Addr) (source, error) {
 	fam := netlink.FAMILY_V4
-	if c.fam == vrrp.IPv6 {
+	if c.fam == vrrpio.IPv6 {
 		fam = netlink.FAMILY_V6
 	}
 	addrs, err := addrList(c.h, idx, fam)
@@ -735,7 +735,7 @@ func (c *conn) localAddr(idx int, keep netip.Addr) (source, error) {
 	for _, na := range addrs {
 		ip := ipAddr(na.IP)
 		switch {
-		case c.fam == vrrp.IPv4:
+		case c.fam == vrrpio.IPv4:
 			if ip.Is4() && na.Flags&unix.IFA_F_SECONDARY == 0 {
 				return source{addr: ip, scope: na.Scope}, nil
 			}
@@ -787,9 +787,9 @@ func addrList(h *netlink.Handle, idx, family int) ([]netlink.Addr, error) {
 
 // openSocket opens, configures and binds a raw VRRP socket on interface idx.
 func (c *conn) openSocket(idx int) (*sock, error) {
-	network, laddr := fmt.Sprintf("ip4:%d", vrrp.IPProtocol), "0.0.0.0"
-	if c.fam == vrrp.IPv6 {
-		network, laddr = fmt.Sprintf("ip6:%d", vrrp.IPProtocol), "::"
+	network, laddr := fmt.Sprintf("ip4:%d", vrrpio.IPProtocol), "0.0.0.0"
+	if c.fam == vrrpio.IPv6 {
+		network, laddr = fmt.Sprintf("ip6:%d", vrrpio.IPProtocol), "::"
 	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		return control(rc, func(fd int) error {
@@ -861,7 +861,7 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 			return err
 		}
 	}
-	if c.fam == vrrp.IPv4 {
+	if c.fam == vrrpio.IPv4 {
 		p := ipv4.NewPacketConn(pc)
 		s.p4 = p
 		err = errors.Join(
@@ -933,8 +933,8 @@ func setRcvBuf(fd, n int) error {
 
 // multicastAllOff makes the socket receive only the groups it joined
 // itself, not every group another socket joined on the host.
-func multicastAllOff(fd int, fam vrrp.Family) error {
-	if fam == vrrp.IPv4 {
+func multicastAllOff(fd int, fam vrrpio.Family) error {
+	if fam == vrrpio.IPv4 {
 		return wrapOpt("IP_MULTICAST_ALL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0))
 	}
 	err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)

@@ -3,6 +3,8 @@
 package transport_test
 
 import (
+	"github.com/vrrpkit/vrrpkit/internal/netns/vrrpcap"
+
 	"bytes"
 	"context"
 	"errors"
@@ -194,10 +196,10 @@ func checkReceived(t testing.TB, p packet, want []byte, src, dst, group netip.Ad
 func checkFrame(t testing.TB, c *netns.Capture, vrid uint8, src, dst netip.Addr) {
 	t.Helper()
 	f := c.WaitFrame(t, waitTimeout, fmt.Sprintf("the frame of VRID %d", vrid), func(f netns.Frame) bool {
-		v, ok := f.VRRP()
+		v, ok := vrrpcap.Decode(f)
 		return ok && v.Advert.VRID == vrid
 	})
-	v, _ := f.VRRP()
+	v, _ := vrrpcap.Decode(f)
 	if v.Src != src || v.Dst != dst || v.TTL != 255 {
 		t.Errorf("frame: src %v dst %v TTL %d; want %v, %v, 255", v.Src, v.Dst, v.TTL, src, dst)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // Watch calls fn with the state of every interface of the namespace, then
@@ -36,7 +36,7 @@ import (
 // backoff, reads the whole state again and reports what changed meanwhile.
 // Watch returns an error only when it cannot start: the namespace cannot be
 // opened or entered.
-func (m Monitor) Watch(ctx context.Context, fn func(vrrp.LinkState)) error {
+func (m Monitor) Watch(ctx context.Context, fn func(vrrpio.LinkState)) error {
 	ns, err := openNamespace(m.Namespace)
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (m Monitor) Watch(ctx context.Context, fn func(vrrp.LinkState)) error {
 		fn:       fn,
 		log:      logger(m.Logger),
 		links:    map[int]*linkEntry{},
-		reported: map[string]vrrp.LinkState{},
+		reported: map[string]vrrpio.LinkState{},
 	}
 	delay := minBackoff
 	for {
@@ -76,11 +76,11 @@ func (m Monitor) Watch(ctx context.Context, fn func(vrrp.LinkState)) error {
 type watcher struct {
 	ns  netns.NsHandle
 	h   *netlink.Handle
-	fn  func(vrrp.LinkState)
+	fn  func(vrrpio.LinkState)
 	log *slog.Logger
 
-	links    map[int]*linkEntry        // by index, as last read
-	reported map[string]vrrp.LinkState // by name, as last passed to fn
+	links    map[int]*linkEntry          // by index, as last read
+	reported map[string]vrrpio.LinkState // by name, as last passed to fn
 }
 
 // linkEntry is what the watcher knows of one interface.
@@ -384,7 +384,7 @@ func (w *watcher) set(idx int, a *netlink.LinkAttrs, addrs []ifAddr) {
 	e := w.links[idx]
 	if e != nil && e.name != a.Name {
 		// Renamed: the old name is gone.
-		w.report(vrrp.LinkState{Interface: e.name})
+		w.report(vrrpio.LinkState{Interface: e.name})
 	}
 	e = &linkEntry{name: a.Name, up: linkUp(a), addrs: addrs}
 	w.links[idx] = e
@@ -392,8 +392,8 @@ func (w *watcher) set(idx int, a *netlink.LinkAttrs, addrs []ifAddr) {
 }
 
 // state returns the state of e to report.
-func (e *linkEntry) state() vrrp.LinkState {
-	return vrrp.LinkState{Interface: e.name, Exists: true, Up: e.up, Addrs: orderAddrs(e.addrs)}
+func (e *linkEntry) state() vrrpio.LinkState {
+	return vrrpio.LinkState{Interface: e.name, Exists: true, Up: e.up, Addrs: orderAddrs(e.addrs)}
 }
 
 // apply follows the address change u in e.addrs, keeping the kernel's
@@ -498,12 +498,12 @@ func (w *watcher) gone(idx int) {
 		return
 	}
 	delete(w.links, idx)
-	w.report(vrrp.LinkState{Interface: e.name})
+	w.report(vrrpio.LinkState{Interface: e.name})
 }
 
 // report calls fn with ls unless it was the last state reported for its
 // interface.
-func (w *watcher) report(ls vrrp.LinkState) {
+func (w *watcher) report(ls vrrpio.LinkState) {
 	prev, ok := w.reported[ls.Interface]
 	if ok && prev.Exists == ls.Exists && prev.Up == ls.Up && slices.Equal(prev.Addrs, ls.Addrs) {
 		return
@@ -516,7 +516,7 @@ func (w *watcher) report(ls vrrp.LinkState) {
 	} else {
 		delete(w.reported, ls.Interface)
 	}
-	w.fn(vrrp.LinkState{Interface: ls.Interface, Exists: ls.Exists, Up: ls.Up, Addrs: slices.Clone(ls.Addrs)})
+	w.fn(vrrpio.LinkState{Interface: ls.Interface, Exists: ls.Exists, Up: ls.Up, Addrs: slices.Clone(ls.Addrs)})
 }
 
 // linkUp reports whether a link is administratively up and has carrier.

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // FuzzHeader4 feeds header4 what an IPv4 raw socket could place in its two
@@ -38,7 +38,7 @@ func FuzzHeader4(f *testing.F) {
 		copy(buf, rest)
 		// recvmsg reports the bytes it placed in the two buffers.
 		got := min(len(pkt), ipv4.HeaderLen+len(buf))
-		var info vrrp.PacketInfo
+		var info vrrpio.PacketInfo
 		n := header4(&h, buf, got, &info)
 		if n < 0 || n > len(buf) {
 			t.Fatalf("header4 = %d, outside the %d-byte buffer", n, len(buf))
@@ -90,7 +90,7 @@ func FuzzParseControl(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, int64(1_700_000_000), int64(123), uint8(255), []byte{0xfd, 0, 1}, true)
 	f.Add(cmsg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, make([]byte, 8)), int64(0), int64(999_999_999), uint8(1), []byte(nil), false)
 	f.Fuzz(func(t *testing.T, junk []byte, sec, nsec int64, hop uint8, dst []byte, v6 bool) {
-		var info vrrp.PacketInfo
+		var info vrrpio.PacketInfo
 		parseControl(aligned(junk), &info, v6)
 
 		ts := binary.NativeEndian.AppendUint64(nil, uint64(sec))
@@ -101,12 +101,12 @@ func FuzzParseControl(f *testing.F) {
 		b := cmsg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, ts)
 		b = append(b, cmsg(unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, binary.NativeEndian.AppendUint32(nil, uint32(hop)))...)
 		b = append(b, cmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, pktinfo)...)
-		info = vrrp.PacketInfo{}
+		info = vrrpio.PacketInfo{}
 		parseControl(aligned(b), &info, v6)
 		if !info.Time.Equal(time.Unix(sec, nsec)) {
 			t.Errorf("time %v, want %v", info.Time, time.Unix(sec, nsec))
 		}
-		want := vrrp.PacketInfo{Time: info.Time}
+		want := vrrpio.PacketInfo{Time: info.Time}
 		if v6 {
 			want.TTL, want.Dst = hop, netip.AddrFrom16(a)
 		}

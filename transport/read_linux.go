@@ -12,7 +12,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // oobLen is the control-message space of one received packet: the arrival
@@ -42,10 +42,10 @@ func (rb *readBuf) grow(n int) {
 
 // ReadFrom reads the next VRRP message into b. While the interface is gone
 // it blocks until the interface is back or the Conn is closed.
-func (c *conn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
-	ms := []vrrp.Incoming{{Buf: b}}
+func (c *conn) ReadFrom(b []byte) (int, vrrpio.PacketInfo, error) {
+	ms := []vrrpio.Incoming{{Buf: b}}
 	if _, err := c.ReadBatch(ms); err != nil {
-		return 0, vrrp.PacketInfo{}, err
+		return 0, vrrpio.PacketInfo{}, err
 	}
 	return ms[0].N, ms[0].Info, nil
 }
@@ -55,7 +55,7 @@ func (c *conn) ReadFrom(b []byte) (int, vrrp.PacketInfo, error) {
 // unmapped), destination, TTL or hop limit, and arrival time. While the
 // interface is gone it blocks until the interface is back or the Conn is
 // closed.
-func (c *conn) ReadBatch(ms []vrrp.Incoming) (int, error) {
+func (c *conn) ReadBatch(ms []vrrpio.Incoming) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
@@ -95,7 +95,7 @@ func (c *conn) putReadBuf(rb *readBuf) {
 
 // readBatch reads into ms from the socket the poller watches, or from the
 // held socket (which the caller locks) without blocking.
-func (s *sock) readBatch(ms []vrrp.Incoming, rb *readBuf, held bool) (int, error) {
+func (s *sock) readBatch(ms []vrrpio.Incoming, rb *readBuf, held bool) (int, error) {
 	rb.grow(len(ms))
 	v6 := s.p6 != nil
 	hs := rb.hs[:len(ms)]
@@ -140,7 +140,7 @@ func (s *sock) readBatch(ms []vrrp.Incoming, rb *readBuf, held bool) (int, error
 	for i := 0; i < n; i++ {
 		h := &hs[i]
 		in := &ms[i]
-		in.Info = vrrp.PacketInfo{}
+		in.Info = vrrpio.PacketInfo{}
 		if !v6 {
 			in.N = header4(&rb.hdrs[i], in.Buf, int(h.n), &in.Info)
 		} else {
@@ -162,7 +162,7 @@ func (s *sock) readBatch(ms []vrrp.Incoming, rb *readBuf, held bool) (int, error
 // packet of total length n read into h and buf, moves the payload to the
 // start of buf when the header has options, and returns the payload's
 // length.
-func header4(h *[ipv4.HeaderLen]byte, buf []byte, n int, info *vrrp.PacketInfo) int {
+func header4(h *[ipv4.HeaderLen]byte, buf []byte, n int, info *vrrpio.PacketInfo) int {
 	if n < ipv4.HeaderLen {
 		return 0
 	}
@@ -184,7 +184,7 @@ func header4(h *[ipv4.HeaderLen]byte, buf []byte, n int, info *vrrp.PacketInfo) 
 
 // parseControl reads the arrival time, and for IPv6 the destination and hop
 // limit, from the control messages of a received packet.
-func parseControl(b []byte, info *vrrp.PacketInfo, v6 bool) {
+func parseControl(b []byte, info *vrrpio.PacketInfo, v6 bool) {
 	// A header must fit before ParseOneSocketControlMessage looks at it:
 	// it reads the header first and checks the length after.
 	for len(b) >= unix.SizeofCmsghdr {

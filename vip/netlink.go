@@ -26,7 +26,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // ErrNoDevice is returned (wrapped) when the device an address or a VMAC
@@ -61,8 +61,8 @@ type Options struct {
 }
 
 // Netlink binds virtual addresses and manages VMAC interfaces with
-// rtnetlink, in one network namespace. It implements vrrp.Binder,
-// vrrp.LeaseBinder and vrrp.VMACBinder.
+// rtnetlink, in one network namespace. It implements vrrpio.Binder,
+// vrrpio.LeaseBinder and vrrpio.VMACBinder.
 //
 // Bind replaces (NLM_F_REPLACE) and Unbind ignores a missing address, so
 // both are idempotent. The kernel identifies an address as follows, and so
@@ -97,9 +97,9 @@ type parentConf struct {
 }
 
 var (
-	_ vrrp.Binder      = (*Netlink)(nil)
-	_ vrrp.LeaseBinder = (*Netlink)(nil)
-	_ vrrp.VMACBinder  = (*Netlink)(nil)
+	_ vrrpio.Binder      = (*Netlink)(nil)
+	_ vrrpio.LeaseBinder = (*Netlink)(nil)
+	_ vrrpio.VMACBinder  = (*Netlink)(nil)
 )
 
 // New opens a netlink handle in the namespace of opts and returns a
@@ -164,21 +164,21 @@ var errClosed = errors.New("vip: Netlink is closed")
 // a missing device gives an error wrapping ErrNoDevice, an unusable VIP
 // one wrapping ErrInvalidVIP. When ctx is done it stops, and ctx.Err()
 // is among the errors.
-func (n *Netlink) Bind(ctx context.Context, iface string, vips []vrrp.VIP) error {
+func (n *Netlink) Bind(ctx context.Context, iface string, vips []vrrpio.VIP) error {
 	return n.each(ctx, "bind", iface, vips, n.bindOne)
 }
 
 // Unbind removes vips from iface, or from each VIP's Device when it is
 // set. An address that is not there, or whose device does not exist, is
 // not an error. As with Bind, failures are joined.
-func (n *Netlink) Unbind(ctx context.Context, iface string, vips []vrrp.VIP) error {
+func (n *Netlink) Unbind(ctx context.Context, iface string, vips []vrrpio.VIP) error {
 	return n.each(ctx, "unbind", iface, vips, n.unbindOne)
 }
 
 // each runs do for every VIP with its device's link, looked up once per
 // device, and joins the errors; a missing device fails a bind and skips
 // an unbind.
-func (n *Netlink) each(ctx context.Context, op, iface string, vips []vrrp.VIP,
+func (n *Netlink) each(ctx context.Context, op, iface string, vips []vrrpio.VIP,
 	do func(link netlink.Link, dev string, a *netlink.Addr) error) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -296,7 +296,7 @@ func (n *Netlink) linkByName(dev string) (netlink.Link, error) {
 }
 
 // makeAddr validates v and returns its netlink form for device dev.
-func makeAddr(v vrrp.VIP, dev string) (*netlink.Addr, error) {
+func makeAddr(v vrrpio.VIP, dev string) (*netlink.Addr, error) {
 	p := v.Prefix
 	if !p.IsValid() {
 		return nil, fmt.Errorf("%w: invalid prefix", ErrInvalidVIP)
@@ -409,9 +409,9 @@ func scope6(a netip.Addr) uint8 {
 // VMACAddr returns the VRRP virtual router MAC of vrid and family:
 // 00:00:5e:00:01:VRID for IPv4 and 00:00:5e:00:02:VRID for IPv6
 // (RFC 5798 section 7.3).
-func VMACAddr(vrid uint8, family vrrp.Family) net.HardwareAddr {
+func VMACAddr(vrid uint8, family vrrpio.Family) net.HardwareAddr {
 	b := byte(1)
-	if family == vrrp.IPv6 {
+	if family == vrrpio.IPv6 {
 		b = 2
 	}
 	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, b, vrid}
@@ -453,7 +453,7 @@ var parentSysctls = []struct{ name, value string }{
 // an error wrapping ErrVMACConflict; a missing parent one wrapping
 // ErrNoDevice. An interface AddVMAC created is deleted again if a later
 // step fails.
-func (n *Netlink) AddVMAC(ctx context.Context, parent, name string, vrid uint8, family vrrp.Family) error {
+func (n *Netlink) AddVMAC(ctx context.Context, parent, name string, vrid uint8, family vrrpio.Family) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -505,7 +505,7 @@ func (n *Netlink) AddVMAC(ctx context.Context, parent, name string, vrid uint8, 
 	}
 	if err := n.h.LinkSetIP6AddrGenMode(link, nl.IN6_ADDR_GEN_MODE_RANDOM); err != nil {
 		// Without IPv6 in the kernel, an IPv4 VMAC does not need it.
-		if family == vrrp.IPv6 || !errors.Is(err, unix.EAFNOSUPPORT) {
+		if family == vrrpio.IPv6 || !errors.Is(err, unix.EAFNOSUPPORT) {
 			return fail(fmt.Errorf("vip: add VMAC %s: set addrgenmode random: %w", name, err))
 		}
 	}

@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vrrpkit/vrrpkit/internal/netns"
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // The tests below the unit tests build a lab of network namespaces
@@ -51,7 +51,7 @@ func TestParseScope(t *testing.T) {
 func TestMakeAddr(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		vip     vrrp.VIP
+		vip     vrrpio.VIP
 		wantErr string // empty: valid
 		label   string
 		scope   int
@@ -59,24 +59,24 @@ func TestMakeAddr(t *testing.T) {
 		ipnet   string
 	}{
 		{name: "v4", vip: vip4("198.18.0.100/24"), ipnet: "198.18.0.100/24"},
-		{name: "v4 label scope", vip: vrrp.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth0:vip", Scope: "host"},
+		{name: "v4 label scope", vip: vrrpio.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth0:vip", Scope: "host"},
 			label: "eth0:vip", scope: unix.RT_SCOPE_HOST, ipnet: "198.18.0.100/32"},
-		{name: "v4 label is device", vip: vrrp.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth0"}, label: "eth0", ipnet: "198.18.0.100/32"},
+		{name: "v4 label is device", vip: vrrpio.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth0"}, label: "eth0", ipnet: "198.18.0.100/32"},
 		{name: "v4 mapped", vip: vip4("::ffff:198.18.0.7/120"), ipnet: "198.18.0.7/24"},
 		{name: "v6", vip: vip4("fd00::100/64"), flags: unix.IFA_F_NODAD, ipnet: "fd00::100/64"},
-		{name: "v6 scope agrees", vip: vrrp.VIP{Prefix: pfx("fe80::100/64"), Scope: "link"},
+		{name: "v6 scope agrees", vip: vrrpio.VIP{Prefix: pfx("fe80::100/64"), Scope: "link"},
 			flags: unix.IFA_F_NODAD, ipnet: "fe80::100/64"},
-		{name: "v6 scope global", vip: vrrp.VIP{Prefix: pfx("fd00::100/64"), Scope: "global"},
+		{name: "v6 scope global", vip: vrrpio.VIP{Prefix: pfx("fd00::100/64"), Scope: "global"},
 			flags: unix.IFA_F_NODAD, ipnet: "fd00::100/64"},
-		{name: "bad label", vip: vrrp.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth1:vip"},
+		{name: "bad label", vip: vrrpio.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth1:vip"},
 			wantErr: `label "eth1:vip" does not start with the device name "eth0"`},
-		{name: "long label", vip: vrrp.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth0:0123456789ab"},
+		{name: "long label", vip: vrrpio.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth0:0123456789ab"},
 			wantErr: "longer than 15 bytes"},
-		{name: "bad scope", vip: vrrp.VIP{Prefix: pfx("198.18.0.100/32"), Scope: "galaxy"}, wantErr: `unknown scope "galaxy"`},
-		{name: "v6 label", vip: vrrp.VIP{Prefix: pfx("fd00::100/64"), Label: "eth0:vip"}, wantErr: "IPv6 addresses have no labels"},
-		{name: "v6 scope disagrees", vip: vrrp.VIP{Prefix: pfx("fd00::100/64"), Scope: "link"},
+		{name: "bad scope", vip: vrrpio.VIP{Prefix: pfx("198.18.0.100/32"), Scope: "galaxy"}, wantErr: `unknown scope "galaxy"`},
+		{name: "v6 label", vip: vrrpio.VIP{Prefix: pfx("fd00::100/64"), Label: "eth0:vip"}, wantErr: "IPv6 addresses have no labels"},
+		{name: "v6 scope disagrees", vip: vrrpio.VIP{Prefix: pfx("fd00::100/64"), Scope: "link"},
 			wantErr: "the kernel gives fd00::100 the scope global"},
-		{name: "invalid prefix", vip: vrrp.VIP{}, wantErr: "invalid prefix"},
+		{name: "invalid prefix", vip: vrrpio.VIP{}, wantErr: "invalid prefix"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := makeAddr(tc.vip, "eth0")
@@ -112,13 +112,13 @@ func TestLeaseSeconds(t *testing.T) {
 }
 
 func TestVMACAddr(t *testing.T) {
-	if got := VMACAddr(51, vrrp.IPv4).String(); got != "00:00:5e:00:01:33" {
+	if got := VMACAddr(51, vrrpio.IPv4).String(); got != "00:00:5e:00:01:33" {
 		t.Errorf("VMACAddr(51, IPv4) = %s", got)
 	}
-	if got := VMACAddr(255, vrrp.IPv6).String(); got != "00:00:5e:00:02:ff" {
+	if got := VMACAddr(255, vrrpio.IPv6).String(); got != "00:00:5e:00:02:ff" {
 		t.Errorf("VMACAddr(255, IPv6) = %s", got)
 	}
-	if !isVMACAddr(VMACAddr(1, vrrp.IPv6)) || isVMACAddr(net.HardwareAddr{2, 0x76, 0x6b, 0, 0, 1}) {
+	if !isVMACAddr(VMACAddr(1, vrrpio.IPv6)) || isVMACAddr(net.HardwareAddr{2, 0x76, 0x6b, 0, 0, 1}) {
 		t.Error("isVMACAddr is wrong")
 	}
 }
@@ -148,7 +148,7 @@ func TestNetlink(t *testing.T) {
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
-func vip4(s string) vrrp.VIP { return vrrp.VIP{Prefix: pfx(s)} }
+func vip4(s string) vrrpio.VIP { return vrrpio.VIP{Prefix: pfx(s)} }
 
 // testLogger returns a logger that writes to the test's log.
 func testLogger(t *testing.T) *slog.Logger {
@@ -283,7 +283,7 @@ func testBindUnbind(t *testing.T, h *netns.Host) {
 	h.Run(t, "ip", "link", "add", "side0", "type", "veth", "peer", "name", "side1")
 	h.Run(t, "ip", "link", "set", "side0", "up")
 
-	vips := []vrrp.VIP{
+	vips := []vrrpio.VIP{
 		{Prefix: pfx("198.18.0.100/24"), Label: "eth0:vip"},
 		{Prefix: pfx("198.19.7.1/32"), Scope: "host"},
 		{Prefix: pfx("198.19.8.1/28"), Scope: "link", Label: "eth0"},
@@ -387,7 +387,7 @@ func testBindErrors(t *testing.T, h *netns.Host) {
 	nh := hostHandle(t, h)
 	ctx := t.Context()
 
-	vips := []vrrp.VIP{
+	vips := []vrrpio.VIP{
 		{Prefix: pfx("198.18.0.101/32"), Device: "nope0"},
 		{Prefix: pfx("198.18.0.102/32"), Label: "eth1:bad"},
 		vip4("198.18.0.103/24"),
@@ -424,7 +424,7 @@ func testBindErrors(t *testing.T, h *netns.Host) {
 		}
 	}
 	// Unbind: a missing device holds no address, which is no error.
-	if err := n.Unbind(ctx, "eth0", []vrrp.VIP{vips[0], vips[2], vips[5]}); err != nil {
+	if err := n.Unbind(ctx, "eth0", []vrrpio.VIP{vips[0], vips[2], vips[5]}); err != nil {
 		t.Errorf("Unbind: %v", err)
 	}
 	// A done context stops the work.
@@ -449,8 +449,8 @@ func testLease(t *testing.T, h *netns.Host) {
 	nh := hostHandle(t, h)
 	ctx := t.Context()
 
-	expiring := []vrrp.VIP{vip4("198.18.0.110/24"), vip4("fd00::110/64")}
-	refreshed := []vrrp.VIP{vip4("198.18.0.111/24"), vip4("fd00::111/64")}
+	expiring := []vrrpio.VIP{vip4("198.18.0.110/24"), vip4("fd00::110/64")}
+	refreshed := []vrrpio.VIP{vip4("198.18.0.111/24"), vip4("fd00::111/64")}
 	start := time.Now()
 	if err := n.Bind(ctx, "eth0", append(expiring, refreshed...)); err != nil {
 		t.Fatal(err)
@@ -536,10 +536,10 @@ func testVMAC(t *testing.T, h1, h2 *netns.Host) {
 
 	type vmac struct {
 		name   string
-		family vrrp.Family
+		family vrrpio.Family
 		mac    string
 	}
-	vmacs := []vmac{{"vrrp.51", vrrp.IPv4, "00:00:5e:00:01:33"}, {"vrrp6.51", vrrp.IPv6, "00:00:5e:00:02:33"}}
+	vmacs := []vmac{{"vrrp.51", vrrpio.IPv4, "00:00:5e:00:01:33"}, {"vrrp6.51", vrrpio.IPv6, "00:00:5e:00:02:33"}}
 	index := map[string]int{}
 	for round := range 2 { // the second AddVMAC adopts the first one's
 		for _, v := range vmacs {
@@ -586,7 +586,7 @@ func testVMAC(t *testing.T, h1, h2 *netns.Host) {
 
 	// Two routers sharing a VMAC get different link-local addresses, none
 	// of them the EUI-64 one of the shared MAC.
-	if err := n2.AddVMAC(ctx, "eth0", "vrrp.51", 51, vrrp.IPv4); err != nil {
+	if err := n2.AddVMAC(ctx, "eth0", "vrrp.51", 51, vrrpio.IPv4); err != nil {
 		t.Fatal(err)
 	}
 	ll1, ll2 := waitLinkLocal(t, h1, "vrrp.51"), waitLinkLocal(t, h2, "vrrp.51")
@@ -597,12 +597,12 @@ func testVMAC(t *testing.T, h1, h2 *netns.Host) {
 
 	// VIPs on the VMAC: host 2 reaches them at the virtual MAC, since
 	// eth0 no longer answers for them.
-	vips := []vrrp.VIP{{Prefix: pfx("198.18.0.120/24"), Label: "vrrp.51:v"}}
-	vips6 := []vrrp.VIP{vip4("fd00::120/64")}
+	vips := []vrrpio.VIP{{Prefix: pfx("198.18.0.120/24"), Label: "vrrp.51:v"}}
+	vips6 := []vrrpio.VIP{vip4("fd00::120/64")}
 	if err := n1.Bind(ctx, "vrrp.51", vips); err != nil {
 		t.Fatal(err)
 	}
-	if err := n1.Bind(ctx, "eth0", []vrrp.VIP{{Prefix: vips6[0].Prefix, Device: "vrrp6.51"}}); err != nil {
+	if err := n1.Bind(ctx, "eth0", []vrrpio.VIP{{Prefix: vips6[0].Prefix, Device: "vrrp6.51"}}); err != nil {
 		t.Fatal(err)
 	}
 	if a := ipAddrs(t, h1, "vrrp.51")["198.18.0.120/24"]; a.Label != "vrrp.51:v" {
@@ -616,14 +616,14 @@ func testVMAC(t *testing.T, h1, h2 *netns.Host) {
 
 	// Conflicts: another VRID's MAC under the same name, an interface of
 	// another kind, and refusing to delete what is not a VMAC.
-	if err := n1.AddVMAC(ctx, "eth0", "vrrp.51", 52, vrrp.IPv4); !errors.Is(err, ErrVMACConflict) {
+	if err := n1.AddVMAC(ctx, "eth0", "vrrp.51", 52, vrrpio.IPv4); !errors.Is(err, ErrVMACConflict) {
 		t.Errorf("AddVMAC with another VRID: %v; want ErrVMACConflict", err)
 	}
 	h1.Run(t, "ip", "link", "add", "vrrp.60", "type", "veth", "peer", "name", "other0")
-	if err := n1.AddVMAC(ctx, "eth0", "vrrp.60", 60, vrrp.IPv4); !errors.Is(err, ErrVMACConflict) {
+	if err := n1.AddVMAC(ctx, "eth0", "vrrp.60", 60, vrrpio.IPv4); !errors.Is(err, ErrVMACConflict) {
 		t.Errorf("AddVMAC over a veth: %v; want ErrVMACConflict", err)
 	}
-	if err := n1.AddVMAC(ctx, "nope0", "vrrp.61", 61, vrrp.IPv4); !errors.Is(err, ErrNoDevice) {
+	if err := n1.AddVMAC(ctx, "nope0", "vrrp.61", 61, vrrpio.IPv4); !errors.Is(err, ErrNoDevice) {
 		t.Errorf("AddVMAC on a missing parent: %v; want ErrNoDevice", err)
 	}
 	for _, name := range []string{"eth0", "vrrp.60"} {
@@ -635,7 +635,7 @@ func testVMAC(t *testing.T, h1, h2 *netns.Host) {
 		}
 	}
 	for _, bad := range []string{"", "waytoolongname16", "a/b"} {
-		if err := n1.AddVMAC(ctx, "eth0", bad, 1, vrrp.IPv4); err == nil {
+		if err := n1.AddVMAC(ctx, "eth0", bad, 1, vrrpio.IPv4); err == nil {
 			t.Errorf("AddVMAC(%q) succeeded", bad)
 		}
 	}

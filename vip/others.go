@@ -10,7 +10,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // ErrNoDevice is returned (wrapped) when the device an address or a VMAC
@@ -39,9 +39,9 @@ type Options struct {
 type Netlink struct{}
 
 var (
-	_ vrrp.Binder      = (*Netlink)(nil)
-	_ vrrp.LeaseBinder = (*Netlink)(nil)
-	_ vrrp.VMACBinder  = (*Netlink)(nil)
+	_ vrrpio.Binder      = (*Netlink)(nil)
+	_ vrrpio.LeaseBinder = (*Netlink)(nil)
+	_ vrrpio.VMACBinder  = (*Netlink)(nil)
 )
 
 var errUnsupported = fmt.Errorf("vip: netlink needs Linux: %w", errors.ErrUnsupported)
@@ -56,17 +56,17 @@ func (n *Netlink) Close() error { return nil }
 func (n *Netlink) Lease() time.Duration { return 0 }
 
 // Bind returns an error wrapping errors.ErrUnsupported.
-func (n *Netlink) Bind(ctx context.Context, iface string, vips []vrrp.VIP) error {
+func (n *Netlink) Bind(ctx context.Context, iface string, vips []vrrpio.VIP) error {
 	return errUnsupported
 }
 
 // Unbind returns an error wrapping errors.ErrUnsupported.
-func (n *Netlink) Unbind(ctx context.Context, iface string, vips []vrrp.VIP) error {
+func (n *Netlink) Unbind(ctx context.Context, iface string, vips []vrrpio.VIP) error {
 	return errUnsupported
 }
 
 // AddVMAC returns an error wrapping errors.ErrUnsupported.
-func (n *Netlink) AddVMAC(ctx context.Context, parent, name string, vrid uint8, family vrrp.Family) error {
+func (n *Netlink) AddVMAC(ctx context.Context, parent, name string, vrid uint8, family vrrpio.Family) error {
 	return errUnsupported
 }
 
@@ -78,9 +78,9 @@ func (n *Netlink) RemoveVMAC(ctx context.Context, name string) error {
 // VMACAddr returns the VRRP virtual router MAC of vrid and family:
 // 00:00:5e:00:01:VRID for IPv4 and 00:00:5e:00:02:VRID for IPv6
 // (RFC 5798 section 7.3).
-func VMACAddr(vrid uint8, family vrrp.Family) net.HardwareAddr {
+func VMACAddr(vrid uint8, family vrrpio.Family) net.HardwareAddr {
 	b := byte(1)
-	if family == vrrp.IPv6 {
+	if family == vrrpio.IPv6 {
 		b = 2
 	}
 	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, b, vrid}

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // Wire constants for VRRP (RFC 3768 section 5, RFC 5798 section 5).
 const (
 	// IPProtocol is the IP protocol number of VRRP.
-	IPProtocol = 112
+	IPProtocol = vrrpio.IPProtocol
 	// TypeAdvertisement is the only VRRP packet type (RFC 5798 section 5.2.2).
 	TypeAdvertisement = 1
 	// HeaderLen is the length of the fixed VRRP header, before the addresses.

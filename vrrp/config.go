@@ -25,12 +25,17 @@ const (
 type Config struct {
 	// Instances are the virtual routers, each with a unique Name.
 	Instances []InstanceConfig
-	// Transport opens the VRRP sockets (transport.Linux on a real host,
-	// transport/fake in tests). Required.
+	// Transport opens the VRRP sockets. Nil means the real host: raw
+	// sockets (transport.Linux), and for those of Binder, Announcer, Links
+	// and Clock that are nil as well, netlink VIPs with a lease (VIPLease),
+	// gratuitous ARP and neighbour advertisements, the netlink link monitor
+	// and PreciseClock; it needs Linux and CAP_NET_RAW and CAP_NET_ADMIN.
+	// Tests pass transport/fake, and the other fakes, explicitly.
 	Transport Transport
 	// Clock is the time source; nil means SystemClock.
 	Clock Clock
-	// Binder adds and removes the virtual addresses; nil leaves them alone.
+	// Binder adds and removes the virtual addresses; nil leaves them alone
+	// (with a Transport; see Transport).
 	Binder Binder
 	// Announcer sends gratuitous ARP and unsolicited NA at takeover; nil
 	// sends none.
@@ -45,6 +50,12 @@ type Config struct {
 	// OnGroupTransition, if set, is called for every state change of a
 	// sync group, in order with OnTransition, from the same goroutine.
 	OnGroupTransition func(GroupTransition)
+	// VIPLease is the kernel lifetime of the addresses bound by the Binder
+	// a Router makes for the real host (Transport and Binder nil): the
+	// Master binds them again every third of it, so that the addresses of
+	// a killed process expire by themselves. 0 means DefaultVIPLease; a
+	// negative value, addresses that do not expire (as keepalived's).
+	VIPLease time.Duration
 	// Logger receives the Router's logs; nil discards them.
 	Logger *slog.Logger
 	// LogUnknownVRIDs logs adverts for VRIDs no instance has on their
@@ -276,6 +287,14 @@ func (c InstanceConfig) withDefaults() InstanceConfig {
 	return c
 }
 
+// DefaultVIPLease is the lifetime of the addresses a Router binds on the
+// real host unless Config.VIPLease says otherwise: well above any advert
+// timer, short enough that a killed process's addresses go soon.
+const DefaultVIPLease = 30 * time.Second
+
+// realHost reports whether the Router makes its own I/O: no Transport.
+func (c *Config) realHost() bool { return c.Transport == nil }
+
 // Validate checks c and returns every problem at once, each naming its
 // field, joined with errors.Join. Every error wraps ErrConfig.
 func (c *Config) Validate() error {
@@ -283,12 +302,9 @@ func (c *Config) Validate() error {
 	add := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...)))
 	}
-	if c.Transport == nil {
-		add("Transport", "required")
-	}
 	errs = append(errs, validateInstances(c.Instances)...)
 	errs = append(errs, validateGroups(c.SyncGroups, c.Instances)...)
-	if _, ok := c.Binder.(VMACBinder); !ok {
+	if _, ok := c.Binder.(VMACBinder); !ok && !c.realHost() {
 		for i, inst := range c.Instances {
 			if inst.UseVMAC {
 				add(fmt.Sprintf("Instances[%d] (%s).UseVMAC", i, inst.Name), "the Binder does not manage VMAC interfaces")

@@ -17,11 +17,12 @@ import (
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
-// A Router on a real host: raw sockets, VIPs through netlink with a lease
-// (so that the addresses of a killed process expire by themselves),
-// gratuitous ARP and neighbour advertisements, interface state for FAULT,
-// and the microsecond timer. Needs root (CAP_NET_ADMIN and CAP_NET_RAW);
-// not run as a test.
+// A Router on a real host with its I/O made explicitly, as a Config with
+// no Transport gets it (see examples/embed for that form): raw sockets,
+// VIPs through netlink with a lease (so that the addresses of a killed
+// process expire by themselves), gratuitous ARP and neighbour
+// advertisements, interface state for FAULT, and the microsecond timer.
+// Needs root (CAP_NET_ADMIN and CAP_NET_RAW); not run as a test.
 func ExampleNewRouter_linux() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	binder, err := vip.New(vip.Options{Lease: 30 * time.Second, Logger: log})

@@ -37,6 +37,12 @@ type Router struct {
 	clock Clock
 	log   *slog.Logger
 	cfg   Config
+	host  bool // the Config had no Transport: the Router makes its own I/O
+
+	// The Binder and Announcer of the current Run: the Config's, or made
+	// by startIO.
+	binder    Binder
+	announcer Announcer
 
 	mu      sync.Mutex
 	running bool
@@ -165,7 +171,12 @@ func NewRouter(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	cfg.Instances = cloneInstances(cfg.Instances)
+	host := cfg.realHost()
+	if host {
+		hostDefaults(&cfg)
+	}
 	r := &Router{
+		host:   host,
 		cfg:    cfg,
 		clock:  cfg.Clock,
 		log:    cfg.Logger,
@@ -433,11 +444,19 @@ func (r *Router) Run(ctx context.Context) error {
 	groups := r.cfg.SyncGroups
 	r.mu.Unlock()
 
+	stopIO, err := r.startIO()
+	if err != nil {
+		r.mu.Lock()
+		r.running = false
+		r.mu.Unlock()
+		return err
+	}
+	defer stopIO()
 	lease := time.Duration(0)
-	if lb, ok := r.cfg.Binder.(LeaseBinder); ok {
+	if lb, ok := r.binder.(LeaseBinder); ok {
 		lease = lb.Lease()
 	}
-	r.node = NewNode(NodeOptions{SyncGroups: groups, Lease: lease, NoBinds: r.cfg.Binder == nil,
+	r.node = NewNode(NodeOptions{SyncGroups: groups, Lease: lease, NoBinds: r.binder == nil,
 		MasterCalls: r.cfg.OnMaster != nil, Logger: r.log})
 	r.ctx = ctx
 	r.ios = nil

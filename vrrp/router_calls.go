@@ -19,7 +19,7 @@ const opTimeout = 5 * time.Second
 func (r *Router) bind(io *instIO, e Effect) {
 	id, seq, iface, vips, name, stats := e.ID, e.Seq, e.Iface, e.VIPs, io.name, io.stats
 	r.ops.do(r, id, func(ctx context.Context) {
-		err := r.cfg.Binder.Bind(ctx, iface, vips)
+		err := r.binder.Bind(ctx, iface, vips)
 		if err != nil {
 			stats.bindErrors.Add(1)
 			r.log.Error("adding virtual addresses", "instance", name, "err", err)
@@ -30,12 +30,12 @@ func (r *Router) bind(io *instIO, e Effect) {
 
 // unbind removes addresses beside the owner loop.
 func (r *Router) unbind(io *instIO, e Effect) {
-	if r.cfg.Binder == nil {
+	if r.binder == nil {
 		return
 	}
 	iface, vips, name, stats := e.Iface, e.VIPs, io.name, io.stats
 	r.ops.do(r, e.ID, func(ctx context.Context) {
-		if err := r.cfg.Binder.Unbind(ctx, iface, vips); err != nil {
+		if err := r.binder.Unbind(ctx, iface, vips); err != nil {
 			stats.bindErrors.Add(1)
 			r.log.Error("removing virtual addresses", "instance", name, "err", err)
 		}
@@ -44,12 +44,12 @@ func (r *Router) unbind(io *instIO, e Effect) {
 
 // announce sends gratuitous ARP / NA beside the owner loop.
 func (r *Router) announce(io *instIO, e Effect) {
-	if r.cfg.Announcer == nil {
+	if r.announcer == nil {
 		return
 	}
 	iface, addrs, name, stats := e.Iface, e.Addrs, io.name, io.stats
 	r.ops.do(r, e.ID, func(ctx context.Context) {
-		if err := r.cfg.Announcer.Announce(ctx, iface, addrs); err != nil {
+		if err := r.announcer.Announce(ctx, iface, addrs); err != nil {
 			stats.announceErrors.Add(1)
 			r.log.Warn("announcing virtual addresses", "instance", name, "err", err)
 		}

@@ -114,7 +114,7 @@ func (r *Router) addressing(io *instIO, c *InstanceConfig) Addressing {
 // leave by the parent, a send-only Conn on it.
 func (r *Router) openVMAC(io *instIO, c *InstanceConfig) error {
 	name := c.vmacName()
-	vb := r.cfg.Binder.(VMACBinder)
+	vb := r.binder.(VMACBinder)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), opTimeout)
 	defer cancel()
 	if err := vb.AddVMAC(ctx, c.Interface, name, c.VRID, c.Family()); err != nil {
@@ -168,7 +168,7 @@ func (r *Router) detach(id int, now time.Time) {
 		// After the addresses on it are released.
 		vmac := io.vmac
 		r.ops.do(r, id, func(ctx context.Context) {
-			if err := r.cfg.Binder.(VMACBinder).RemoveVMAC(ctx, vmac); err != nil {
+			if err := r.binder.(VMACBinder).RemoveVMAC(ctx, vmac); err != nil {
 				r.log.Warn("removing the VMAC interface", "instance", io.name, "err", err)
 			}
 		})

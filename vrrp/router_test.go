@@ -427,7 +427,6 @@ func TestNewRouterValidation(t *testing.T) {
 		t.Fatalf("err %v, want ErrConfig", err)
 	}
 	for _, want := range []string{
-		"Transport: required",
 		"Instances[0] (a).VRID",
 		"Instances[1] (a).Name: duplicate",
 		"Instances[1] (a).Interface: required",

@@ -17,27 +17,6 @@ func (s State) MarshalText() ([]byte, error) { return marshalName(stateNames[:],
 // UnmarshalText parses a state's name, in any case.
 func (s *State) UnmarshalText(b []byte) error { return unmarshalName(stateNames[:], b, "state", s) }
 
-// MarshalText returns "IPv4" or "IPv6".
-func (f Family) MarshalText() ([]byte, error) {
-	if f != IPv4 && f != IPv6 {
-		return nil, fmt.Errorf("vrrp: no family %d", uint8(f))
-	}
-	return []byte(f.String()), nil
-}
-
-// UnmarshalText parses "IPv4" or "IPv6", in any case.
-func (f *Family) UnmarshalText(b []byte) error {
-	switch strings.ToLower(string(b)) {
-	case "ipv4":
-		*f = IPv4
-	case "ipv6":
-		*f = IPv6
-	default:
-		return fmt.Errorf("vrrp: no family %q", b)
-	}
-	return nil
-}
-
 // MarshalText returns the reason's name (master-down, preempted...).
 func (r Reason) MarshalText() ([]byte, error) { return marshalName(reasonNames[:], int(r), "reason") }
 

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"github.com/vrrpkit/vrrpkit/internal/netns/vrrpcap"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -208,10 +210,10 @@ func moreKeepHolder(t *testing.T, d time.Duration, want *netns.Host, others []*n
 
 // moreAdverts returns the adverts for vrid that c captured at or after
 // since, from src (from anyone when src is the zero Addr), oldest first.
-func moreAdverts(c *netns.Capture, vrid uint8, src netip.Addr, since time.Time) []netns.VRRPFrame {
-	var out []netns.VRRPFrame
+func moreAdverts(c *netns.Capture, vrid uint8, src netip.Addr, since time.Time) []vrrpcap.Frame {
+	var out []vrrpcap.Frame
 	for _, f := range c.Frames() {
-		v, ok := f.VRRP()
+		v, ok := vrrpcap.Decode(f)
 		if !ok || v.Advert.VRID != vrid || v.Time.Before(since) || (src.IsValid() && v.Src != src) {
 			continue
 		}
@@ -223,13 +225,13 @@ func moreAdverts(c *netns.Capture, vrid uint8, src netip.Addr, since time.Time) 
 // moreWaitAdvert waits at most timeout for an advert for vrid captured at or
 // after since for which match returns true, and returns it.
 func moreWaitAdvert(t *testing.T, c *netns.Capture, timeout time.Duration, what string, vrid uint8, since time.Time,
-	match func(netns.VRRPFrame) bool) netns.VRRPFrame {
+	match func(vrrpcap.Frame) bool) vrrpcap.Frame {
 	t.Helper()
 	f := c.WaitFrame(t, timeout, what, func(f netns.Frame) bool {
-		v, ok := f.VRRP()
+		v, ok := vrrpcap.Decode(f)
 		return ok && v.Advert.VRID == vrid && !v.Time.Before(since) && match(v)
 	})
-	v, _ := f.VRRP()
+	v, _ := vrrpcap.Decode(f)
 	return v
 }
 
@@ -481,7 +483,7 @@ func TestE2EMoreReloadPriority(t *testing.T) {
 	since := time.Now()
 	moreReload(p2, conf(250))
 	moreWaitHolder(t, 10*time.Second, h2, []*netns.Host{h1}, a)
-	first := moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 2 at priority 250", 51, since, func(v netns.VRRPFrame) bool {
+	first := moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 2 at priority 250", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h2.Addr4.Addr() && v.Advert.Priority == 250
 	})
 	moreWaitGARP(t, capture, 3*time.Second, a, h2.MAC, since)
@@ -494,7 +496,7 @@ func TestE2EMoreReloadPriority(t *testing.T) {
 	// only to a higher priority), and host 1, nopreempt, lets it be.
 	since = time.Now()
 	moreReload(p2, conf(100))
-	moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 2 at priority 100", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 2 at priority 100", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h2.Addr4.Addr() && v.Advert.Priority == 100
 	})
 	moreKeepHolder(t, 5*time.Second, h2, []*netns.Host{h1}, a)
@@ -509,7 +511,7 @@ func TestE2EMoreReloadPriority(t *testing.T) {
 	since = time.Now()
 	moreReload(p1, conf(200))
 	moreWaitHolder(t, 10*time.Second, h1, []*netns.Host{h2}, a)
-	moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 1 at priority 200", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 1 at priority 200", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Advert.Priority == 200
 	})
 	moreWaitGARP(t, capture, 3*time.Second, a, h1.MAC, since)
@@ -564,7 +566,7 @@ func TestE2EMoreReloadVIPs(t *testing.T) {
 	// host 2 never advertised; host 1 advertised at its interval
 	// throughout; only the added address was announced.
 	newSet := moreAddrs(a, c)
-	first := moreWaitAdvert(t, capture, time.Second, "an advert from host 1 listing the new set", 51, since, func(v netns.VRRPFrame) bool {
+	first := moreWaitAdvert(t, capture, time.Second, "an advert from host 1 listing the new set", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && moreSameAddrs(v.Advert.Addresses, newSet)
 	})
 	if first.Time.Sub(since) > 1500*time.Millisecond {
@@ -622,7 +624,7 @@ func TestE2EMoreReloadAddInstanceGroup(t *testing.T) {
 	moreReload(p1, two(200, 200))
 	moreReload(p2, two(100, 100))
 	moreWaitHolder(t, 10*time.Second, h1, []*netns.Host{h2}, v1, v2)
-	moreWaitAdvert(t, capture, 3*time.Second, "an advert for the new VI_2 from host 1", 52, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 3*time.Second, "an advert for the new VI_2 from host 1", 52, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Advert.Priority == 200 && moreSameAddrs(v.Advert.Addresses, []netip.Addr{v2})
 	})
 	moreWaitGARP(t, capture, 3*time.Second, v2, h1.MAC, since)
@@ -652,10 +654,10 @@ func TestE2EMoreReloadAddInstanceGroup(t *testing.T) {
 	since = time.Now()
 	moreReload(p2, two(250, 250))
 	moreWaitHolder(t, 15*time.Second, h2, []*netns.Host{h1}, v1, v2)
-	moreWaitAdvert(t, capture, 3*time.Second, "an advert for VI_1 from host 2 at 250", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 3*time.Second, "an advert for VI_1 from host 2 at 250", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h2.Addr4.Addr() && v.Advert.Priority == 250
 	})
-	moreWaitAdvert(t, capture, 3*time.Second, "an advert for VI_2 from host 2 at 250", 52, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 3*time.Second, "an advert for VI_2 from host 2 at 250", 52, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h2.Addr4.Addr() && v.Advert.Priority == 250
 	})
 	moreWaitGARP(t, capture, 3*time.Second, v1, h2.MAC, since)
@@ -680,7 +682,7 @@ func moreHealthPair(t *testing.T, global []string, blocks string, lines ...strin
 	h1.WaitAddr(t, e2eVIP.Addr(), 10*time.Second)
 	startPeer(t, "vrrpd", h2, moreConf(nil, moreInstance{name: "VI_1", vrid: 51, prio: 100, vips: []netip.Prefix{e2eVIP}}.String()))
 	moreKeepHolder(t, 4*time.Second, h1, []*netns.Host{h2}, e2eVIP.Addr())
-	moreWaitAdvert(t, c, 2*time.Second, "an advert from host 1 at 200", 51, time.Now().Add(-2*time.Second), func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, c, 2*time.Second, "an advert from host 1 at 200", 51, time.Now().Add(-2*time.Second), func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Advert.Priority == 200
 	})
 	return h1, h2, c
@@ -693,7 +695,7 @@ func moreMoves(t *testing.T, h1, h2 *netns.Host, c *netns.Capture, since time.Ti
 	t.Helper()
 	a := e2eVIP.Addr()
 	if prio < 100 {
-		moreWaitAdvert(t, c, 5*time.Second, fmt.Sprintf("an advert from host 1 at %d", prio), 51, since, func(v netns.VRRPFrame) bool {
+		moreWaitAdvert(t, c, 5*time.Second, fmt.Sprintf("an advert from host 1 at %d", prio), 51, since, func(v vrrpcap.Frame) bool {
 			return v.Src == h1.Addr4.Addr() && v.Advert.Priority == prio
 		})
 		moreWaitHolder(t, 10*time.Second, h2, []*netns.Host{h1}, a)
@@ -702,7 +704,7 @@ func moreMoves(t *testing.T, h1, h2 *netns.Host, c *netns.Capture, since time.Ti
 		return
 	}
 	moreWaitHolder(t, 10*time.Second, h1, []*netns.Host{h2}, a)
-	moreWaitAdvert(t, c, 3*time.Second, fmt.Sprintf("an advert from host 1 at %d", prio), 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, c, 3*time.Second, fmt.Sprintf("an advert from host 1 at %d", prio), 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Advert.Priority == prio
 	})
 	moreWaitGARP(t, c, 3*time.Second, a, h1.MAC, since)
@@ -767,7 +769,7 @@ func TestE2EMoreTrackFile(t *testing.T) {
 
 	since := time.Now()
 	moreWriteFile(t, path, "10\n")
-	moreWaitAdvert(t, c, 5*time.Second, "an advert from host 1 at 210", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, c, 5*time.Second, "an advert from host 1 at 210", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Advert.Priority == 210
 	})
 	moreKeepHolder(t, time.Second, h1, []*netns.Host{h2}, e2eVIP.Addr())
@@ -844,14 +846,14 @@ func TestE2EMoreSyncGroupLinkDown(t *testing.T) {
 	// VI_1 leaves MASTER with a priority 0 advert on eth0, as keepalived's
 	// does on its way to FAULT. Host 2's VI_1 still waits for its VI_2,
 	// which follows host 1's silent VI_2 until its Master_Down_Interval.
-	moreWaitAdvert(t, c0, 2*time.Second, "host 1's VI_1 priority 0 advert", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, c0, 2*time.Second, "host 1's VI_1 priority 0 advert", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Advert.Priority == 0
 	})
 	moreWaitHolder(t, 10*time.Second, h2, []*netns.Host{h1}, v1, v2)
-	moreWaitAdvert(t, c0, 3*time.Second, "an advert for VI_1 from host 2 on eth0", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, c0, 3*time.Second, "an advert for VI_1 from host 2 on eth0", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h2.Addr4.Addr() && v.Advert.Priority == 100
 	})
-	moreWaitAdvert(t, c1, 3*time.Second, "an advert for VI_2 from host 2 on eth1", 52, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, c1, 3*time.Second, "an advert for VI_2 from host 2 on eth1", 52, since, func(v vrrpcap.Frame) bool {
 		return v.Src == moreAddr2(h2).Addr() && v.Advert.Priority == 100
 	})
 	moreWaitGARP(t, c0, 3*time.Second, v1, h2.MAC, since)
@@ -865,10 +867,10 @@ func TestE2EMoreSyncGroupLinkDown(t *testing.T) {
 	since = time.Now()
 	moreSetLink(t, h1, moreIface2, true)
 	moreWaitHolder(t, 15*time.Second, h1, []*netns.Host{h2}, v1, v2)
-	moreWaitAdvert(t, c0, 3*time.Second, "an advert for VI_1 from host 1 again", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, c0, 3*time.Second, "an advert for VI_1 from host 1 again", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Advert.Priority == 200
 	})
-	moreWaitAdvert(t, c1, 3*time.Second, "an advert for VI_2 from host 1 again", 52, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, c1, 3*time.Second, "an advert for VI_2 from host 1 again", 52, since, func(v vrrpcap.Frame) bool {
 		return v.Src == moreAddr2(h1).Addr() && v.Advert.Priority == 200
 	})
 	moreWaitGARP(t, c0, 3*time.Second, v1, h1.MAC, since)
@@ -897,7 +899,7 @@ func TestE2EMoreIPv6(t *testing.T) {
 		t.Errorf("host 1's %s holds %v, not %v", h1.Iface, got, a)
 	}
 
-	adv := moreWaitAdvert(t, capture, 2*time.Second, "an advert from host 1's link-local address", 61, time.Time{}, func(v netns.VRRPFrame) bool {
+	adv := moreWaitAdvert(t, capture, 2*time.Second, "an advert from host 1's link-local address", 61, time.Time{}, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.LinkLocal
 	})
 	wantDst := net.HardwareAddr{0x33, 0x33, 0, 0, 0, 0x12}
@@ -924,11 +926,11 @@ func TestE2EMoreIPv6(t *testing.T) {
 
 	since := time.Now()
 	p1.stop()
-	moreWaitAdvert(t, capture, 2*time.Second, "host 1's priority 0 advert", 61, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 2*time.Second, "host 1's priority 0 advert", 61, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.LinkLocal && v.Advert.Priority == 0
 	})
 	moreWaitHolder(t, 5*time.Second, h2, []*netns.Host{h1}, a)
-	adv = moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 2's link-local address", 61, since, func(v netns.VRRPFrame) bool {
+	adv = moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 2's link-local address", 61, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h2.LinkLocal && v.Advert.Priority == 100
 	})
 	if adv.Dst != group || adv.TTL != 255 || !bytes.Equal(adv.EthSrc, h2.MAC) {
@@ -959,17 +961,17 @@ func TestE2EMoreUnicast(t *testing.T) {
 	h1.WaitAddr(t, a, 10*time.Second)
 	startPeer(t, "vrrpd", h2, conf(h2, h1, 100))
 	moreKeepHolder(t, 4*time.Second, h1, []*netns.Host{h2}, a)
-	moreWaitAdvert(t, capture, 2*time.Second, "a unicast advert from host 1 to host 2", 51, time.Time{}, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 2*time.Second, "a unicast advert from host 1 to host 2", 51, time.Time{}, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Dst == h2.Addr4.Addr() && bytes.Equal(v.EthDst, h2.MAC) && v.TTL == 255 && v.Advert.Priority == 200
 	})
 
 	since := time.Now()
 	p1.stop()
-	moreWaitAdvert(t, capture, 2*time.Second, "host 1's priority 0 advert to host 2", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 2*time.Second, "host 1's priority 0 advert to host 2", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Dst == h2.Addr4.Addr() && v.Advert.Priority == 0
 	})
 	moreWaitHolder(t, 5*time.Second, h2, []*netns.Host{h1}, a)
-	moreWaitAdvert(t, capture, 3*time.Second, "a unicast advert from host 2 to host 1", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 3*time.Second, "a unicast advert from host 2 to host 1", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h2.Addr4.Addr() && v.Dst == h1.Addr4.Addr() && bytes.Equal(v.EthDst, h1.MAC) && v.Advert.Priority == 100
 	})
 	moreWaitGARP(t, capture, 3*time.Second, a, h2.MAC, since)
@@ -978,7 +980,7 @@ func TestE2EMoreUnicast(t *testing.T) {
 	since = time.Now()
 	p1.start()
 	moreWaitHolder(t, 10*time.Second, h1, []*netns.Host{h2}, a)
-	moreWaitAdvert(t, capture, 3*time.Second, "a unicast advert from host 1 again", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 3*time.Second, "a unicast advert from host 1 again", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && v.Dst == h2.Addr4.Addr() && v.Advert.Priority == 200
 	})
 	moreWaitGARP(t, capture, 3*time.Second, a, h1.MAC, since)
@@ -1036,7 +1038,7 @@ func TestE2EMoreVMAC(t *testing.T) {
 		}
 	}
 	checkVMAC(h1)
-	moreWaitAdvert(t, capture, 2*time.Second, "an advert from host 1's VMAC", 51, time.Time{}, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 2*time.Second, "an advert from host 1's VMAC", 51, time.Time{}, func(v vrrpcap.Frame) bool {
 		return v.Src == h1.Addr4.Addr() && bytes.Equal(v.EthSrc, vmac) && v.Advert.Priority == 200
 	})
 	moreWaitGARP(t, capture, 2*time.Second, a, vmac, time.Time{})
@@ -1050,7 +1052,7 @@ func TestE2EMoreVMAC(t *testing.T) {
 	p1.stop()
 	moreWaitHolder(t, 5*time.Second, h2, []*netns.Host{h1}, a)
 	checkVMAC(h2)
-	moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 2's VMAC", 51, since, func(v netns.VRRPFrame) bool {
+	moreWaitAdvert(t, capture, 3*time.Second, "an advert from host 2's VMAC", 51, since, func(v vrrpcap.Frame) bool {
 		return v.Src == h2.Addr4.Addr() && bytes.Equal(v.EthSrc, vmac) && v.Advert.Priority == 100
 	})
 	moreWaitGARP(t, capture, 3*time.Second, a, vmac, since)

@@ -3,6 +3,8 @@
 package bench
 
 import (
+	"github.com/vrrpkit/vrrpkit/internal/netns/vrrpcap"
+
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -156,7 +158,7 @@ func runFailover(t *testing.T, r *failoverResult, n int) {
 	// The Master must advertise the interval asked for (keepalived could
 	// round or refuse it).
 	for _, f := range capt.since(time.Now().Add(-settle)) {
-		if v, ok := f.VRRP(); ok && v.Src == src1 {
+		if v, ok := vrrpcap.Decode(f); ok && v.Src == src1 {
 			if got := v.Advert.IntervalDuration(); got != iv {
 				r.note = fmt.Sprintf("%s advertised %v for advert_int %v; not measured", r.impl, got, iv)
 				t.Log(r.note)
@@ -168,7 +170,7 @@ func runFailover(t *testing.T, r *failoverResult, n int) {
 	}
 
 	isAdvert := func(f netns.Frame, src netip.Addr, prio int) bool {
-		v, ok := f.VRRP()
+		v, ok := vrrpcap.Decode(f)
 		return ok && v.Src == src && v.Advert.VRID == pairVRID && (prio < 0 || int(v.Advert.Priority) == prio)
 	}
 	isGARP := func(f netns.Frame) bool {

@@ -1,6 +1,8 @@
 package interop_test
 
 import (
+	"github.com/vrrpkit/vrrpkit/internal/netns/vrrpcap"
+
 	"bytes"
 	"fmt"
 	"net"
@@ -66,7 +68,7 @@ func runPair(t *testing.T, m mode, hiKind, loKind kind) {
 	capture.Clear()
 	hi.stop()
 	hiPort.WaitFrame(t, slack, "a priority 0 advert from host 1", func(f netns.Frame) bool {
-		v, ok := f.VRRP()
+		v, ok := vrrpcap.Decode(f)
 		return ok && v.Src == srcOf(m, h1) && v.Advert.Priority == 0
 	})
 	waitHolder(t, m, h2, hosts, loDown+slack, "graceful failover: VIP on host 2 only")
@@ -84,7 +86,7 @@ func runPair(t *testing.T, m mode, hiKind, loKind kind) {
 	netns.WaitFor(t, loDown+slack, "crash failover: VIP on host 2", func() bool { return has(t, h2, vip) })
 	t.Logf("crash failover took %v (Master_Down_Interval %v)", time.Since(killed).Round(time.Millisecond), loDown)
 	for _, f := range hiPort.Frames() {
-		if v, ok := f.VRRP(); ok && v.Src == srcOf(m, h1) && v.Advert.Priority == 0 {
+		if v, ok := vrrpcap.Decode(f); ok && v.Src == srcOf(m, h1) && v.Advert.Priority == 0 {
 			t.Errorf("a killed %s sent priority 0", hi)
 		}
 	}
@@ -147,10 +149,10 @@ func srcOf(m mode, h *netns.Host) netip.Addr {
 func checkAdverts(t *testing.T, m mode, c *netns.Capture, h, peer *netns.Host, prio uint8) {
 	t.Helper()
 	f := c.WaitFrame(t, 3*time.Second+3*m.interval, "an advert from the Master", func(f netns.Frame) bool {
-		v, ok := f.VRRP()
+		v, ok := vrrpcap.Decode(f)
 		return ok && v.Src == srcOf(m, h) && v.Advert.Priority == prio
 	})
-	v, _ := f.VRRP()
+	v, _ := vrrpcap.Decode(f)
 	a := v.Advert
 	wantDst := vrrp.Group4
 	if m.family == vrrp.IPv6 {

@@ -1,6 +1,8 @@
 package interop_test
 
 import (
+	"github.com/vrrpkit/vrrpkit/internal/netns/vrrpcap"
+
 	"bytes"
 	"testing"
 	"time"
@@ -33,7 +35,7 @@ func TestVMAC(t *testing.T) {
 				t.Errorf("the VIP is not on host 1's VMAC interface vrrp.51: %s", out)
 			}
 			capture.WaitFrame(t, slack, "an advert from the VMAC", func(f netns.Frame) bool {
-				v, ok := f.VRRP()
+				v, ok := vrrpcap.Decode(f)
 				return ok && v.Src == h1.Addr4.Addr() && bytes.Equal(v.EthSrc, vmac) && v.Advert.Priority == 150
 			})
 			checkAnnounced(t, m, capture, vmac, "host 1's VMAC")
@@ -42,7 +44,7 @@ func TestVMAC(t *testing.T) {
 			hi.stop()
 			waitHolder(t, m, h2, hosts, m.masterDown(100)+slack, "VMAC graceful failover: VIP on host 2 only")
 			capture.WaitFrame(t, slack, "an advert from host 2's VMAC", func(f netns.Frame) bool {
-				v, ok := f.VRRP()
+				v, ok := vrrpcap.Decode(f)
 				return ok && v.Src == h2.Addr4.Addr() && bytes.Equal(v.EthSrc, vmac)
 			})
 			checkAnnounced(t, m, capture, vmac, "host 2's VMAC")

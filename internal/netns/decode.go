@@ -10,7 +10,7 @@ import (
 	"github.com/mdlayher/ndp"
 	"golang.org/x/net/ipv4"
 
-	"github.com/vrrpkit/vrrpkit/vrrp"
+	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
 // EtherTypes the decoders know.
@@ -25,7 +25,7 @@ const (
 const (
 	ProtoICMP   = 1
 	ProtoICMPv6 = 58
-	ProtoVRRP   = vrrp.IPProtocol
+	ProtoVRRP   = vrrpio.IPProtocol
 )
 
 // Frame is one Ethernet frame seen by a Capture.
@@ -155,28 +155,6 @@ func (f Frame) IP() (IPFrame, bool) {
 		return p, true
 	}
 	return IPFrame{}, false
-}
-
-// VRRPFrame is a VRRP advertisement in an Ethernet frame.
-type VRRPFrame struct {
-	IPFrame
-	// Advert is the decoded advertisement.
-	Advert vrrp.Advertisement
-}
-
-// VRRP decodes the frame as a VRRP advertisement over IPv4 or IPv6, its
-// message decoded with vrrp.Advertisement.Unmarshal. The message itself
-// (for vrrp.VerifyChecksum) is the Payload.
-func (f Frame) VRRP() (VRRPFrame, bool) {
-	p, ok := f.IP()
-	if !ok || p.Protocol != ProtoVRRP {
-		return VRRPFrame{}, false
-	}
-	v := VRRPFrame{IPFrame: p}
-	if err := v.Advert.Unmarshal(p.Payload, p.Src.Is6()); err != nil {
-		return VRRPFrame{}, false
-	}
-	return v, true
 }
 
 // ARPFrame is an ARP packet in an Ethernet frame.
