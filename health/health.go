@@ -1,6 +1,6 @@
 // Package health holds the health checks that move a virtual router's
 // effective priority, as keepalived's vrrp_script, track_process,
-// track_interface and track_file do, and health-checked server pools.
+// track_interface and track_file do.
 //
 // A Checker is one probe; users write their own in Go with CheckerFunc. A
 // Monitor runs a Check on a clock with keepalived's interval, timeout, rise
@@ -22,8 +22,8 @@
 //   - TCP (TCP_CHECK) and HTTP (HTTP_GET, SSL_GET, with TLS verification
 //     on by default).
 //
-// Pool checks load-balanced real servers (keepalived's virtual_server) and
-// reports membership changes, for example to IPVS.
+// Package health/pool runs these checkers on the real servers of
+// load-balanced pools (keepalived's virtual_server).
 package health
 
 import "context"

@@ -45,6 +45,10 @@ type Check struct {
 	InitFail bool
 }
 
+// WithDefaults returns c with its zero Interval, Timeout, Rise and Fall
+// set to their defaults, as a Monitor runs it.
+func (c Check) WithDefaults() Check { return c.withDefaults() }
+
 func (c Check) withDefaults() Check {
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval

@@ -1,7 +1,7 @@
-// Package lvs programs Linux IPVS (LVS) for a health.Pool, as keepalived's
+// Package lvs programs Linux IPVS (LVS) for a pool.Pool, as keepalived's
 // checker process does for its virtual_server blocks: IPVS implements
-// health.Balancer with github.com/moby/ipvs (generic netlink), so that a
-// health.BalancerSync can keep a virtual service's real servers in step
+// pool.Balancer with github.com/moby/ipvs (generic netlink), so that a
+// pool.BalancerSync can keep a virtual service's real servers in step
 // with the pool.
 //
 // It lives under examples because the library packages stay free of the
@@ -13,16 +13,18 @@
 //		return err
 //	}
 //	defer lb.Close()
-//	sync := &health.BalancerSync{Balancer: lb, Service: health.Service{
-//		Addr: netip.MustParseAddrPort("192.0.2.10:80"), Scheduler: "wrr", Forwarding: health.ForwardDR,
+//	sync := &pool.BalancerSync{Balancer: lb, Service: pool.Service{
+//		Addr: netip.MustParseAddrPort("192.0.2.10:80"), Scheduler: "wrr", Forwarding: pool.ForwardDR,
 //	}}
-//	pool, err := health.NewPool(health.PoolConfig{Backends: backends, Quorum: 2, OnChange: sync.Apply})
+//	pool, err := pool.New(pool.Config{Backends: backends, Quorum: 2, OnChange: sync.Apply})
 //	...
 //	err = pool.Run(ctx)
 //	_ = sync.Remove(context.Background()) // as keepalived does on stop
 package lvs
 
 import (
+	"github.com/vrrpkit/vrrpkit/health/pool"
+
 	"context"
 	"errors"
 	"fmt"
@@ -33,18 +35,16 @@ import (
 	"syscall"
 
 	"github.com/moby/ipvs"
-
-	"github.com/vrrpkit/vrrpkit/health"
 )
 
-// IPVS is a health.Balancer on the kernel's IPVS table of one network
+// IPVS is a pool.Balancer on the kernel's IPVS table of one network
 // namespace. It is safe for concurrent use.
 type IPVS struct {
 	mu sync.Mutex // moby/ipvs handles are not safe for concurrent use
 	h  *ipvs.Handle
 }
 
-var _ health.Balancer = (*IPVS)(nil)
+var _ pool.Balancer = (*IPVS)(nil)
 
 // New returns an IPVS on the current network namespace.
 func New() (*IPVS, error) { return NewIn("") }
@@ -78,7 +78,7 @@ func (x *IPVS) Close() error {
 }
 
 // toService converts s (with its defaults filled in by BalancerSync).
-func toService(s health.Service) (*ipvs.Service, error) {
+func toService(s pool.Service) (*ipvs.Service, error) {
 	if !s.Addr.IsValid() {
 		return nil, fmt.Errorf("lvs: service address %v is not valid", s.Addr)
 	}
@@ -93,7 +93,7 @@ func toService(s health.Service) (*ipvs.Service, error) {
 		svc.Protocol = syscall.IPPROTO_TCP
 	}
 	if svc.SchedName == "" {
-		svc.SchedName = health.DefaultScheduler
+		svc.SchedName = pool.DefaultScheduler
 	}
 	// The netmask is the full address, as keepalived sets it for a
 	// service without persistence.
@@ -106,7 +106,7 @@ func toService(s health.Service) (*ipvs.Service, error) {
 }
 
 // toDestination converts d.
-func toDestination(d health.Destination) (*ipvs.Destination, error) {
+func toDestination(d pool.Destination) (*ipvs.Destination, error) {
 	if !d.Addr.IsValid() {
 		return nil, fmt.Errorf("lvs: destination address %v is not valid", d.Addr)
 	}
@@ -122,11 +122,11 @@ func toDestination(d health.Destination) (*ipvs.Destination, error) {
 		dst.AddressFamily = syscall.AF_INET6
 	}
 	switch d.Forwarding {
-	case health.ForwardDefault, health.ForwardNAT:
+	case pool.ForwardDefault, pool.ForwardNAT:
 		dst.ConnectionFlags = ipvs.ConnFwdMasq
-	case health.ForwardDR:
+	case pool.ForwardDR:
 		dst.ConnectionFlags = ipvs.ConnFwdDirectRoute
-	case health.ForwardTUN:
+	case pool.ForwardTUN:
 		dst.ConnectionFlags = ipvs.ConnFwdTunnel
 	default:
 		return nil, fmt.Errorf("lvs: destination %s: unknown forwarding %v", d.Addr, d.Forwarding)
@@ -137,25 +137,25 @@ func toDestination(d health.Destination) (*ipvs.Destination, error) {
 // fromDestination converts a destination read from the kernel. A
 // forwarding method health does not know (local, bypass) comes back as
 // ForwardDefault, which BalancerSync then corrects.
-func fromDestination(d *ipvs.Destination) (health.Destination, error) {
+func fromDestination(d *ipvs.Destination) (pool.Destination, error) {
 	a, ok := netip.AddrFromSlice(d.Address)
 	if !ok {
-		return health.Destination{}, fmt.Errorf("lvs: destination address %v is not valid", d.Address)
+		return pool.Destination{}, fmt.Errorf("lvs: destination address %v is not valid", d.Address)
 	}
-	out := health.Destination{Addr: netip.AddrPortFrom(a.Unmap(), d.Port), Weight: d.Weight}
+	out := pool.Destination{Addr: netip.AddrPortFrom(a.Unmap(), d.Port), Weight: d.Weight}
 	switch d.ConnectionFlags & ipvs.ConnFwdMask {
 	case ipvs.ConnFwdMasq:
-		out.Forwarding = health.ForwardNAT
+		out.Forwarding = pool.ForwardNAT
 	case ipvs.ConnFwdDirectRoute:
-		out.Forwarding = health.ForwardDR
+		out.Forwarding = pool.ForwardDR
 	case ipvs.ConnFwdTunnel:
-		out.Forwarding = health.ForwardTUN
+		out.Forwarding = pool.ForwardTUN
 	}
 	return out, nil
 }
 
 // EnsureService adds the virtual service, or changes its scheduler to s's.
-func (x *IPVS) EnsureService(ctx context.Context, s health.Service) error {
+func (x *IPVS) EnsureService(ctx context.Context, s pool.Service) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (x *IPVS) EnsureService(ctx context.Context, s health.Service) error {
 
 // RemoveService deletes the virtual service and its destinations; a
 // service already gone is not an error.
-func (x *IPVS) RemoveService(ctx context.Context, s health.Service) error {
+func (x *IPVS) RemoveService(ctx context.Context, s pool.Service) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (x *IPVS) RemoveService(ctx context.Context, s health.Service) error {
 }
 
 // Destinations lists the real servers of s.
-func (x *IPVS) Destinations(ctx context.Context, s health.Service) ([]health.Destination, error) {
+func (x *IPVS) Destinations(ctx context.Context, s pool.Service) ([]pool.Destination, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (x *IPVS) Destinations(ctx context.Context, s health.Service) ([]health.Des
 	if err != nil {
 		return nil, fmt.Errorf("lvs: listing the destinations of %s: %w", s, err)
 	}
-	out := make([]health.Destination, 0, len(ds))
+	out := make([]pool.Destination, 0, len(ds))
 	for _, d := range ds {
 		hd, err := fromDestination(d)
 		if err != nil {
@@ -229,17 +229,17 @@ func (x *IPVS) Destinations(ctx context.Context, s health.Service) ([]health.Des
 
 // AddDestination adds d to s; if it is already there, it is updated
 // instead, as keepalived's ipvs_talk does.
-func (x *IPVS) AddDestination(ctx context.Context, s health.Service, d health.Destination) error {
+func (x *IPVS) AddDestination(ctx context.Context, s pool.Service, d pool.Destination) error {
 	return x.destination(ctx, s, d, true)
 }
 
 // UpdateDestination changes d's weight and forwarding; if it is missing,
 // it is added instead.
-func (x *IPVS) UpdateDestination(ctx context.Context, s health.Service, d health.Destination) error {
+func (x *IPVS) UpdateDestination(ctx context.Context, s pool.Service, d pool.Destination) error {
 	return x.destination(ctx, s, d, false)
 }
 
-func (x *IPVS) destination(ctx context.Context, s health.Service, d health.Destination, add bool) error {
+func (x *IPVS) destination(ctx context.Context, s pool.Service, d pool.Destination, add bool) error {
 	return x.onDestination(ctx, s, d, func(svc *ipvs.Service, dst *ipvs.Destination) error {
 		if add {
 			err := x.h.NewDestination(svc, dst)
@@ -264,7 +264,7 @@ func (x *IPVS) destination(ctx context.Context, s health.Service, d health.Desti
 
 // onDestination converts s and d to their IPVS forms and runs fn with them
 // under x.mu.
-func (x *IPVS) onDestination(ctx context.Context, s health.Service, d health.Destination, fn func(*ipvs.Service, *ipvs.Destination) error) error {
+func (x *IPVS) onDestination(ctx context.Context, s pool.Service, d pool.Destination, fn func(*ipvs.Service, *ipvs.Destination) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func (x *IPVS) onDestination(ctx context.Context, s health.Service, d health.Des
 
 // RemoveDestination removes d from s; a destination already gone is not
 // an error.
-func (x *IPVS) RemoveDestination(ctx context.Context, s health.Service, d health.Destination) error {
+func (x *IPVS) RemoveDestination(ctx context.Context, s pool.Service, d pool.Destination) error {
 	return x.onDestination(ctx, s, d, func(svc *ipvs.Service, dst *ipvs.Destination) error {
 		if err := x.h.DelDestination(svc, dst); err != nil && !errors.Is(err, syscall.ENOENT) {
 			return fmt.Errorf("lvs: removing %s from %s: %w", d.Addr, s, err)

@@ -1,6 +1,8 @@
 package lvs
 
 import (
+	"github.com/vrrpkit/vrrpkit/health/pool"
+
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +22,7 @@ import (
 )
 
 func TestConversions(t *testing.T) {
-	svc, err := toService(health.Service{Addr: netip.MustParseAddrPort("127.0.0.1:80"), Protocol: health.ProtocolUDP, Scheduler: "wrr"})
+	svc, err := toService(pool.Service{Addr: netip.MustParseAddrPort("127.0.0.1:80"), Protocol: pool.ProtocolUDP, Scheduler: "wrr"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,20 +31,20 @@ func TestConversions(t *testing.T) {
 		svc.AddressFamily != syscall.AF_INET || svc.Netmask != 0xffffffff {
 		t.Errorf("IPv4 service %+v", svc)
 	}
-	svc, err = toService(health.Service{Addr: netip.MustParseAddrPort("[::1]:443")})
+	svc, err = toService(pool.Service{Addr: netip.MustParseAddrPort("[::1]:443")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if svc.AddressFamily != syscall.AF_INET6 || svc.Netmask != 128 || svc.Protocol != syscall.IPPROTO_TCP || svc.SchedName != "wlc" {
 		t.Errorf("IPv6 service %+v", svc)
 	}
-	if _, err := toService(health.Service{}); err == nil {
+	if _, err := toService(pool.Service{}); err == nil {
 		t.Error("a service without an address converted")
 	}
 
-	for _, fwd := range []health.Forwarding{health.ForwardNAT, health.ForwardDR, health.ForwardTUN} {
+	for _, fwd := range []pool.Forwarding{pool.ForwardNAT, pool.ForwardDR, pool.ForwardTUN} {
 		for _, a := range []string{"127.0.0.1:8080", "[::1]:8080", "[::ffff:127.0.0.1]:8080"} {
-			d := health.Destination{Addr: netip.MustParseAddrPort(a), Weight: 7, Forwarding: fwd}
+			d := pool.Destination{Addr: netip.MustParseAddrPort(a), Weight: 7, Forwarding: fwd}
 			dst, err := toDestination(d)
 			if err != nil {
 				t.Fatal(err)
@@ -58,13 +60,13 @@ func TestConversions(t *testing.T) {
 			}
 		}
 	}
-	if d, _ := toDestination(health.Destination{Addr: netip.MustParseAddrPort("127.0.0.1:1")}); d.ConnectionFlags != ipvs.ConnFwdMasq {
+	if d, _ := toDestination(pool.Destination{Addr: netip.MustParseAddrPort("127.0.0.1:1")}); d.ConnectionFlags != ipvs.ConnFwdMasq {
 		t.Errorf("default forwarding flags %#x, want masquerade", d.ConnectionFlags)
 	}
-	if _, err := toDestination(health.Destination{Addr: netip.MustParseAddrPort("127.0.0.1:1"), Forwarding: 9}); err == nil {
+	if _, err := toDestination(pool.Destination{Addr: netip.MustParseAddrPort("127.0.0.1:1"), Forwarding: 9}); err == nil {
 		t.Error("an unknown forwarding method converted")
 	}
-	if d, _ := fromDestination(&ipvs.Destination{Address: net.IPv4(127, 0, 0, 2), Port: 1, ConnectionFlags: ipvs.ConnFwdLocalNode}); d.Forwarding != health.ForwardDefault ||
+	if d, _ := fromDestination(&ipvs.Destination{Address: net.IPv4(127, 0, 0, 2), Port: 1, ConnectionFlags: ipvs.ConnFwdLocalNode}); d.Forwarding != pool.ForwardDefault ||
 		d.Addr != netip.MustParseAddrPort("127.0.0.2:1") {
 		t.Errorf("local-node destination read as %v", d)
 	}
@@ -95,42 +97,42 @@ func TestIPVS(t *testing.T) {
 		t.Run(vip, func(t *testing.T) {
 			v := netip.MustParseAddrPort(vip)
 			rs := func(i int) netip.AddrPort { return netip.AddrPortFrom(v.Addr(), uint16(8000+i)) }
-			s := &health.BalancerSync{Balancer: lb, Service: health.Service{Addr: v, Scheduler: "wrr", Forwarding: health.ForwardDR}}
-			read := func() []health.Destination {
+			s := &pool.BalancerSync{Balancer: lb, Service: pool.Service{Addr: v, Scheduler: "wrr", Forwarding: pool.ForwardDR}}
+			read := func() []pool.Destination {
 				t.Helper()
-				ds, err := lb.Destinations(ctx, health.Service{Addr: v, Scheduler: "wrr"})
+				ds, err := lb.Destinations(ctx, pool.Service{Addr: v, Scheduler: "wrr"})
 				if err != nil {
 					t.Fatal(err)
 				}
-				slices.SortFunc(ds, func(a, b health.Destination) int { return a.Addr.Compare(b.Addr) })
+				slices.SortFunc(ds, func(a, b pool.Destination) int { return a.Addr.Compare(b.Addr) })
 				return ds
 			}
-			apply := func(ms ...health.Member) {
+			apply := func(ms ...pool.Member) {
 				t.Helper()
-				if err := s.Apply(ctx, health.Membership{Members: ms}); err != nil {
+				if err := s.Apply(ctx, pool.Membership{Members: ms}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			apply(health.Member{Name: "a", Addr: rs(1), Weight: 3}, health.Member{Name: "b", Addr: rs(2), Weight: 1, Forwarding: health.ForwardTUN})
-			want := []health.Destination{{Addr: rs(1), Weight: 3, Forwarding: health.ForwardDR}, {Addr: rs(2), Weight: 1, Forwarding: health.ForwardTUN}}
+			apply(pool.Member{Name: "a", Addr: rs(1), Weight: 3}, pool.Member{Name: "b", Addr: rs(2), Weight: 1, Forwarding: pool.ForwardTUN})
+			want := []pool.Destination{{Addr: rs(1), Weight: 3, Forwarding: pool.ForwardDR}, {Addr: rs(2), Weight: 1, Forwarding: pool.ForwardTUN}}
 			if got := read(); !slices.Equal(got, want) {
 				t.Fatalf("destinations %v, want %v", got, want)
 			}
 			// b fails with inhibit_on_failure; c joins; a leaves.
-			apply(health.Member{Name: "b", Addr: rs(2), Weight: 0, Forwarding: health.ForwardTUN}, health.Member{Name: "c", Addr: rs(3), Weight: 5})
-			want = []health.Destination{{Addr: rs(2), Weight: 0, Forwarding: health.ForwardTUN}, {Addr: rs(3), Weight: 5, Forwarding: health.ForwardDR}}
+			apply(pool.Member{Name: "b", Addr: rs(2), Weight: 0, Forwarding: pool.ForwardTUN}, pool.Member{Name: "c", Addr: rs(3), Weight: 5})
+			want = []pool.Destination{{Addr: rs(2), Weight: 0, Forwarding: pool.ForwardTUN}, {Addr: rs(3), Weight: 5, Forwarding: pool.ForwardDR}}
 			if got := read(); !slices.Equal(got, want) {
 				t.Fatalf("destinations %v, want %v", got, want)
 			}
 			// A changed scheduler is applied to the existing service.
 			s.Service.Scheduler = "rr"
-			apply(health.Member{Name: "c", Addr: rs(3), Weight: 5})
+			apply(pool.Member{Name: "c", Addr: rs(3), Weight: 5})
 			x, err := lb.h.GetService(mustService(t, s.Service))
 			if err != nil || x.SchedName != "rr" {
 				t.Errorf("scheduler %v (%v), want rr", x, err)
 			}
 			// Idempotent removals.
-			if err := lb.RemoveDestination(ctx, s.Service, health.Destination{Addr: rs(9)}); err != nil {
+			if err := lb.RemoveDestination(ctx, s.Service, pool.Destination{Addr: rs(9)}); err != nil {
 				t.Errorf("removing a missing destination: %v", err)
 			}
 			if err := s.Remove(ctx); err != nil {
@@ -146,7 +148,7 @@ func TestIPVS(t *testing.T) {
 	}
 }
 
-func mustService(t *testing.T, s health.Service) *ipvs.Service {
+func mustService(t *testing.T, s pool.Service) *ipvs.Service {
 	t.Helper()
 	svc, err := toService(s)
 	if err != nil {
@@ -191,25 +193,25 @@ func Example() {
 		return
 	}
 	defer lb.Close()
-	sync := &health.BalancerSync{Balancer: lb, Service: health.Service{
+	sync := &pool.BalancerSync{Balancer: lb, Service: pool.Service{
 		Addr:       netip.MustParseAddrPort("127.0.0.1:80"),
-		Protocol:   health.ProtocolTCP,
-		Scheduler:  "wrr",            // lb_algo
-		Forwarding: health.ForwardDR, // lb_kind
+		Protocol:   pool.ProtocolTCP,
+		Scheduler:  "wrr",          // lb_algo
+		Forwarding: pool.ForwardDR, // lb_kind
 	}}
-	var backends []health.Backend
+	var backends []pool.Backend
 	for i := range 3 {
 		a := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(8080+i))
-		backends = append(backends, health.Backend{
+		backends = append(backends, pool.Backend{
 			Addr:             a,
 			Weight:           2,
 			InhibitOnFailure: true,
 			Checks:           []health.Check{{Checker: health.TCP{Address: a.String()}, Fall: 2}},
 		})
 	}
-	pool, err := health.NewPool(health.PoolConfig{
+	pool, err := pool.New(pool.Config{
 		Name: "web", Backends: backends, Quorum: 4, Hysteresis: 1,
-		Sorry:    &health.Backend{Addr: netip.MustParseAddrPort("127.0.0.1:9090")},
+		Sorry:    &pool.Backend{Addr: netip.MustParseAddrPort("127.0.0.1:9090")},
 		OnChange: sync.Apply,
 	})
 	if err != nil {

@@ -9,6 +9,8 @@ package main
 // vrrpd cannot honour; runLVS (or an lvsRunner, for reloads) runs them.
 
 import (
+	"github.com/vrrpkit/vrrpkit/health/pool"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -66,10 +68,10 @@ type lvsService struct {
 	Pos kaconf.Pos
 	// Services are the IPVS virtual services that hold the pool's
 	// members: one, or one per address of a virtual_server_group.
-	Services []health.Service
-	// Pool configures the health.Pool; runLVS sets OnChange and Logger.
+	Services []pool.Service
+	// Pool configures the pool.Pool; runLVS sets OnChange and Logger.
 	// Each check's Checker is an *lvsCheck.
-	Pool health.PoolConfig
+	Pool pool.Config
 	// QuorumUp and QuorumDown are quorum_up and quorum_down.
 	QuorumUp, QuorumDown *health.Script
 	// NotifyUp and NotifyDown are the real servers' notify_up and
@@ -271,26 +273,26 @@ func (c *lvsConv) diagnostics(diags kaconf.Diagnostics) {
 
 // lvsProtocol returns the protocol of a virtual server; none is UDP, as
 // keepalived sets it (validate_check_config: the kernel's default).
-func lvsProtocol(s string) health.Protocol {
+func lvsProtocol(s string) pool.Protocol {
 	switch s {
 	case "", "UDP":
-		return health.ProtocolUDP
+		return pool.ProtocolUDP
 	case "SCTP":
-		return health.ProtocolSCTP
+		return pool.ProtocolSCTP
 	}
-	return health.ProtocolTCP
+	return pool.ProtocolTCP
 }
 
-func lvsForwarding(s string) health.Forwarding {
+func lvsForwarding(s string) pool.Forwarding {
 	switch s {
 	case "NAT":
-		return health.ForwardNAT
+		return pool.ForwardNAT
 	case "DR":
-		return health.ForwardDR
+		return pool.ForwardDR
 	case "TUN":
-		return health.ForwardTUN
+		return pool.ForwardTUN
 	}
-	return health.ForwardDefault
+	return pool.ForwardDefault
 }
 
 // virtualServer converts one virtual_server; false means it is left out
@@ -302,12 +304,12 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 	// The services.
 	proto := lvsProtocol(vs.Protocol)
 	fwd := lvsForwarding(vs.Forwarding)
-	if fwd == health.ForwardDefault {
-		fwd = health.ForwardNAT // keepalived's default
+	if fwd == pool.ForwardDefault {
+		fwd = pool.ForwardNAT // keepalived's default
 	}
-	svc := health.Service{Protocol: proto, Scheduler: vs.Scheduler, Forwarding: fwd}
+	svc := pool.Service{Protocol: proto, Scheduler: vs.Scheduler, Forwarding: fwd}
 	if svc.Scheduler == "" {
-		svc.Scheduler = health.DefaultScheduler // keepalived's too
+		svc.Scheduler = pool.DefaultScheduler // keepalived's too
 	}
 	var group *kaconf.VirtualServerGroup
 	switch {
@@ -344,7 +346,7 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 	case vs.Addr.IsValid():
 		svc.Addr = netip.AddrPortFrom(vs.Addr, vs.Port)
 		s.Name = svc.String()
-		s.Services = []health.Service{svc}
+		s.Services = []pool.Service{svc}
 		if vs.Port == 0 && vs.PersistenceTimeout == 0 {
 			c.errorf(vs.Pos, "virtual server %s: a service without a port is made persistent by keepalived, and persistence is not supported", vs.Addr)
 		}
@@ -375,7 +377,7 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 	g := &c.cfg.Global
 	s.QuorumUp, s.QuorumDown = lvsScript(vs.QuorumUp, g), lvsScript(vs.QuorumDown, g)
 	s.NotifyUp, s.NotifyDown = map[string]*health.Script{}, map[string]*health.Script{}
-	pool := health.PoolConfig{Name: s.Name, Interval: vs.DelayLoop}
+	pc := pool.Config{Name: s.Name, Interval: vs.DelayLoop}
 	if vs.DelayLoop <= 0 {
 		c.errorf(vs.Pos, "virtual server %s: delay_loop 0 is not supported", s.Name)
 	}
@@ -393,7 +395,7 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 		}
 		used[b.Addr] = rs.Pos
 		if rs.Weight == 0 {
-			c.errorf(rs.Pos, "real server %s: weight 0 is not supported (a health.Backend's weight is 1 or more)", b.Addr)
+			c.errorf(rs.Pos, "real server %s: weight 0 is not supported (a pool.Backend's weight is 1 or more)", b.Addr)
 		}
 		if rs.UThreshold != 0 || rs.LThreshold != 0 {
 			c.errorf(rs.Pos, "real server %s: uthreshold and lthreshold are not supported (examples/lvs sets no connection thresholds)", b.Addr)
@@ -413,7 +415,7 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 		}
 		weights += b.Weight
 		checks += len(b.Checks)
-		pool.Backends = append(pool.Backends, b)
+		pc.Backends = append(pc.Backends, b)
 	}
 	if ss := vs.SorryServer; ss != nil {
 		if b, ok := c.backend(vs, ss, s.Services, group != nil, fwd, "sorry server"); ok {
@@ -421,28 +423,28 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 				c.errorf(ss.Pos, "sorry server %s is also the real server at %s", b.Addr, p)
 			}
 			b.Weight = max(b.Weight, 1)
-			pool.Sorry = &b
+			pc.Sorry = &b
 		}
 	}
 
 	// keepalived's corrections of the quorum (validate_check_config).
-	pool.Quorum, pool.Hysteresis = vs.Quorum, vs.Hysteresis
-	if pool.Quorum > weights && weights > 0 {
-		c.warnf(vs.Pos, "Warning - quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", pool.Quorum, s.Name, weights, weights)
-		pool.Quorum = weights
+	pc.Quorum, pc.Hysteresis = vs.Quorum, vs.Hysteresis
+	if pc.Quorum > weights && weights > 0 {
+		c.warnf(vs.Pos, "Warning - quorum %d for %s exceeds total weight of real servers %d, reducing quorum to %d", pc.Quorum, s.Name, weights, weights)
+		pc.Quorum = weights
 	}
-	if pool.Quorum > 0 && pool.Hysteresis >= pool.Quorum {
-		c.warnf(vs.Pos, "Virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d", s.Name, pool.Hysteresis, pool.Quorum, pool.Quorum-1)
-		pool.Hysteresis = pool.Quorum - 1
+	if pc.Quorum > 0 && pc.Hysteresis >= pc.Quorum {
+		c.warnf(vs.Pos, "Virtual server %s: hysteresis %d >= quorum %d; setting hysteresis to %d", s.Name, pc.Hysteresis, pc.Quorum, pc.Quorum-1)
+		pc.Hysteresis = pc.Quorum - 1
 	}
 	// A probe blocked in delay_before_retry holds a worker: give every
 	// check one, so that retries never delay other checks.
-	pool.Workers = max(health.DefaultWorkers, checks)
-	s.Pool = pool
+	pc.Workers = max(pool.DefaultWorkers, checks)
+	s.Pool = pc
 	if len(c.errs) > nerr {
 		return s, false
 	}
-	if err := pool.Validate(); err != nil {
+	if err := pc.Validate(); err != nil {
 		c.errorf(vs.Pos, "virtual server %s: %v", s.Name, err)
 		return s, false
 	}
@@ -450,9 +452,9 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 }
 
 // backend converts a real_server or sorry_server, without its checks.
-func (c *lvsConv) backend(vs *kaconf.VirtualServer, rs *kaconf.RealServer, services []health.Service, group bool, vsFwd health.Forwarding, what string) (health.Backend, bool) {
+func (c *lvsConv) backend(vs *kaconf.VirtualServer, rs *kaconf.RealServer, services []pool.Service, group bool, vsFwd pool.Forwarding, what string) (pool.Backend, bool) {
 	fwd := lvsForwarding(rs.Forwarding)
-	if fwd == health.ForwardDefault {
+	if fwd == pool.ForwardDefault {
 		fwd = vsFwd
 	}
 	port := rs.Port
@@ -462,14 +464,14 @@ func (c *lvsConv) backend(vs *kaconf.VirtualServer, rs *kaconf.RealServer, servi
 		switch {
 		case port == 0:
 			port = vs.Port
-		case fwd != health.ForwardNAT && port != vs.Port:
+		case fwd != pool.ForwardNAT && port != vs.Port:
 			c.warnf(rs.Pos, "WARNING - virtual server %s and %s %s ports don't match - resetting", netip.AddrPortFrom(vs.Addr, vs.Port), what, netip.AddrPortFrom(rs.Addr, rs.Port))
 			port = vs.Port
 		}
 	}
 	addr := netip.AddrPortFrom(rs.Addr, port)
 	ok := true
-	if fwd != health.ForwardTUN {
+	if fwd != pool.ForwardTUN {
 		for _, svc := range services {
 			if svc.Addr.Addr().Unmap().Is4() != rs.Addr.Unmap().Is4() {
 				c.errorf(rs.Pos, "%s %s and virtual service %s are of different address families, which IPVS allows with TUN only", what, rs.Addr, svc.Addr)
@@ -479,11 +481,11 @@ func (c *lvsConv) backend(vs *kaconf.VirtualServer, rs *kaconf.RealServer, servi
 		}
 	}
 	w := rs.Weight
-	if w > health.MaxWeight {
-		c.errorf(rs.Pos, "%s %s: weight %d is over %d", what, addr, w, health.MaxWeight)
+	if w > pool.MaxWeight {
+		c.errorf(rs.Pos, "%s %s: weight %d is over %d", what, addr, w, pool.MaxWeight)
 		ok = false
 	}
-	return health.Backend{Name: addr.String(), Addr: addr, Weight: w, Forwarding: fwd}, ok
+	return pool.Backend{Name: addr.String(), Addr: addr, Weight: w, Forwarding: fwd}, ok
 }
 
 // lvsScript converts a notify script, with the global script user and
@@ -564,7 +566,7 @@ func (c *lvsConv) check(vs *kaconf.VirtualServer, rs *kaconf.RealServer, addr ne
 		}
 	case "MISC_CHECK":
 		if ck.MiscDynamic {
-			c.errorf(ck.Pos, "MISC_CHECK: misc_dynamic is not supported (a health.Pool backend has a fixed weight)")
+			c.errorf(ck.Pos, "MISC_CHECK: misc_dynamic is not supported (a pool.Pool backend has a fixed weight)")
 		}
 		sc := lvsScript(ck.MiscPath, &c.cfg.Global)
 		if sc == nil {
@@ -688,7 +690,7 @@ func cmpOr(ss ...string) string {
 	return ""
 }
 
-// newIPVSBalancer returns the kernel's IPVS table as a health.Balancer, in
+// newIPVSBalancer returns the kernel's IPVS table as a pool.Balancer, in
 // the network namespace bound at nsPath ("" means the current one, such as
 // /var/run/netns/NAME for keepalived's net_namespace NAME). Close it after
 // runLVS has returned.
@@ -696,14 +698,14 @@ func newIPVSBalancer(nsPath string) (*lvs.IPVS, error) {
 	return lvs.NewIn(nsPath)
 }
 
-// runLVS runs services on bal until ctx ends: a health.Pool per virtual
+// runLVS runs services on bal until ctx ends: a pool.Pool per virtual
 // server, whose memberships BalancerSyncs apply to every IPVS service of
 // it, and the notify_up, notify_down, quorum_up and quorum_down scripts.
 // When ctx ends, it stops the pools, runs the omega scripts, removes the
 // services from bal (as keepalived does when it stops) and returns once
 // every goroutine it started has ended. The error is for services that
 // cannot run.
-func runLVS(ctx context.Context, services []lvsService, bal health.Balancer, log *slog.Logger) error {
+func runLVS(ctx context.Context, services []lvsService, bal pool.Balancer, log *slog.Logger) error {
 	r := newLVSRunner(bal, log)
 	if err := r.start(ctx, services); err != nil {
 		return err
@@ -716,7 +718,7 @@ func runLVS(ctx context.Context, services []lvsService, bal health.Balancer, log
 // lvsRunner runs a set of lvsServices and replaces it on reload. Its
 // methods are called from one goroutine.
 type lvsRunner struct {
-	bal health.Balancer
+	bal pool.Balancer
 	log *slog.Logger
 
 	cancel  context.CancelFunc
@@ -726,7 +728,7 @@ type lvsRunner struct {
 }
 
 // newLVSRunner returns a runner programming bal; log nil discards.
-func newLVSRunner(bal health.Balancer, log *slog.Logger) *lvsRunner {
+func newLVSRunner(bal pool.Balancer, log *slog.Logger) *lvsRunner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -736,8 +738,8 @@ func newLVSRunner(bal health.Balancer, log *slog.Logger) *lvsRunner {
 // lvsPool is one running virtual server.
 type lvsPool struct {
 	svc     lvsService
-	pool    *health.Pool
-	syncs   []*health.BalancerSync
+	pool    *pool.Pool
+	syncs   []*pool.BalancerSync
 	scripts *scriptQueue
 	log     *slog.Logger
 	// notified counts the events at the head of the next delivery whose
@@ -817,7 +819,7 @@ func (r *lvsRunner) newPool(s lvsService, down map[string]map[string]bool) (*lvs
 	log := r.log.With("virtual_server", s.Name)
 	p := &lvsPool{svc: s, log: log}
 	for _, svc := range s.Services {
-		p.syncs = append(p.syncs, &health.BalancerSync{Balancer: r.bal, Service: svc, Logger: log})
+		p.syncs = append(p.syncs, &pool.BalancerSync{Balancer: r.bal, Service: svc, Logger: log})
 	}
 	cfg := s.Pool
 	wasDown := down[s.Services[0].String()]
@@ -837,11 +839,11 @@ func (r *lvsRunner) newPool(s lvsService, down map[string]map[string]bool) (*lvs
 	}
 	cfg.OnChange = p.onChange
 	cfg.Logger = log
-	pool, err := health.NewPool(cfg)
+	pl, err := pool.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	p.pool = pool
+	p.pool = pl
 	return p, nil
 }
 
@@ -894,7 +896,7 @@ func (r *lvsRunner) remove(keep map[string]bool) {
 // onChange is the pool's OnChange: it applies m to every service, then
 // runs the scripts of its events, once each even when a failed delivery is
 // retried.
-func (p *lvsPool) onChange(ctx context.Context, m health.Membership) error {
+func (p *lvsPool) onChange(ctx context.Context, m pool.Membership) error {
 	var errs []error
 	for _, s := range p.syncs {
 		if err := s.Apply(ctx, m); err != nil {
@@ -920,17 +922,17 @@ func (p *lvsPool) runScript(sc health.Script, what string) {
 }
 
 // notify queues the script of one event, if any.
-func (p *lvsPool) notify(e health.Event) {
+func (p *lvsPool) notify(e pool.Event) {
 	var s *health.Script
 	what := e.Kind.String()
 	switch e.Kind {
-	case health.BackendUp:
+	case pool.BackendUp:
 		s, what = p.svc.NotifyUp[e.Backend], "notify_up "+e.Backend
-	case health.BackendDown:
+	case pool.BackendDown:
 		s, what = p.svc.NotifyDown[e.Backend], "notify_down "+e.Backend
-	case health.QuorumUp:
+	case pool.QuorumUp:
 		s, what = p.svc.QuorumUp, "quorum_up"
-	case health.QuorumDown:
+	case pool.QuorumDown:
 		s, what = p.svc.QuorumDown, "quorum_down"
 	}
 	if s != nil {

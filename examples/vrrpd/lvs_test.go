@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/vrrpkit/vrrpkit/health/pool"
+
 	"context"
 	"errors"
 	"fmt"
@@ -135,7 +137,7 @@ func TestConvertLVSKubeinit(t *testing.T) {
 		t.Fatalf("%d services", len(services))
 	}
 	s := services[0]
-	want := health.Service{Addr: netip.MustParseAddrPort("10.23.8.80:80"), Protocol: health.ProtocolTCP, Scheduler: "wlc", Forwarding: health.ForwardNAT}
+	want := pool.Service{Addr: netip.MustParseAddrPort("10.23.8.80:80"), Protocol: pool.ProtocolTCP, Scheduler: "wlc", Forwarding: pool.ForwardNAT}
 	if len(s.Services) != 1 || s.Services[0] != want || s.Name != "TCP 10.23.8.80:80" || s.Pos.Line != 2 {
 		t.Errorf("service %+v (%s at %s), want %+v", s.Services, s.Name, s.Pos, want)
 	}
@@ -145,7 +147,7 @@ func TestConvertLVSKubeinit(t *testing.T) {
 	}
 	for i, b := range p.Backends {
 		addr := netip.MustParseAddrPort(fmt.Sprintf("172.18.1.1%d:80", i+1))
-		if b.Addr != addr || b.Name != addr.String() || b.Weight != 100 || b.Forwarding != health.ForwardNAT || b.InhibitOnFailure || len(b.Checks) != 1 {
+		if b.Addr != addr || b.Name != addr.String() || b.Weight != 100 || b.Forwarding != pool.ForwardNAT || b.InhibitOnFailure || len(b.Checks) != 1 {
 			t.Errorf("backend %d: %+v", i, b)
 			continue
 		}
@@ -253,7 +255,7 @@ func TestConvertLVSFull(t *testing.T) {
 		t.Fatalf("%d services", len(services))
 	}
 	s := services[0]
-	if want := (health.Service{Addr: netip.MustParseAddrPort("192.0.2.10:443"), Protocol: health.ProtocolTCP, Scheduler: "wrr", Forwarding: health.ForwardDR}); len(s.Services) != 1 || s.Services[0] != want {
+	if want := (pool.Service{Addr: netip.MustParseAddrPort("192.0.2.10:443"), Protocol: pool.ProtocolTCP, Scheduler: "wrr", Forwarding: pool.ForwardDR}); len(s.Services) != 1 || s.Services[0] != want {
 		t.Errorf("services %+v, want %+v", s.Services, want)
 	}
 	if !s.Omega || s.QuorumUp == nil || s.QuorumUp.Path != "/usr/local/bin/quorum.sh" || !slices.Equal(s.QuorumUp.Args, []string{"up"}) ||
@@ -265,9 +267,9 @@ func TestConvertLVSFull(t *testing.T) {
 		t.Errorf("notify scripts %+v %+v", s.NotifyUp, s.NotifyDown)
 	}
 	p := s.Pool
-	if p.Quorum != 3 || p.Hysteresis != 1 || p.Interval != 10*time.Second || p.Workers != health.DefaultWorkers ||
+	if p.Quorum != 3 || p.Hysteresis != 1 || p.Interval != 10*time.Second || p.Workers != pool.DefaultWorkers ||
 		p.Sorry == nil || p.Sorry.Name != "192.0.2.99:443" || p.Sorry.Addr != netip.MustParseAddrPort("192.0.2.99:443") ||
-		p.Sorry.Weight != 1 || p.Sorry.Forwarding != health.ForwardDR || p.Sorry.InhibitOnFailure || p.Sorry.Checks != nil {
+		p.Sorry.Weight != 1 || p.Sorry.Forwarding != pool.ForwardDR || p.Sorry.InhibitOnFailure || p.Sorry.Checks != nil {
 		t.Errorf("pool %+v sorry %+v", p, p.Sorry)
 	}
 	if len(p.Backends) != 3 {
@@ -276,7 +278,7 @@ func TestConvertLVSFull(t *testing.T) {
 
 	// 192.0.2.11: SSL_GET with two urls and every connection option.
 	b := p.Backends[0]
-	if b.Weight != 2 || b.Forwarding != health.ForwardDR || !b.InhibitOnFailure || len(b.Checks) != 1 {
+	if b.Weight != 2 || b.Forwarding != pool.ForwardDR || !b.InhibitOnFailure || len(b.Checks) != 1 {
 		t.Fatalf("backend 0 %+v", b)
 	}
 	c := b.Checks[0]
@@ -301,7 +303,7 @@ func TestConvertLVSFull(t *testing.T) {
 
 	// 192.0.2.12: real server defaults, HTTP_GET, MISC_CHECK, TCP_CHECK.
 	b = p.Backends[1]
-	if b.Weight != 1 || b.Forwarding != health.ForwardNAT || len(b.Checks) != 3 {
+	if b.Weight != 1 || b.Forwarding != pool.ForwardNAT || len(b.Checks) != 3 {
 		t.Fatalf("backend 1 %+v", b)
 	}
 	c, lc = b.Checks[0], lvsChecker(t, b.Checks[0])
@@ -379,7 +381,7 @@ func TestConvertLVSGroup(t *testing.T) {
 	s := services[0]
 	var addrs []string
 	for _, svc := range s.Services {
-		if svc.Protocol != health.ProtocolTCP || svc.Scheduler != "rr" || svc.Forwarding != health.ForwardNAT {
+		if svc.Protocol != pool.ProtocolTCP || svc.Scheduler != "rr" || svc.Forwarding != pool.ForwardNAT {
 			t.Errorf("service %+v", svc)
 		}
 		addrs = append(addrs, svc.Addr.String())
@@ -458,7 +460,7 @@ func TestConvertLVSWarnings(t *testing.T) {
 	if len(services) != 2 {
 		t.Fatalf("%d services", len(services))
 	}
-	if p := services[0].Pool; services[0].Services[0].Protocol != health.ProtocolUDP || p.Quorum != 2 || p.Hysteresis != 1 {
+	if p := services[0].Pool; services[0].Services[0].Protocol != pool.ProtocolUDP || p.Quorum != 2 || p.Hysteresis != 1 {
 		t.Errorf("service 0 %+v quorum %d hysteresis %d", services[0].Services, p.Quorum, p.Hysteresis)
 	}
 	// A real server without checkers is always up, as in keepalived.
@@ -580,22 +582,22 @@ func TestLVSCheckRetry(t *testing.T) {
 	}
 }
 
-// fakeBalancer is an in-memory health.Balancer.
+// fakeBalancer is an in-memory pool.Balancer.
 type fakeBalancer struct {
 	mu    sync.Mutex
-	svcs  map[string]health.Service
-	dests map[string]map[netip.AddrPort]health.Destination
+	svcs  map[string]pool.Service
+	dests map[string]map[netip.AddrPort]pool.Destination
 	adds  []string // "SERVICE ADDR" of every AddDestination
 	fail  bool
 }
 
 func newFakeBalancer() *fakeBalancer {
-	return &fakeBalancer{svcs: map[string]health.Service{}, dests: map[string]map[netip.AddrPort]health.Destination{}}
+	return &fakeBalancer{svcs: map[string]pool.Service{}, dests: map[string]map[netip.AddrPort]pool.Destination{}}
 }
 
 var errFake = errors.New("fake balancer failure")
 
-func (f *fakeBalancer) EnsureService(_ context.Context, s health.Service) error {
+func (f *fakeBalancer) EnsureService(_ context.Context, s pool.Service) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail {
@@ -603,12 +605,12 @@ func (f *fakeBalancer) EnsureService(_ context.Context, s health.Service) error 
 	}
 	f.svcs[s.String()] = s
 	if f.dests[s.String()] == nil {
-		f.dests[s.String()] = map[netip.AddrPort]health.Destination{}
+		f.dests[s.String()] = map[netip.AddrPort]pool.Destination{}
 	}
 	return nil
 }
 
-func (f *fakeBalancer) RemoveService(_ context.Context, s health.Service) error {
+func (f *fakeBalancer) RemoveService(_ context.Context, s pool.Service) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.svcs, s.String())
@@ -616,34 +618,34 @@ func (f *fakeBalancer) RemoveService(_ context.Context, s health.Service) error 
 	return nil
 }
 
-func (f *fakeBalancer) Destinations(_ context.Context, s health.Service) ([]health.Destination, error) {
+func (f *fakeBalancer) Destinations(_ context.Context, s pool.Service) ([]pool.Destination, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ds, ok := f.dests[s.String()]
 	if !ok {
 		return nil, fmt.Errorf("no service %s", s)
 	}
-	var out []health.Destination
+	var out []pool.Destination
 	for _, d := range ds {
 		out = append(out, d)
 	}
 	return out, nil
 }
 
-func (f *fakeBalancer) AddDestination(_ context.Context, s health.Service, d health.Destination) error {
+func (f *fakeBalancer) AddDestination(_ context.Context, s pool.Service, d pool.Destination) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.adds = append(f.adds, s.String()+" "+d.Addr.String())
 	return f.setLocked(s, d)
 }
 
-func (f *fakeBalancer) UpdateDestination(_ context.Context, s health.Service, d health.Destination) error {
+func (f *fakeBalancer) UpdateDestination(_ context.Context, s pool.Service, d pool.Destination) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.setLocked(s, d)
 }
 
-func (f *fakeBalancer) setLocked(s health.Service, d health.Destination) error {
+func (f *fakeBalancer) setLocked(s pool.Service, d pool.Destination) error {
 	ds, ok := f.dests[s.String()]
 	if !ok {
 		return fmt.Errorf("no service %s", s)
@@ -652,7 +654,7 @@ func (f *fakeBalancer) setLocked(s health.Service, d health.Destination) error {
 	return nil
 }
 
-func (f *fakeBalancer) RemoveDestination(_ context.Context, s health.Service, d health.Destination) error {
+func (f *fakeBalancer) RemoveDestination(_ context.Context, s pool.Service, d pool.Destination) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.dests[s.String()], d.Addr)
@@ -1017,16 +1019,16 @@ func TestLVSOnChangeRetry(t *testing.T) {
 	}
 	bal := newFakeBalancer()
 	scripts := newScriptQueue()
-	svc := health.Service{Addr: netip.MustParseAddrPort("198.18.0.10:80")}
+	svc := pool.Service{Addr: netip.MustParseAddrPort("198.18.0.10:80")}
 	p := &lvsPool{svc: lvsService{Name: "test", QuorumDown: sh("quorum_down"), NotifyUp: map[string]*health.Script{"x": sh("up_x")}},
-		syncs: []*health.BalancerSync{{Balancer: bal, Service: svc}}, scripts: scripts, log: slog.New(slog.DiscardHandler)}
+		syncs: []*pool.BalancerSync{{Balancer: bal, Service: svc}}, scripts: scripts, log: slog.New(slog.DiscardHandler)}
 	bal.fail = true
-	m := health.Membership{Seq: 2, Events: []health.Event{{Kind: health.QuorumDown}}}
+	m := pool.Membership{Seq: 2, Events: []pool.Event{{Kind: pool.QuorumDown}}}
 	if err := p.onChange(t.Context(), m); !errors.Is(err, errFake) {
 		t.Fatalf("onChange: %v", err)
 	}
 	bal.fail = false
-	m.Seq, m.Events = 3, append(m.Events, health.Event{Kind: health.BackendUp, Backend: "x"})
+	m.Seq, m.Events = 3, append(m.Events, pool.Event{Kind: pool.BackendUp, Backend: "x"})
 	if err := p.onChange(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package health
+// Package pool runs health-checked server pools, as keepalived's
+// virtual_server and real_server: each backend's checks (the Checkers of
+// package health) decide its membership, with quorum, hysteresis and a
+// sorry server, and a Balancer applies the membership (examples/lvs
+// programs IPVS with it).
+package pool
 
 import (
 	"container/heap"
@@ -13,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vrrpkit/vrrpkit/health"
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
@@ -87,7 +93,7 @@ type Backend struct {
 	// Interval takes the Pool's. A backend with no checks is always
 	// healthy, as a keepalived real_server without checkers. The Sorry
 	// backend must have none.
-	Checks []Check
+	Checks []health.Check
 }
 
 // EventKind is what an Event reports.
@@ -181,9 +187,9 @@ type Membership struct {
 	Events []Event
 }
 
-// PoolConfig configures a Pool: keepalived's virtual_server without the
+// Config configures a Pool: keepalived's virtual_server without the
 // IPVS service itself (see BalancerSync for that).
-type PoolConfig struct {
+type Config struct {
 	// Name identifies the pool in logs.
 	Name string
 	// Backends are the real servers.
@@ -254,8 +260,8 @@ type BackendStatus struct {
 	Checks []CheckStatus
 }
 
-// PoolStatus is a snapshot of a Pool.
-type PoolStatus struct {
+// Status is a snapshot of a Pool.
+type Status struct {
 	// Quorum and Weight are as in Membership.
 	Quorum bool
 	Weight int
@@ -291,7 +297,7 @@ type PoolStatus struct {
 // server replaces the backends (inhibiting ones stay with weight 0), and
 // without one nothing changes but the flag.
 type Pool struct {
-	cfg        PoolConfig
+	cfg        Config
 	clock      vrrp.Clock
 	log        *slog.Logger
 	workers    int
@@ -329,7 +335,7 @@ type poolBackend struct {
 
 type poolCheck struct {
 	b     *poolBackend
-	check Check // with defaults
+	check health.Check // with defaults
 
 	// Owner goroutine only. A check is in exactly one place: the heap,
 	// the queue of due probes, or a worker.
@@ -344,10 +350,10 @@ type poolCheck struct {
 	failures  uint64
 }
 
-// NewPool validates c and returns a Pool in its initial state: every check
+// New validates c and returns a Pool in its initial state: every check
 // up unless it sets InitFail, and the quorum up if the weight of the
 // healthy backends reaches Quorum + Hysteresis.
-func NewPool(c PoolConfig) (*Pool, error) {
+func New(c Config) (*Pool, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -412,18 +418,18 @@ func backendDefaults(b Backend) Backend {
 	return b
 }
 
-func checkDefaults(c Check, backend string, i int, interval time.Duration) Check {
+func checkDefaults(c health.Check, backend string, i int, interval time.Duration) health.Check {
 	if c.Name == "" {
 		c.Name = fmt.Sprintf("%s#%d", backend, i)
 	}
 	if c.Interval == 0 {
 		c.Interval = interval
 	}
-	return c.withDefaults()
+	return c.WithDefaults()
 }
 
 // Validate reports every problem of c at once.
-func (c PoolConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrPool, c.Name, fmt.Sprintf(format, args...)))
@@ -483,10 +489,10 @@ func (c PoolConfig) Validate() error {
 }
 
 // Status returns a snapshot of the pool. It may be called at any time.
-func (p *Pool) Status() PoolStatus {
+func (p *Pool) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := PoolStatus{
+	s := Status{
 		Quorum:   p.quorumUp,
 		Weight:   p.weight,
 		Backends: make([]BackendStatus, len(p.backends)),

@@ -1,6 +1,8 @@
-package health_test
+package pool_test
 
 import (
+	"github.com/vrrpkit/vrrpkit/health/pool"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -147,7 +149,7 @@ func TestPoolBenchTCP(t *testing.T) {
 func poolBenchTCP(t *testing.T, pn privnet.Net) {
 	n := envInt(t, poolBenchBackendsEnv, 5000)
 	secs := envInt(t, poolBenchSecondsEnv, 20)
-	workers := envInt(t, poolBenchWorkersEnv, health.DefaultWorkers)
+	workers := envInt(t, poolBenchWorkersEnv, pool.DefaultWorkers)
 
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -202,11 +204,11 @@ func poolBenchTCP(t *testing.T, pn privnet.Net) {
 	}()
 
 	var hist durationHistogram
-	bs := make([]health.Backend, n)
+	bs := make([]pool.Backend, n)
 	for i, port := range ports {
 		a := netip.AddrPortFrom(pn.A, port)
 		tcp := health.TCP{Address: a.String()}
-		bs[i] = health.Backend{Addr: a, Checks: []health.Check{{
+		bs[i] = pool.Backend{Addr: a, Checks: []health.Check{{
 			Checker: health.CheckerFunc(func(ctx context.Context) error {
 				start := time.Now()
 				err := tcp.Check(ctx)
@@ -218,13 +220,13 @@ func poolBenchTCP(t *testing.T, pn privnet.Net) {
 	}
 	var mu sync.Mutex
 	var changes int
-	p, err := health.NewPool(health.PoolConfig{
+	p, err := pool.New(pool.Config{
 		Name:     "bench",
 		Backends: bs,
 		Interval: time.Second,
 		Workers:  workers,
 		Quorum:   n,
-		OnChange: func(_ context.Context, m health.Membership) error {
+		OnChange: func(_ context.Context, m pool.Membership) error {
 			mu.Lock()
 			changes += len(m.Events)
 			mu.Unlock()
@@ -300,14 +302,14 @@ func TestPoolBenchNoop(t *testing.T) {
 	}
 	n := envInt(t, poolBenchBackendsEnv, 5000)
 	secs := envInt(t, poolBenchSecondsEnv, 20)
-	workers := envInt(t, poolBenchWorkersEnv, health.DefaultWorkers)
+	workers := envInt(t, poolBenchWorkersEnv, pool.DefaultWorkers)
 	noop := health.CheckerFunc(func(context.Context) error { return nil })
-	bs := make([]health.Backend, n)
+	bs := make([]pool.Backend, n)
 	for i := range bs {
-		bs[i] = health.Backend{Addr: netip.AddrPortFrom(privnet.Addrs().A, uint16(1+i)),
+		bs[i] = pool.Backend{Addr: netip.AddrPortFrom(privnet.Addrs().A, uint16(1+i)),
 			Checks: []health.Check{{Checker: noop}}}
 	}
-	p, err := health.NewPool(health.PoolConfig{Backends: bs, Interval: time.Second, Workers: workers})
+	p, err := pool.New(pool.Config{Backends: bs, Interval: time.Second, Workers: workers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
-package health_test
+package pool_test
 
 import (
+	"github.com/vrrpkit/vrrpkit/health/pool"
+
 	"context"
 	"errors"
 	"fmt"
@@ -47,23 +49,23 @@ func (s *switches) checker(name string) health.Checker {
 // recorder collects what OnChange receives.
 type recorder struct {
 	mu sync.Mutex
-	ms []health.Membership
+	ms []pool.Membership
 }
 
-func (r *recorder) onChange(_ context.Context, m health.Membership) error {
+func (r *recorder) onChange(_ context.Context, m pool.Membership) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ms = append(r.ms, m)
 	return nil
 }
 
-func (r *recorder) all() []health.Membership {
+func (r *recorder) all() []pool.Membership {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.ms)
 }
 
-func (r *recorder) last(t *testing.T) health.Membership {
+func (r *recorder) last(t *testing.T) pool.Membership {
 	t.Helper()
 	ms := r.all()
 	if len(ms) == 0 {
@@ -90,7 +92,7 @@ func (r *recorder) events(start time.Time) []string {
 
 // members renders a membership as "name=weight" in order, with "!" for an
 // unhealthy member and "*" for the sorry server.
-func members(ms []health.Member) string {
+func members(ms []pool.Member) string {
 	var b strings.Builder
 	for i, m := range ms {
 		if i > 0 {
@@ -112,7 +114,7 @@ func addr(i int) netip.AddrPort {
 }
 
 // runPool starts p and returns a function that stops it and waits for Run.
-func runPool(t *testing.T, p *health.Pool) (stop func()) {
+func runPool(t *testing.T, p *pool.Pool) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -126,13 +128,13 @@ func runPool(t *testing.T, p *health.Pool) (stop func()) {
 }
 
 // backends makes n backends b0..b(n-1), each with one check on sw.
-func backends(sw *switches, n int, check health.Check) []health.Backend {
-	var bs []health.Backend
+func backends(sw *switches, n int, check health.Check) []pool.Backend {
+	var bs []pool.Backend
 	for i := range n {
 		name := fmt.Sprintf("b%d", i)
 		c := check
 		c.Checker = sw.checker(name)
-		bs = append(bs, health.Backend{Name: name, Addr: addr(i), Checks: []health.Check{c}})
+		bs = append(bs, pool.Backend{Name: name, Addr: addr(i), Checks: []health.Check{c}})
 	}
 	return bs
 }
@@ -148,7 +150,7 @@ func TestPoolRiseFall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var sw switches
 		var rec recorder
-		p, err := health.NewPool(health.PoolConfig{
+		p, err := pool.New(pool.Config{
 			Name:     "rise-fall",
 			Backends: backends(&sw, 1, health.Check{Interval: time.Second, Rise: 2, Fall: 3}),
 			NoSpread: true,
@@ -206,8 +208,8 @@ func TestPoolSeveralChecks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var sw switches
 		var rec recorder
-		p, err := health.NewPool(health.PoolConfig{
-			Backends: []health.Backend{{Name: "web", Addr: addr(1), Checks: []health.Check{
+		p, err := pool.New(pool.Config{
+			Backends: []pool.Backend{{Name: "web", Addr: addr(1), Checks: []health.Check{
 				{Name: "tcp", Checker: sw.checker("tcp"), Interval: time.Second},
 				{Name: "http", Checker: sw.checker("http"), Interval: 3 * time.Second},
 			}}},
@@ -258,7 +260,7 @@ func TestPoolInhibitOnFailure(t *testing.T) {
 		bs[0].InhibitOnFailure = true
 		bs[1].Weight = 3
 		bs[2].Checks[0].InitFail = true
-		p, err := health.NewPool(health.PoolConfig{Backends: bs, NoSpread: true, OnChange: rec.onChange})
+		p, err := pool.New(pool.Config{Backends: bs, NoSpread: true, OnChange: rec.onChange})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +300,7 @@ func TestPoolQuorumHysteresis(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var sw switches
 		var rec recorder
-		p, err := health.NewPool(health.PoolConfig{
+		p, err := pool.New(pool.Config{
 			Backends:   backends(&sw, 5, health.Check{Interval: time.Second}),
 			Quorum:     3,
 			Hysteresis: 1,
@@ -356,7 +358,7 @@ func TestPoolQuorumHysteresis(t *testing.T) {
 func TestPoolQuorumEdges(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var sw switches
-		p, err := health.NewPool(health.PoolConfig{
+		p, err := pool.New(pool.Config{
 			Backends:   backends(&sw, 1, health.Check{}),
 			Quorum:     1,
 			Hysteresis: 1,
@@ -368,7 +370,7 @@ func TestPoolQuorumEdges(t *testing.T) {
 		if p.Status().Quorum {
 			t.Fatal("started up with weight 1 < quorum 1 + hysteresis 1")
 		}
-		p2, err := health.NewPool(health.PoolConfig{
+		p2, err := pool.New(pool.Config{
 			Backends: backends(&sw, 2, health.Check{}), Quorum: 2, Hysteresis: 2, NoSpread: true,
 		})
 		if err != nil {
@@ -377,7 +379,7 @@ func TestPoolQuorumEdges(t *testing.T) {
 		if p2.Status().Quorum {
 			t.Fatal("started up with weight 2 < 2+2")
 		}
-		p3, err := health.NewPool(health.PoolConfig{
+		p3, err := pool.New(pool.Config{
 			Backends: backends(&sw, 4, health.Check{}), Quorum: 2, Hysteresis: 2, NoSpread: true,
 		})
 		if err != nil {
@@ -412,9 +414,9 @@ func TestPoolSorryServer(t *testing.T) {
 				var rec recorder
 				bs := backends(&sw, 3, health.Check{Interval: time.Second})
 				bs[2].InhibitOnFailure = true
-				p, err := health.NewPool(health.PoolConfig{
+				p, err := pool.New(pool.Config{
 					Backends: bs,
-					Sorry:    &health.Backend{Name: "sorry", Addr: addr(99), Weight: 7, InhibitOnFailure: inhibit},
+					Sorry:    &pool.Backend{Name: "sorry", Addr: addr(99), Weight: 7, InhibitOnFailure: inhibit},
 					Quorum:   2,
 					NoSpread: true,
 					OnChange: rec.onChange,
@@ -463,18 +465,18 @@ func TestPoolCallbackOrdering(t *testing.T) {
 		var sw switches
 		var (
 			mu      sync.Mutex
-			got     []health.Membership
+			got     []pool.Membership
 			running atomic.Int32
 			overlap bool
 			fail    = 1 // deliveries of seq 2 to fail
 		)
 		gate := make(chan struct{})
-		p, err := health.NewPool(health.PoolConfig{
+		p, err := pool.New(pool.Config{
 			Backends:   backends(&sw, 4, health.Check{Interval: time.Second}),
 			Quorum:     3,
 			NoSpread:   true,
 			RetryDelay: 5 * time.Second,
-			OnChange: func(ctx context.Context, m health.Membership) error {
+			OnChange: func(ctx context.Context, m pool.Membership) error {
 				if running.Add(1) > 1 {
 					overlap = true
 				}
@@ -553,10 +555,10 @@ func TestPoolScheduling(t *testing.T) {
 		times := map[string][]time.Duration{}
 		var running, most atomic.Int32
 		start := time.Now()
-		var bs []health.Backend
+		var bs []pool.Backend
 		for i := range n {
 			name := fmt.Sprintf("b%d", i)
-			bs = append(bs, health.Backend{Name: name, Addr: addr(i), Checks: []health.Check{{
+			bs = append(bs, pool.Backend{Name: name, Addr: addr(i), Checks: []health.Check{{
 				Interval: time.Second,
 				Timeout:  300 * time.Millisecond,
 				Checker: health.CheckerFunc(func(ctx context.Context) error {
@@ -580,7 +582,7 @@ func TestPoolScheduling(t *testing.T) {
 				}),
 			}}})
 		}
-		p, err := health.NewPool(health.PoolConfig{Backends: bs, Workers: 3})
+		p, err := pool.New(pool.Config{Backends: bs, Workers: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -630,11 +632,11 @@ func TestPoolWorkersBound(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			return nil
 		})
-		var bs []health.Backend
+		var bs []pool.Backend
 		for i := range 8 {
-			bs = append(bs, health.Backend{Addr: addr(i), Checks: []health.Check{{Checker: slow}}})
+			bs = append(bs, pool.Backend{Addr: addr(i), Checks: []health.Check{{Checker: slow}}})
 		}
-		p, err := health.NewPool(health.PoolConfig{Backends: bs, Workers: 2, NoSpread: true})
+		p, err := pool.New(pool.Config{Backends: bs, Workers: 2, NoSpread: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -673,7 +675,7 @@ func TestPoolSlowProbe(t *testing.T) {
 			}
 			return nil
 		})
-		p, err := health.NewPool(health.PoolConfig{Backends: []health.Backend{{Addr: addr(1),
+		p, err := pool.New(pool.Config{Backends: []pool.Backend{{Addr: addr(1),
 			Checks: []health.Check{{Checker: check, Timeout: 10 * time.Second}}}}})
 		if err != nil {
 			t.Fatal(err)
@@ -692,13 +694,13 @@ func TestPoolSlowProbe(t *testing.T) {
 
 func TestPoolRunOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p, err := health.NewPool(health.PoolConfig{Backends: []health.Backend{{Addr: addr(1)}}})
+		p, err := pool.New(pool.Config{Backends: []pool.Backend{{Addr: addr(1)}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		stop := runPool(t, p)
 		synctest.Wait()
-		if err := p.Run(t.Context()); !errors.Is(err, health.ErrPoolRunning) {
+		if err := p.Run(t.Context()); !errors.Is(err, pool.ErrPoolRunning) {
 			t.Errorf("second Run: %v, want ErrPoolRunning", err)
 		}
 		stop()
@@ -710,20 +712,20 @@ func TestPoolRunOnce(t *testing.T) {
 
 func TestPoolValidate(t *testing.T) {
 	ok := health.CheckerFunc(func(context.Context) error { return nil })
-	_, err := health.NewPool(health.PoolConfig{
+	_, err := pool.New(pool.Config{
 		Name:       "bad",
 		Quorum:     -1,
 		Hysteresis: -2,
 		Workers:    -1,
-		Backends: []health.Backend{
+		Backends: []pool.Backend{
 			{Name: "a", Addr: addr(1), Weight: -1},
 			{Name: "a", Addr: addr(1)},
 			{Name: "c", Checks: []health.Check{{Name: "x"}}},
 			{Name: "d", Addr: addr(4), Forwarding: 9, Checks: []health.Check{{Name: "x", Checker: ok}, {Name: "x", Checker: ok}}},
 		},
-		Sorry: &health.Backend{Name: "s", Addr: addr(5), Checks: []health.Check{{Checker: ok}}},
+		Sorry: &pool.Backend{Name: "s", Addr: addr(5), Checks: []health.Check{{Checker: ok}}},
 	})
-	if !errors.Is(err, health.ErrPool) {
+	if !errors.Is(err, pool.ErrPool) {
 		t.Fatalf("err %v, want ErrPool", err)
 	}
 	for _, want := range []string{
@@ -743,16 +745,16 @@ func TestPoolValidate(t *testing.T) {
 // fakeBalancer is an in-memory Balancer that records its calls.
 type fakeBalancer struct {
 	mu       sync.Mutex
-	services map[netip.AddrPort]health.Service
-	dests    map[netip.AddrPort]map[netip.AddrPort]health.Destination
+	services map[netip.AddrPort]pool.Service
+	dests    map[netip.AddrPort]map[netip.AddrPort]pool.Destination
 	ops      []string
 	failOn   map[string]int // op prefix -> failures left
 }
 
 func newFakeBalancer() *fakeBalancer {
 	return &fakeBalancer{
-		services: map[netip.AddrPort]health.Service{},
-		dests:    map[netip.AddrPort]map[netip.AddrPort]health.Destination{},
+		services: map[netip.AddrPort]pool.Service{},
+		dests:    map[netip.AddrPort]map[netip.AddrPort]pool.Destination{},
 		failOn:   map[string]int{},
 	}
 }
@@ -780,7 +782,7 @@ func (f *fakeBalancer) takeOps() []string {
 	return ops
 }
 
-func (f *fakeBalancer) EnsureService(_ context.Context, s health.Service) error {
+func (f *fakeBalancer) EnsureService(_ context.Context, s pool.Service) error {
 	if err := f.op(fmt.Sprintf("ensure %s %s %s", s, s.Scheduler, s.Forwarding)); err != nil {
 		return err
 	}
@@ -788,12 +790,12 @@ func (f *fakeBalancer) EnsureService(_ context.Context, s health.Service) error 
 	defer f.mu.Unlock()
 	f.services[s.Addr] = s
 	if f.dests[s.Addr] == nil {
-		f.dests[s.Addr] = map[netip.AddrPort]health.Destination{}
+		f.dests[s.Addr] = map[netip.AddrPort]pool.Destination{}
 	}
 	return nil
 }
 
-func (f *fakeBalancer) RemoveService(_ context.Context, s health.Service) error {
+func (f *fakeBalancer) RemoveService(_ context.Context, s pool.Service) error {
 	if err := f.op("remove-service " + s.String()); err != nil {
 		return err
 	}
@@ -804,7 +806,7 @@ func (f *fakeBalancer) RemoveService(_ context.Context, s health.Service) error 
 	return nil
 }
 
-func (f *fakeBalancer) Destinations(_ context.Context, s health.Service) ([]health.Destination, error) {
+func (f *fakeBalancer) Destinations(_ context.Context, s pool.Service) ([]pool.Destination, error) {
 	if err := f.op("list"); err != nil {
 		return nil, err
 	}
@@ -813,15 +815,15 @@ func (f *fakeBalancer) Destinations(_ context.Context, s health.Service) ([]heal
 	if _, ok := f.services[s.Addr]; !ok {
 		return nil, errors.New("no such service")
 	}
-	var ds []health.Destination
+	var ds []pool.Destination
 	for _, d := range f.dests[s.Addr] {
 		ds = append(ds, d)
 	}
-	slices.SortFunc(ds, func(a, b health.Destination) int { return a.Addr.Compare(b.Addr) })
+	slices.SortFunc(ds, func(a, b pool.Destination) int { return a.Addr.Compare(b.Addr) })
 	return ds, nil
 }
 
-func (f *fakeBalancer) AddDestination(_ context.Context, s health.Service, d health.Destination) error {
+func (f *fakeBalancer) AddDestination(_ context.Context, s pool.Service, d pool.Destination) error {
 	if err := f.op(fmt.Sprintf("add %s %d %s", d.Addr, d.Weight, d.Forwarding)); err != nil {
 		return err
 	}
@@ -834,7 +836,7 @@ func (f *fakeBalancer) AddDestination(_ context.Context, s health.Service, d hea
 	return nil
 }
 
-func (f *fakeBalancer) UpdateDestination(_ context.Context, s health.Service, d health.Destination) error {
+func (f *fakeBalancer) UpdateDestination(_ context.Context, s pool.Service, d pool.Destination) error {
 	if err := f.op(fmt.Sprintf("update %s %d %s", d.Addr, d.Weight, d.Forwarding)); err != nil {
 		return err
 	}
@@ -847,7 +849,7 @@ func (f *fakeBalancer) UpdateDestination(_ context.Context, s health.Service, d 
 	return nil
 }
 
-func (f *fakeBalancer) RemoveDestination(_ context.Context, s health.Service, d health.Destination) error {
+func (f *fakeBalancer) RemoveDestination(_ context.Context, s pool.Service, d pool.Destination) error {
 	if err := f.op(fmt.Sprintf("remove %s", d.Addr)); err != nil {
 		return err
 	}
@@ -861,11 +863,11 @@ func (f *fakeBalancer) RemoveDestination(_ context.Context, s health.Service, d 
 func (f *fakeBalancer) state(svc netip.AddrPort) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var ds []health.Destination
+	var ds []pool.Destination
 	for _, d := range f.dests[svc] {
 		ds = append(ds, d)
 	}
-	slices.SortFunc(ds, func(a, b health.Destination) int { return a.Addr.Compare(b.Addr) })
+	slices.SortFunc(ds, func(a, b pool.Destination) int { return a.Addr.Compare(b.Addr) })
 	var parts []string
 	for _, d := range ds {
 		parts = append(parts, fmt.Sprintf("%d=%d/%s", d.Addr.Port(), d.Weight, d.Forwarding))
@@ -879,19 +881,19 @@ var vip = netip.MustParseAddrPort("127.0.0.1:80")
 // adding before removing, and reconciles what the balancer already holds.
 func TestBalancerSyncApply(t *testing.T) {
 	fb := newFakeBalancer()
-	s := &health.BalancerSync{Balancer: fb, Service: health.Service{Addr: vip, Scheduler: "wrr", Forwarding: health.ForwardDR}}
+	s := &pool.BalancerSync{Balancer: fb, Service: pool.Service{Addr: vip, Scheduler: "wrr", Forwarding: pool.ForwardDR}}
 	ctx := t.Context()
 	// Left over from an earlier run: a stale destination and a wrong weight.
-	if err := fb.EnsureService(ctx, health.Service{Addr: vip}); err != nil {
+	if err := fb.EnsureService(ctx, pool.Service{Addr: vip}); err != nil {
 		t.Fatal(err)
 	}
-	_ = fb.AddDestination(ctx, health.Service{Addr: vip}, health.Destination{Addr: addr(1), Weight: 9, Forwarding: health.ForwardDR})
-	_ = fb.AddDestination(ctx, health.Service{Addr: vip}, health.Destination{Addr: addr(7), Weight: 1, Forwarding: health.ForwardDR})
+	_ = fb.AddDestination(ctx, pool.Service{Addr: vip}, pool.Destination{Addr: addr(1), Weight: 9, Forwarding: pool.ForwardDR})
+	_ = fb.AddDestination(ctx, pool.Service{Addr: vip}, pool.Destination{Addr: addr(7), Weight: 1, Forwarding: pool.ForwardDR})
 	fb.takeOps()
 
-	m := health.Membership{Members: []health.Member{
+	m := pool.Membership{Members: []pool.Member{
 		{Name: "a", Addr: addr(1), Weight: 2},
-		{Name: "b", Addr: addr(2), Weight: 3, Forwarding: health.ForwardTUN},
+		{Name: "b", Addr: addr(2), Weight: 3, Forwarding: pool.ForwardTUN},
 	}}
 	if err := s.Apply(ctx, m); err != nil {
 		t.Fatal(err)
@@ -911,7 +913,7 @@ func TestBalancerSyncApply(t *testing.T) {
 		t.Errorf("ops %v, want only the ensure", got)
 	}
 	// The sorry server comes in before the real servers go.
-	m = health.Membership{Members: []health.Member{
+	m = pool.Membership{Members: []pool.Member{
 		{Name: "a", Addr: addr(1), Weight: 0},
 		{Name: "sorry", Addr: addr(99), Weight: 1, Sorry: true},
 	}}
@@ -925,13 +927,13 @@ func TestBalancerSyncApply(t *testing.T) {
 	// Failures are all reported, wrapped, and the rest still applied.
 	fb.failOn["add"] = 1
 	fb.failOn["remove 127.0.0.1:10099"] = 1
-	m = health.Membership{Members: []health.Member{
+	m = pool.Membership{Members: []pool.Member{
 		{Name: "a", Addr: addr(1), Weight: 4},
 		{Name: "b", Addr: addr(2), Weight: 3},
 		{Name: "c", Addr: addr(3), Weight: 1},
 	}}
 	err := s.Apply(ctx, m)
-	if !errors.Is(err, health.ErrBalancer) || !strings.Contains(err.Error(), "adding b (127.0.0.1:10002)") ||
+	if !errors.Is(err, pool.ErrBalancer) || !strings.Contains(err.Error(), "adding b (127.0.0.1:10002)") ||
 		!strings.Contains(err.Error(), "removing 127.0.0.1:10099") {
 		t.Fatalf("err %v", err)
 	}
@@ -945,7 +947,7 @@ func TestBalancerSyncApply(t *testing.T) {
 		t.Errorf("state after the retry %q, want %q", got, want)
 	}
 	fb.failOn["list"] = 1
-	if err := s.Apply(ctx, m); !errors.Is(err, health.ErrBalancer) || !strings.Contains(err.Error(), "listing") {
+	if err := s.Apply(ctx, m); !errors.Is(err, pool.ErrBalancer) || !strings.Contains(err.Error(), "listing") {
 		t.Errorf("listing failure: %v", err)
 	}
 	if err := s.Remove(ctx); err != nil {
@@ -954,7 +956,7 @@ func TestBalancerSyncApply(t *testing.T) {
 	if len(fb.services) != 0 {
 		t.Error("service left after Remove")
 	}
-	if err := (&health.BalancerSync{Balancer: fb}).Apply(ctx, m); !errors.Is(err, health.ErrBalancer) {
+	if err := (&pool.BalancerSync{Balancer: fb}).Apply(ctx, m); !errors.Is(err, pool.ErrBalancer) {
 		t.Errorf("no service address: %v", err)
 	}
 }
@@ -965,13 +967,13 @@ func TestPoolBalancerSync(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var sw switches
 		fb := newFakeBalancer()
-		s := &health.BalancerSync{Balancer: fb, Service: health.Service{Addr: vip, Protocol: health.ProtocolUDP}}
+		s := &pool.BalancerSync{Balancer: fb, Service: pool.Service{Addr: vip, Protocol: pool.ProtocolUDP}}
 		bs := backends(&sw, 3, health.Check{Interval: time.Second, Fall: 2})
 		bs[1].InhibitOnFailure = true
 		bs[2].Weight = 4
-		p, err := health.NewPool(health.PoolConfig{
+		p, err := pool.New(pool.Config{
 			Backends: bs, Quorum: 5, NoSpread: true, RetryDelay: 2 * time.Second,
-			Sorry:    &health.Backend{Name: "sorry", Addr: addr(99)},
+			Sorry:    &pool.Backend{Name: "sorry", Addr: addr(99)},
 			OnChange: s.Apply,
 		})
 		if err != nil {
@@ -1060,18 +1062,18 @@ func testPoolSockets(t *testing.T, pn privnet.Net) {
 			return c.Close()
 		})
 	}
-	var bs []health.Backend
+	var bs []pool.Backend
 	for i, s := range servers {
-		bs = append(bs, health.Backend{Name: fmt.Sprintf("s%d", i), Addr: s.addr,
+		bs = append(bs, pool.Backend{Name: fmt.Sprintf("s%d", i), Addr: s.addr,
 			Checks: []health.Check{{Checker: dial(s.addr), Timeout: 500 * time.Millisecond}}})
 	}
 	fb := newFakeBalancer()
-	bsync := &health.BalancerSync{Balancer: fb, Service: health.Service{Addr: vip}}
+	bsync := &pool.BalancerSync{Balancer: fb, Service: pool.Service{Addr: vip}}
 	var rec recorder
-	p, err := health.NewPool(health.PoolConfig{
+	p, err := pool.New(pool.Config{
 		Name: "loopback", Backends: bs, Interval: 50 * time.Millisecond, Workers: 8,
 		Quorum: 30, Hysteresis: 5,
-		OnChange: func(ctx context.Context, m health.Membership) error {
+		OnChange: func(ctx context.Context, m pool.Membership) error {
 			_ = rec.onChange(ctx, m)
 			return bsync.Apply(ctx, m)
 		},
@@ -1082,7 +1084,7 @@ func testPoolSockets(t *testing.T, pn privnet.Net) {
 	stop := runPool(t, p)
 	defer stop()
 
-	waitFor := func(what string, cond func(health.PoolStatus) bool) {
+	waitFor := func(what string, cond func(pool.Status) bool) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for !cond(p.Status()) {
@@ -1092,7 +1094,7 @@ func testPoolSockets(t *testing.T, pn privnet.Net) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	waitFor("probes", func(s health.PoolStatus) bool { return s.Probes >= 2*n })
+	waitFor("probes", func(s pool.Status) bool { return s.Probes >= 2*n })
 	if s := p.Status(); s.Weight != n || !s.Quorum {
 		t.Fatalf("weight %d quorum %v, want %d and up", s.Weight, s.Quorum, n)
 	}
@@ -1100,17 +1102,17 @@ func testPoolSockets(t *testing.T, pn privnet.Net) {
 	for _, s := range servers[:15] {
 		shut(s)
 	}
-	waitFor("15 down", func(s health.PoolStatus) bool { return s.Weight == n-15 })
+	waitFor("15 down", func(s pool.Status) bool { return s.Weight == n-15 })
 	if !p.Status().Quorum {
 		t.Error("quorum lost at 25 with quorum 30 and hysteresis 5")
 	}
 	shut(servers[15])
-	waitFor("quorum lost", func(s health.PoolStatus) bool { return !s.Quorum })
+	waitFor("quorum lost", func(s pool.Status) bool { return !s.Quorum })
 	// Reopen them on the same ports.
 	for _, s := range servers[:16] {
 		listen(s, s.addr.String())
 	}
-	waitFor("all up", func(s health.PoolStatus) bool { return s.Weight == n && s.Quorum })
+	waitFor("all up", func(s pool.Status) bool { return s.Weight == n && s.Quorum })
 	// The balancer converges on the last membership.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -1126,7 +1128,7 @@ func testPoolSockets(t *testing.T, pn privnet.Net) {
 	var kinds []string
 	for _, m := range rec.all() {
 		for _, e := range m.Events {
-			if e.Kind == health.QuorumUp || e.Kind == health.QuorumDown {
+			if e.Kind == pool.QuorumUp || e.Kind == pool.QuorumDown {
 				kinds = append(kinds, e.Kind.String())
 			}
 		}
