@@ -23,10 +23,10 @@ import (
 )
 
 // ErrPool is wrapped by configuration errors of a Pool.
-var ErrPool = errors.New("health: invalid pool")
+var ErrPool = errors.New("pool: invalid pool")
 
 // ErrPoolRunning is returned by a second call of Pool.Run.
-var ErrPoolRunning = errors.New("health: pool already running")
+var ErrPoolRunning = errors.New("pool: already running")
 
 // Defaults of a Pool.
 const (
@@ -806,12 +806,12 @@ func (p *Pool) probe(ctx context.Context, c *poolCheck) (err error) {
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("health: check %s panicked: %v", c.check.Name, r)
+			err = fmt.Errorf("pool: check %s panicked: %v", c.check.Name, r)
 		}
 	}()
 	err = c.check.Checker.Check(ctx)
 	if err == nil && ctx.Err() != nil {
-		err = fmt.Errorf("health: check %s: %w", c.check.Name, ctx.Err())
+		err = fmt.Errorf("pool: check %s: %w", c.check.Name, ctx.Err())
 	}
 	return err
 }
@@ -972,7 +972,7 @@ type Balancer interface {
 }
 
 // ErrBalancer is wrapped by the errors of BalancerSync.
-var ErrBalancer = errors.New("health: balancer")
+var ErrBalancer = errors.New("pool: balancer")
 
 // BalancerSync keeps a Balancer's service in step with a Pool: use its
 // Apply as the Pool's OnChange. It holds no state of its own, so it
