@@ -42,7 +42,18 @@ func ExampleStart() {
 	m.Crash()
 	m, _ = c.WaitMaster(ctx, "VI_1", vip)
 	fmt.Println(m.Name, "holds the VIP")
+	// A crashed host keeps its addresses (no lease in the fakes): n1 is
+	// restarted, which removes them, and preempts.
+	c.Nodes[0].Restart()
+	if _, err := c.Nodes[0].Router.WaitState(ctx, "VI_1", vrrp.Master); err != nil {
+		fmt.Println(err)
+	}
+	m, _ = c.WaitMaster(ctx, "VI_1", vip)
+	for _, h := range c.Holders(vip) {
+		fmt.Println(h.Name, "alone holds the VIP:", h == m)
+	}
 	// Output:
 	// n1 holds the VIP
 	// n2 holds the VIP
+	// n1 alone holds the VIP: true
 }
