@@ -137,9 +137,11 @@ func (n *Node) Stop() {
 	}
 }
 
-// Crash stops the node as SIGKILL would: its link goes down first, so
-// that its last words reach nobody (its fake binder keeps the addresses,
-// as the kernel would without a lease). Restart brings it back.
+// Crash stops the node as SIGKILL would, as far as its peers can tell:
+// its link goes down first, so that its last words (priority 0) reach
+// nobody, and they take over only when its adverts stop. Its addresses go
+// from its binder, as a lease makes them go from a killed host. Restart
+// brings it back.
 func (n *Node) Crash() {
 	n.Host.SetLink(false)
 	n.Stop()

@@ -42,8 +42,7 @@ func ExampleStart() {
 	m.Crash()
 	m, _ = c.WaitMaster(ctx, "VI_1", vip)
 	fmt.Println(m.Name, "holds the VIP")
-	// A crashed host keeps its addresses (no lease in the fakes): n1 is
-	// restarted, which removes them, and preempts.
+	// Restarted, n1 preempts: one Master, one holder.
 	c.Nodes[0].Restart()
 	if _, err := c.Nodes[0].Router.WaitState(ctx, "VI_1", vrrp.Master); err != nil {
 		fmt.Println(err)
