@@ -91,6 +91,7 @@ type peer struct {
 	dir  string
 	conf string
 	logf string
+	args []string // more command-line arguments
 }
 
 func startPeer(t *testing.T, kind string, h *netns.Host, conf string) *peer {
@@ -126,6 +127,7 @@ func (p *peer) start() {
 		"-p", filepath.Join(p.dir, "vrrpd.pid"),
 		"--data-file", filepath.Join(p.dir, "keepalived.data"),
 		"--stats-file", filepath.Join(p.dir, "keepalived.stats"))
+	cmd.Args = append(cmd.Args, p.args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -62,6 +62,7 @@ type options struct {
 	configID   string
 	dataFile   string
 	statsFile  string
+	vipLease   time.Duration
 }
 
 // parseFlags parses args (without the program name) as keepalived's
@@ -93,11 +94,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	str(&o.configID, "", "configuration id for @id conditionals (default: the short host name)", "i", "config-id")
 	str(&o.dataFile, "/tmp/keepalived.data", "where SIGUSR1 writes the state", "data-file")
 	str(&o.statsFile, "/tmp/keepalived.stats", "where SIGUSR2 writes the statistics", "stats-file")
+	fs.DurationVar(&o.vipLease, "vip-lease", vrrp.DefaultVIPLease,
+		"the kernel lifetime of the virtual addresses, renewed by the Master, so that a killed vrrpd's addresses expire; 0 makes them permanent, as keepalived's")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.vipLease < 0 {
+		return o, fmt.Errorf("--vip-lease %v: a lifetime cannot be negative (0 makes the addresses permanent)", o.vipLease)
 	}
 	return o, nil
 }
@@ -325,7 +331,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 		defer os.Remove(o.pidFile)
 	}
-	binder, err := vip.New(vip.Options{Logger: log, Namespace: nsPath})
+	binder, err := vip.New(vip.Options{Logger: log, Namespace: nsPath, Lease: o.vipLease})
 	if err != nil {
 		return fmt.Errorf("addresses: %w", err)
 	}

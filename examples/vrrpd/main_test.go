@@ -27,19 +27,22 @@ import (
 func TestParseFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	o, err := parseFlags([]string{"-f", "/x.conf", "-t", "-l", "-D", "--log-json", "-p", "/run/v.pid", "-n",
-		"--metrics", ":9100", "--status", ":9101", "-i", "h1", "--data-file", "/d", "--stats-file", "/s"}, &stderr)
+		"--metrics", ":9100", "--status", ":9101", "-i", "h1", "--data-file", "/d", "--stats-file", "/s", "--vip-lease", "0"}, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := options{file: "/x.conf", configTest: true, console: true, debug: true, logJSON: true, pidFile: "/run/v.pid",
-		noFork: true, metrics: ":9100", status: ":9101", configID: "h1", dataFile: "/d", statsFile: "/s"}
+		noFork: true, metrics: ":9100", status: ":9101", configID: "h1", dataFile: "/d", statsFile: "/s", vipLease: 0}
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)
 	}
 	o, err = parseFlags([]string{"--config-test"}, &stderr)
 	if err != nil || !o.configTest || o.file != "/etc/keepalived/keepalived.conf" ||
-		o.dataFile != "/tmp/keepalived.data" || o.statsFile != "/tmp/keepalived.stats" {
+		o.dataFile != "/tmp/keepalived.data" || o.statsFile != "/tmp/keepalived.stats" || o.vipLease != vrrp.DefaultVIPLease {
 		t.Errorf("defaults: %+v, %v", o, err)
+	}
+	if _, err := parseFlags([]string{"--vip-lease", "-1s"}, &stderr); err == nil {
+		t.Error("a negative lease accepted")
 	}
 	if _, err := parseFlags([]string{"extra"}, &stderr); err == nil {
 		t.Error("extra argument accepted")
