@@ -3,6 +3,7 @@ package vrrp
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -385,19 +386,9 @@ func (n *Node) State(id int) State { return n.insts[id].m.State() }
 // Machine returns the Machine of instance id, to read.
 func (n *Node) Machine(id int) *Machine { return &n.insts[id].m }
 
-// Source returns the address instance id sends from.
-func (n *Node) Source(id int) netip.Addr { return n.insts[id].src }
-
-// Destinations returns where instance id sends its adverts: its group or
-// unicast peers.
-func (n *Node) Destinations(id int) []netip.Addr { return n.insts[id].dsts }
-
-// Bound reports whether instance id holds its addresses: a Master whose
-// bind was confirmed.
-func (n *Node) Bound(id int) bool { return n.insts[id].bind == bound }
-
-// Faults returns the fault sources of instance id with their causes.
-func (n *Node) Faults(id int) map[string]string { return n.insts[id].faults }
+// Faults returns the fault sources of instance id with their causes, a
+// copy.
+func (n *Node) Faults(id int) map[string]string { return maps.Clone(n.insts[id].faults) }
 
 // Status returns the Status of instance id, less its Stats.
 func (n *Node) Status(id int) Status {
