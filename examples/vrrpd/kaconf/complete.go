@@ -23,7 +23,34 @@ const (
 	maxVIPs6 = (1500 - 14 - 40 - 8) / 16 // 89
 )
 
+// completion is keepalived's vrrp_complete_instance, one rule per step,
+// in its order: each step may depend on the ones before it.
+var completion = []func(dc *decoder, in *Instance, st *instanceState){
+	completeVersion,
+	completeNoVIP,
+	completePriorityState,
+	completeAuth,
+	completeMinimum,
+	completeVIPCount,
+	completePreempt,
+	completeAccept,
+	completeInherited,
+	completeAdvertInterval,
+	completeMulticast,
+	completeVMAC,
+	completeOwnInterface,
+	completeOwner,
+}
+
 func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
+	for _, step := range completion {
+		step(dc, in, st)
+	}
+}
+
+// completeVersion takes the strict mode and the version from global_defs,
+// and version 3 for IPv6.
+func completeVersion(dc *decoder, in *Instance, st *instanceState) {
 	g := &dc.cfg.Global
 	n := st.node
 	name := in.Name
@@ -45,6 +72,12 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 	if in.Version == 0 {
 		in.Version = g.VRRPVersion
 	}
+}
+
+// completeNoVIP reports an instance without addresses.
+func completeNoVIP(dc *decoder, in *Instance, st *instanceState) {
+	n := st.node
+	name := in.Name
 	if len(in.VIPs) == 0 {
 		if in.Version == 3 || in.IPv6 || in.Strict {
 			dc.errorf(n, "(%s) No VIP specified; at least one is required", name)
@@ -52,6 +85,13 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 			dc.errorf(n, "(%s) No VIP specified; at least one is required by vrrpkit (keepalived: at least one is sensible)", name)
 		}
 	}
+}
+
+// completePriorityState derives the priority from the state, and the
+// state from the priority.
+func completePriorityState(dc *decoder, in *Instance, st *instanceState) {
+	n := st.node
+	name := in.Name
 	if !st.prioSet {
 		if st.stateSet && in.State == StateMaster {
 			in.Priority = ownerPriority
@@ -72,8 +112,12 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 			in.State = StateMaster
 		}
 	}
+}
 
-	// Authentication.
+// completeAuth drops the authentication where keepalived drops it.
+func completeAuth(dc *decoder, in *Instance, st *instanceState) {
+	n := st.node
+	name := in.Name
 	switch {
 	case in.AuthType == AuthNone:
 	case in.Strict:
@@ -95,8 +139,13 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 	if in.AuthType == AuthAH {
 		dc.diags.errorf(st.authTypePos, "(%s) auth_type AH is not supported: vrrpkit has no IPSEC-AH; use PASS or no authentication", name)
 	}
+}
 
-	// keepalived's chk_min_cfg.
+// completeMinimum is keepalived's chk_min_cfg, plus the source and
+// unicast checks.
+func completeMinimum(dc *decoder, in *Instance, st *instanceState) {
+	n := st.node
+	name := in.Name
 	if in.VRID == 0 {
 		dc.errorf(n, "(%s) the virtual router id must be set", name)
 	}
@@ -120,6 +169,13 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 			dc.warnf(n, "(%s) the first IPv6 VIP address should be link local", name)
 		}
 	}
+}
+
+// completeVIPCount moves the addresses that do not fit in an advert to
+// the excluded ones.
+func completeVIPCount(dc *decoder, in *Instance, st *instanceState) {
+	n := st.node
+	name := in.Name
 	maxVIPs := maxVIPs4
 	if in.IPv6 {
 		maxVIPs = maxVIPs6
@@ -129,8 +185,12 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 		in.ExcludedVIPs = append(in.ExcludedVIPs, in.VIPs[maxVIPs:]...)
 		in.VIPs = in.VIPs[:maxVIPs]
 	}
+}
 
-	// Preemption.
+// completePreempt clears the preemption settings that cannot apply.
+func completePreempt(dc *decoder, in *Instance, st *instanceState) {
+	n := st.node
+	name := in.Name
 	if in.Priority == ownerPriority && in.NoPreempt {
 		dc.warnf(n, "(%s) nopreempt is incompatible with priority %d. resetting nopreempt", name, ownerPriority)
 		in.NoPreempt = false
@@ -155,8 +215,12 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 			in.PreemptDelay = 0
 		}
 	}
+}
 
-	// Accept mode.
+// completeAccept settles accept mode.
+func completeAccept(dc *decoder, in *Instance, st *instanceState) {
+	n := st.node
+	name := in.Name
 	if !st.acceptSet {
 		in.Accept = !in.Strict
 	}
@@ -185,8 +249,13 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 			dc.errorf(n, "(%s) %s implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`", name, strictKw)
 		}
 	}
+}
 
-	// Settings that default to the global ones.
+// completeInherited takes the settings not given from global_defs.
+func completeInherited(dc *decoder, in *Instance, st *instanceState) {
+	g := &dc.cfg.Global
+	n := st.node
+	name := in.Name
 	if !st.lowerPrioSet {
 		in.LowerPrioNoAdvert = in.Strict || g.LowerPrioNoAdvert
 	} else if in.Strict && !in.LowerPrioNoAdvert {
@@ -211,8 +280,12 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 	if !st.garpRefreshRepSet {
 		in.GARPMasterRefreshRepeat = g.GARPMasterRefreshRepeat
 	}
+}
 
-	// Advert interval, rounded as keepalived rounds it.
+// completeAdvertInterval rounds the advert interval as keepalived rounds it.
+func completeAdvertInterval(dc *decoder, in *Instance, st *instanceState) {
+	n := st.node
+	name := in.Name
 	if !st.advertSet {
 		in.AdvertInterval = defaultAdvertInterval
 	}
@@ -245,8 +318,13 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 		}
 	}
 	in.AdvertInterval = time.Duration(us) * time.Microsecond
+}
 
-	// Multicast group.
+// completeMulticast picks the multicast group.
+func completeMulticast(dc *decoder, in *Instance, st *instanceState) {
+	g := &dc.cfg.Global
+	n := st.node
+	name := in.Name
 	if st.mcastDstSet && len(in.UnicastPeers) > 0 {
 		dc.warnf(n, "(%s) multicast destination specified with unicast - ignoring", name)
 		in.MulticastGroup = netip.Addr{}
@@ -257,8 +335,13 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 			in.MulticastGroup = g.MulticastGroup6
 		}
 	}
+}
 
-	// VMAC.
+// completeVMAC settles the VMAC settings.
+func completeVMAC(dc *decoder, in *Instance, st *instanceState) {
+	g := &dc.cfg.Global
+	n := st.node
+	name := in.Name
 	if in.VMACXmitBase && !in.UseVMAC {
 		dc.warnf(n, "(%s) vmac_xmit_base is only valid with a vmac", name)
 		in.VMACXmitBase = false
@@ -276,8 +359,12 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 			in.VMACName = fmt.Sprintf("%s.%d", g.VMACPrefix, in.VRID)
 		}
 	}
+}
 
-	// An instance tracks its own interface anyway.
+// completeOwnInterface drops a track of the instance's own interface,
+// which it tracks anyway.
+func completeOwnInterface(dc *decoder, in *Instance, st *instanceState) {
+	name := in.Name
 	kept := in.TrackInterfaces[:0]
 	for _, t := range in.TrackInterfaces {
 		if t.Name == in.Interface {
@@ -287,8 +374,11 @@ func (dc *decoder) completeInstance(in *Instance, st *instanceState) {
 		kept = append(kept, t)
 	}
 	in.TrackInterfaces = kept
+}
 
-	// An address owner's priority cannot move.
+// completeOwner drops the weighted tracks of an address owner, whose
+// priority cannot move.
+func completeOwner(dc *decoder, in *Instance, st *instanceState) {
 	if in.Priority == ownerPriority {
 		dc.dropWeighted(in, "address owner")
 	}

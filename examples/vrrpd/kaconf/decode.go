@@ -157,75 +157,62 @@ func (dc *decoder) decode(nodes []*Node) {
 }
 
 func (dc *decoder) top(n *Node) {
-	g := &dc.cfg.Global
-	switch kw := n.Keyword(); kw {
-	case "global_defs":
-		if dc.block(n) {
-			if !g.Pos.IsValid() {
-				g.Pos = n.Pos
-			}
-			for _, c := range n.Block {
-				dc.globalDef(c)
-			}
-		}
-	case "net_namespace", "instance", "use_pid_dir", "linkbeat_use_polling",
-		"namespace_with_ipsets", "child_wait_time", "net_namespace_ipvs":
-		dc.noBlock(n)
-		dc.globalDef(n)
-	case "vrrp_instance":
-		dc.instance(n)
-	case "vrrp_script":
-		dc.script(n)
-	case "vrrp_track_process":
-		dc.trackProcess(n)
-	case "track_file", "vrrp_track_file":
-		if kw == "vrrp_track_file" {
-			dc.warnf(n, `"vrrp_track_file" is deprecated, please use "track_file"`)
-		}
-		dc.trackFile(n)
-	case "vrrp_sync_group":
-		dc.syncGroup(n)
-	case "virtual_server_group":
-		dc.virtualServerGroup(n)
-	case "virtual_server":
-		dc.virtualServer(n)
-	case "static_ipaddress":
-		dc.unsupported(n, "static addresses are not configured by vrrpkit")
-	case "static_routes", "static_rules":
-		dc.unsupported(n, "static routes and rules are not configured by vrrpkit")
-	case "track_group":
-		dc.unsupported(n, "track groups of static addresses, routes and rules")
-	case "garp_group":
-		dc.unsupported(n, "per-interface gratuitous ARP delays; use vrrp_garp_interval / vrrp_gna_interval")
-	case "linkbeat_interfaces":
-		dc.noEffect(n, "link state comes from netlink")
-	case "interface_up_down_delays":
-		dc.unsupported(n, "interface state changes take effect at once in vrrpkit")
-	case "bfd_instance":
-		dc.unsupported(n, "BFD")
-	case "SSL":
-		dc.noEffect(n, "SSL_GET checkers use the system's TLS defaults")
-	default:
-		dc.unknown(n)
-	}
+	dispatch(dc, topKeywords, dc.cfg, n)
 }
 
-// globalDef decodes a keyword of global_defs (or a daemon keyword at the
-// top level).
-func (dc *decoder) globalDef(n *Node) {
-	g := &dc.cfg.Global
-	kw := n.Keyword()
-	if kw != "notification_email" {
-		dc.noBlock(n)
-	}
-	switch kw {
-	case "router_id":
+// topKeywords are the top-level keywords.
+var topKeywords = newTable[*Config]("",
+	key("global_defs", 0, "", func(dc *decoder, c *Config, n *Node) {
+		if !c.Global.Pos.IsValid() {
+			c.Global.Pos = n.Pos
+		}
+		for _, k := range n.Block {
+			dispatch(dc, globalKeywords, &c.Global, k)
+		}
+	}).withBlock(needBlock),
+	// Daemon keywords keepalived also reads at the top level.
+	key("net_namespace", 0, "", topGlobal),
+	key("instance", 0, "", topGlobal),
+	key("use_pid_dir", 0, "", topGlobal),
+	key("linkbeat_use_polling", 0, "", topGlobal),
+	key("namespace_with_ipsets", 0, "", topGlobal),
+	key("child_wait_time", 0, "", topGlobal),
+	key("net_namespace_ipvs", 0, "", topGlobal),
+	key("vrrp_instance", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.instance(n) }).withBlock(optBlock),
+	key("vrrp_script", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.script(n) }).withBlock(optBlock),
+	key("vrrp_track_process", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.trackProcess(n) }).withBlock(optBlock),
+	key("track_file", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.trackFile(n) }).withBlock(optBlock),
+	key("vrrp_track_file", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.trackFile(n) }).withBlock(optBlock).deprecated("track_file", true),
+	key("vrrp_sync_group", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.syncGroup(n) }).withBlock(optBlock),
+	key("virtual_server_group", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.virtualServerGroup(n) }).withBlock(optBlock),
+	key("virtual_server", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.virtualServer(n) }).withBlock(optBlock),
+	refusedKey[*Config]("static_ipaddress", "static addresses are not configured by vrrpkit").withBlock(optBlock),
+	refusedKey[*Config]("static_routes", "static routes and rules are not configured by vrrpkit").withBlock(optBlock),
+	refusedKey[*Config]("static_rules", "static routes and rules are not configured by vrrpkit").withBlock(optBlock),
+	refusedKey[*Config]("track_group", "track groups of static addresses, routes and rules").withBlock(optBlock),
+	refusedKey[*Config]("garp_group", "per-interface gratuitous ARP delays; use vrrp_garp_interval / vrrp_gna_interval").withBlock(optBlock),
+	noEffectKey[*Config]("linkbeat_interfaces", "link state comes from netlink").withBlock(optBlock),
+	refusedKey[*Config]("interface_up_down_delays", "interface state changes take effect at once in vrrpkit").withBlock(optBlock),
+	refusedKey[*Config]("bfd_instance", "BFD").withBlock(optBlock),
+	noEffectKey[*Config]("SSL", "SSL_GET checkers use the system's TLS defaults").withBlock(optBlock),
+)
+
+// topGlobal reads a daemon keyword given at the top level as in
+// global_defs.
+func topGlobal(dc *decoder, c *Config, n *Node) {
+	dispatch(dc, globalKeywords, &c.Global, n)
+}
+
+// globalKeywords are the keywords of global_defs.
+var globalKeywords = newTable[*GlobalDefs]("global_defs",
+	key("router_id", 0, "the host name", func(dc *decoder, g *GlobalDefs, n *Node) {
 		if len(n.Words) < 2 {
 			dc.warnf(n, "routerid name missing - ignoring")
 			return
 		}
 		g.RouterID = n.Words[1]
-	case "net_namespace":
+	}),
+	key("net_namespace", 0, "", func(dc *decoder, g *GlobalDefs, n *Node) {
 		if len(n.Words) < 2 {
 			dc.warnf(n, "net_namespace name missing - ignoring")
 			return
@@ -236,7 +223,8 @@ func (dc *decoder) globalDef(n *Node) {
 		}
 		dc.seenNetNS = true
 		g.NetNamespace = n.Words[1]
-	case "instance":
+	}),
+	key("instance", 0, "", func(dc *decoder, g *GlobalDefs, n *Node) {
 		if len(n.Words) < 2 {
 			dc.warnf(n, "instance name missing - ignoring")
 			return
@@ -247,83 +235,63 @@ func (dc *decoder) globalDef(n *Node) {
 		}
 		dc.seenInstance = true
 		g.Instance = n.Words[1]
-	case "default_interface":
+	}),
+	key("default_interface", 0, "eth0", func(dc *decoder, g *GlobalDefs, n *Node) {
 		if len(n.Words) < 2 {
 			dc.warnf(n, "default_interface requires interface name")
 			return
 		}
 		g.DefaultInterface = n.Words[1]
-	case "dynamic_interfaces":
+	}),
+	key("dynamic_interfaces", 0, "", func(dc *decoder, g *GlobalDefs, n *Node) {
 		if len(n.Words) > 1 && n.Words[1] != "allow_if_changes" {
 			dc.warnf(n, "Unknown dynamic_interfaces option '%s'", n.Words[1])
 		}
 		g.DynamicInterfaces = true
-	case "enable_script_security":
-		g.EnableScriptSecurity = true
-	case "script_user":
+	}),
+	key("enable_script_security", 0, "off", func(_ *decoder, g *GlobalDefs, _ *Node) { g.EnableScriptSecurity = true }),
+	key("script_user", 0, "keepalived_script if it exists, else root", func(dc *decoder, g *GlobalDefs, n *Node) {
 		if len(n.Words) < 2 {
 			dc.warnf(n, "No script username specified")
 			return
 		}
-		g.ScriptUser = n.Words[1]
-		g.ScriptGroup = n.Arg(2)
-	case "vrrp_version":
-		if !dc.need(n, 1) {
-			return
-		}
+		g.ScriptUser, g.ScriptGroup = n.Words[1], n.Arg(2)
+	}),
+	key("vrrp_version", 1, "2", func(dc *decoder, g *GlobalDefs, n *Node) {
 		v, msg := parseUnsigned(n.Words[1], 2, 3)
 		if msg != "" {
 			dc.warnf(n, "%s", joinMsg("VRRP Error: Version must be either 2 or 3", msg))
 			return
 		}
 		g.VRRPVersion = int(v)
-	case "vrrp_mcast_group4", "vrrp_mcast_group6":
-		if !dc.need(n, 1) {
-			return
-		}
-		a, ok := parseAddr(n.Words[1])
-		want6 := kw == "vrrp_mcast_group6"
-		switch {
-		case !ok || a.Is6() != want6:
-			dc.warnf(n, "Can't parse %s [%s]. Skipping", kw, n.Words[1])
-		case !a.IsMulticast():
-			dc.warnf(n, "%s [%s] is not multicast. Skipping", kw, n.Words[1])
-		case want6:
-			g.MulticastGroup6 = a
-		default:
-			g.MulticastGroup4 = a
-		}
-	case "vrrp_garp_master_delay":
-		if d, ok := dc.seconds(n, kw+" '%s' invalid - ignoring"); ok {
+	}),
+	key("vrrp_mcast_group4", 1, "224.0.0.18", mcastGroup),
+	key("vrrp_mcast_group6", 1, "ff02::12", mcastGroup),
+	key("vrrp_garp_master_delay", 0, "5", func(dc *decoder, g *GlobalDefs, n *Node) {
+		if d, ok := dc.seconds(n, n.Keyword()+" '%s' invalid - ignoring"); ok {
 			g.GARPMasterDelay = d
 		}
-	case "vrrp_garp_master_repeat":
+	}),
+	key("vrrp_garp_master_repeat", 0, "5", func(dc *decoder, g *GlobalDefs, n *Node) {
+		kw := n.Keyword()
 		if v, ok := dc.repeat(n, kw+" '%s' invalid - ignoring", kw+" must be greater than 0, setting to 1"); ok {
 			g.GARPMasterRepeat = v
 		}
-	case "vrrp_garp_master_refresh":
+	}),
+	key("vrrp_garp_master_refresh", 0, "0 (none)", func(dc *decoder, g *GlobalDefs, n *Node) {
 		if d, ok := dc.seconds(n, "Invalid vrrp_garp_master_refresh '%s' - ignoring"); ok {
 			g.GARPMasterRefresh = d
 		}
-	case "vrrp_garp_master_refresh_repeat":
+	}),
+	key("vrrp_garp_master_refresh_repeat", 0, "1", func(dc *decoder, g *GlobalDefs, n *Node) {
+		kw := n.Keyword()
 		if v, ok := dc.repeat(n, kw+" '%s' invalid - ignoring", kw+" must be greater than 0, setting to 1"); ok {
 			g.GARPMasterRefreshRepeat = v
 		}
-	case "vrrp_garp_interval", "vrrp_gna_interval":
-		if !dc.need(n, 1) {
-			return
-		}
-		d, msg := parseTimer(n.Words[1], time.Microsecond, 4294967295*time.Microsecond)
-		if msg != "" {
-			dc.warnf(n, "%s", joinMsg(kw+" '"+n.Words[1]+"' is invalid", msg))
-			return
-		}
-		if kw == "vrrp_garp_interval" {
-			g.GARPInterval = d
-		} else {
-			g.GNAInterval = d
-		}
-	case "vrrp_min_garp":
+	}),
+	key("vrrp_garp_interval", 1, "0", garpInterval),
+	key("vrrp_gna_interval", 1, "0", garpInterval),
+	key("vrrp_min_garp", 0, "off; alone: on", func(dc *decoder, g *GlobalDefs, n *Node) {
 		on := true
 		if len(n.Words) > 1 {
 			var ok bool
@@ -335,121 +303,225 @@ func (dc *decoder) globalDef(n *Node) {
 		if on {
 			g.GARPMasterRepeat, g.GARPMasterDelay, g.GARPMasterRefreshRepeat = 1, 0, 1
 		}
-	case "vrrp_strict":
-		g.Strict = true
-	case "vrrp_check_unicast_src":
-		g.CheckUnicastSrc = true
-	case "vrrp_skip_check_adv_addr":
-		g.SkipCheckAdvAddr = true
-	case "vrrp_lower_prio_no_advert":
+	}),
+	key("vrrp_strict", 0, "off", func(_ *decoder, g *GlobalDefs, _ *Node) { g.Strict = true }),
+	key("vrrp_check_unicast_src", 0, "off", func(_ *decoder, g *GlobalDefs, _ *Node) { g.CheckUnicastSrc = true }),
+	key("vrrp_skip_check_adv_addr", 0, "off", func(_ *decoder, g *GlobalDefs, _ *Node) { g.SkipCheckAdvAddr = true }),
+	key("vrrp_lower_prio_no_advert", 0, "off; alone: on", func(dc *decoder, g *GlobalDefs, n *Node) {
 		if v, ok := dc.optBool(n, "Invalid value for vrrp_lower_prio_no_advert specified"); ok {
 			g.LowerPrioNoAdvert = v
 		}
-	case "vrrp_higher_prio_send_advert":
-		if v, ok := dc.optBool(n, "Invalid value for vrrp_higher_prio_send_advert specified"); ok && v {
-			dc.unsupported(n, "a Master hearing a higher priority steps down without a last advert")
-		}
-	case "log_unknown_vrids":
-		g.LogUnknownVRIDs = true
-	case "vrrp_startup_delay":
-		if !dc.need(n, 1) {
-			return
-		}
+	}),
+	refusedKey[*GlobalDefs]("vrrp_higher_prio_send_advert", higherPrioWhy).when(func(dc *decoder, _ *GlobalDefs, n *Node) bool {
+		v, ok := dc.optBool(n, "Invalid value for vrrp_higher_prio_send_advert specified")
+		return ok && v
+	}),
+	key("log_unknown_vrids", 0, "off", func(_ *decoder, g *GlobalDefs, _ *Node) { g.LogUnknownVRIDs = true }),
+	key("vrrp_startup_delay", 1, "0", func(dc *decoder, g *GlobalDefs, n *Node) {
 		d, msg := parseTimer(n.Words[1], 0, 4294967295*time.Microsecond)
 		if msg != "" {
 			dc.warnf(n, "%s", joinMsg("vrrp_startup_delay '"+n.Words[1]+"' is invalid", msg))
 			return
 		}
 		g.StartupDelay = d
-	case "vmac_prefix":
-		if !dc.need(n, 1) {
-			return
-		}
-		g.VMACPrefix = n.Words[1]
-	case "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat":
-		if !dc.need(n, 1) {
-			return
-		}
-		if v, msg := parseUnsigned(n.Words[1], 0, 1<<31-1); msg != "" {
-			dc.warnf(n, "%s", joinMsg(kw+" '"+n.Words[1]+"' invalid - ignoring", msg))
-		} else if v != 0 {
-			dc.unsupported(n, "vrrpkit sends no gratuitous ARPs on hearing a lower priority advert; only 0 is accepted")
-		}
-	case "vrrp_down_timer_adverts":
-		if !dc.need(n, 1) {
-			return
-		}
-		if v, msg := parseUnsigned(n.Words[1], 1, 100); msg != "" {
-			dc.warnf(n, "%s", joinMsg("Invalid vrrp_down_timer_adverts [1:100] '"+n.Words[1]+"'", msg))
-		} else if v != 3 {
-			dc.unsupported(n, "the Master_Down_Interval is 3 advert intervals (RFC 5798); only 3 is accepted")
-		}
-	case "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl":
-		dc.unsupported(n, "periodic gratuitous ARPs on other interfaces")
-	case "startup_script", "shutdown_script":
-		dc.unsupported(n, "scripts run when the daemon starts or stops")
-	case "notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script":
-		dc.unsupported(n, "notify FIFOs; use notify scripts")
-	case "notification_email":
-		dc.noEffect(n, "no e-mail is sent")
-	case "vrrp_iptables", "vrrp_ipsets":
-		dc.warnf(n, "%s: iptables not supported, and keyword %s has no effect here (no firewall rules are managed; no_accept mode is refused)", kw, kw)
-	case "lvs_sync_daemon", "lvs_timeouts":
-		dc.warnf(n, "keyword %s has no effect here (IPVS settings are not managed)", kw)
-	case "random_seed":
-		dc.noEffect(n, "${_RANDOM} is seeded by the reader's options")
+	}),
+	key("vmac_prefix", 1, "vrrp", func(_ *decoder, g *GlobalDefs, n *Node) { g.VMACPrefix = n.Words[1] }),
+	refusedKey[*GlobalDefs]("vrrp_garp_lower_prio_delay", lowerPrioGARPWhy).when(globalCheck(lowerPrioGARP(""))),
+	refusedKey[*GlobalDefs]("vrrp_garp_lower_prio_repeat", lowerPrioGARPWhy).when(globalCheck(lowerPrioGARP(""))),
+	refusedKey[*GlobalDefs]("vrrp_down_timer_adverts", downTimerWhy).when(globalCheck(downTimer("Invalid vrrp_down_timer_adverts"))),
+	refusedKey[*GlobalDefs]("vrrp_garp_extra_if", "periodic gratuitous ARPs on other interfaces"),
+	refusedKey[*GlobalDefs]("vrrp_vmac_garp_intvl", "periodic gratuitous ARPs on other interfaces"),
+	refusedKey[*GlobalDefs]("startup_script", "scripts run when the daemon starts or stops"),
+	refusedKey[*GlobalDefs]("shutdown_script", "scripts run when the daemon starts or stops"),
+	refusedKey[*GlobalDefs]("notify_fifo", "notify FIFOs; use notify scripts"),
+	refusedKey[*GlobalDefs]("notify_fifo_script", "notify FIFOs; use notify scripts"),
+	refusedKey[*GlobalDefs]("vrrp_notify_fifo", "notify FIFOs; use notify scripts"),
+	refusedKey[*GlobalDefs]("vrrp_notify_fifo_script", "notify FIFOs; use notify scripts"),
+	noEffectKey[*GlobalDefs]("notification_email", mailWhy).withBlock(optBlock),
+	noEffectKey[*GlobalDefs]("vrrp_iptables", "no firewall rules are managed; no_accept mode is refused").when(globalCheck(iptables)),
+	noEffectKey[*GlobalDefs]("vrrp_ipsets", "no firewall rules are managed; no_accept mode is refused").when(globalCheck(iptables)),
+	noEffectKey[*GlobalDefs]("lvs_sync_daemon", ipvsWhy),
+	noEffectKey[*GlobalDefs]("lvs_timeouts", ipvsWhy),
+	noEffectKey[*GlobalDefs]("random_seed", "${_RANDOM} is seeded by the reader's options"),
+	noEffectKey[*GlobalDefs]("notification_email_from", mailWhy),
+	noEffectKey[*GlobalDefs]("smtp_server", mailWhy),
+	noEffectKey[*GlobalDefs]("smtp_helo_name", mailWhy),
+	noEffectKey[*GlobalDefs]("smtp_connect_timeout", mailWhy),
+	noEffectKey[*GlobalDefs]("smtp_alert", mailWhy),
+	noEffectKey[*GlobalDefs]("smtp_alert_vrrp", mailWhy),
+	noEffectKey[*GlobalDefs]("smtp_alert_checker", mailWhy),
+	noEffectKey[*GlobalDefs]("no_email_faults", mailWhy),
+	noEffectKey[*GlobalDefs]("checker_log_all_failures", ""),
+	noEffectKey[*GlobalDefs]("rs_init_notifies", ""),
+	noEffectKey[*GlobalDefs]("no_checker_emails", ""),
+	noEffectKey[*GlobalDefs]("process_names", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("process_name", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("vrrp_process_name", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("checker_process_name", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("lvs_process_name", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("bfd_process_name", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("use_pid_dir", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("child_wait_time", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("umask", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("instance_name", oneProcessWhy),
+	noEffectKey[*GlobalDefs]("max_auto_priority", schedWhy),
+	noEffectKey[*GlobalDefs]("min_auto_priority_delay", schedWhy),
+	noEffectKey[*GlobalDefs]("vrrp_priority", schedWhy),
+	noEffectKey[*GlobalDefs]("vrrp_no_swap", schedWhy),
+	noEffectKey[*GlobalDefs]("vrrp_rt_priority", schedWhy),
+	noEffectKey[*GlobalDefs]("vrrp_cpu_affinity", schedWhy),
+	noEffectKey[*GlobalDefs]("vrrp_rlimit_rttime", schedWhy),
+	noEffectKey[*GlobalDefs]("vrrp_rlimit_rtime", schedWhy),
+	noEffectKey[*GlobalDefs]("checker_priority", schedWhy),
+	noEffectKey[*GlobalDefs]("checker_no_swap", schedWhy),
+	noEffectKey[*GlobalDefs]("checker_rt_priority", schedWhy),
+	noEffectKey[*GlobalDefs]("checker_cpu_affinity", schedWhy),
+	noEffectKey[*GlobalDefs]("checker_rlimit_rttime", schedWhy),
+	noEffectKey[*GlobalDefs]("checker_rlimit_rtime", schedWhy),
+	noEffectKey[*GlobalDefs]("bfd_priority", schedWhy),
+	noEffectKey[*GlobalDefs]("bfd_no_swap", schedWhy),
+	noEffectKey[*GlobalDefs]("bfd_rt_priority", schedWhy),
+	noEffectKey[*GlobalDefs]("bfd_cpu_affinity", schedWhy),
+	noEffectKey[*GlobalDefs]("bfd_rlimit_rttime", schedWhy),
+	noEffectKey[*GlobalDefs]("bfd_rlimit_rtime", schedWhy),
+	noEffectKey[*GlobalDefs]("snmp_socket", snmpWhy),
+	noEffectKey[*GlobalDefs]("enable_traps", snmpWhy),
+	noEffectKey[*GlobalDefs]("enable_snmp_vrrp", snmpWhy),
+	noEffectKey[*GlobalDefs]("enable_snmp_keepalived", snmpWhy),
+	noEffectKey[*GlobalDefs]("enable_snmp_rfc", snmpWhy),
+	noEffectKey[*GlobalDefs]("enable_snmp_rfcv2", snmpWhy),
+	noEffectKey[*GlobalDefs]("enable_snmp_rfcv3", snmpWhy),
+	noEffectKey[*GlobalDefs]("enable_snmp_checker", snmpWhy),
+	noEffectKey[*GlobalDefs]("enable_dbus", snmpWhy),
+	noEffectKey[*GlobalDefs]("dbus_service_name", snmpWhy),
+	noEffectKey[*GlobalDefs]("vrrp_netlink_cmd_rcv_bufs", bufsWhy),
+	noEffectKey[*GlobalDefs]("vrrp_netlink_cmd_rcv_bufs_force", bufsWhy),
+	noEffectKey[*GlobalDefs]("vrrp_netlink_monitor_rcv_bufs", bufsWhy),
+	noEffectKey[*GlobalDefs]("vrrp_netlink_monitor_rcv_bufs_force", bufsWhy),
+	noEffectKey[*GlobalDefs]("process_monitor_rcv_bufs", bufsWhy),
+	noEffectKey[*GlobalDefs]("process_monitor_rcv_bufs_force", bufsWhy),
+	noEffectKey[*GlobalDefs]("lvs_netlink_cmd_rcv_bufs", bufsWhy),
+	noEffectKey[*GlobalDefs]("lvs_netlink_cmd_rcv_bufs_force", bufsWhy),
+	noEffectKey[*GlobalDefs]("lvs_netlink_monitor_rcv_bufs", bufsWhy),
+	noEffectKey[*GlobalDefs]("lvs_netlink_monitor_rcv_bufs_force", bufsWhy),
+	noEffectKey[*GlobalDefs]("vrrp_rx_bufs_policy", bufsWhy),
+	noEffectKey[*GlobalDefs]("vrrp_rx_bufs_multiplier", bufsWhy),
+	noEffectKey[*GlobalDefs]("reload_check_config", ""),
+	noEffectKey[*GlobalDefs]("reload_time_file", ""),
+	noEffectKey[*GlobalDefs]("reload_repeat", ""),
+	noEffectKey[*GlobalDefs]("reload_file", ""),
+	noEffectKey[*GlobalDefs]("include_check", ""),
+	noEffectKey[*GlobalDefs]("config_save_dir", ""),
+	noEffectKey[*GlobalDefs]("tmp_config_directory", ""),
+	noEffectKey[*GlobalDefs]("data_use_instance", ""),
+	noEffectKey[*GlobalDefs]("fifo_write_vrrp_states_on_reload", ""),
+	noEffectKey[*GlobalDefs]("linkbeat_use_polling", "link state comes from netlink"),
+	noEffectKey[*GlobalDefs]("namespace_with_ipsets", firewallWhy),
+	noEffectKey[*GlobalDefs]("nftables", firewallWhy),
+	noEffectKey[*GlobalDefs]("nftables_priority", firewallWhy),
+	noEffectKey[*GlobalDefs]("nftables_ifindex", firewallWhy),
+	noEffectKey[*GlobalDefs]("nftables_counters", firewallWhy),
+	noEffectKey[*GlobalDefs]("nftables_ipvs", firewallWhy),
+	noEffectKey[*GlobalDefs]("nftables_ipvs_priority", firewallWhy),
+	noEffectKey[*GlobalDefs]("nftables_ipvs_start_fwmark", firewallWhy),
+	noEffectKey[*GlobalDefs]("disable_local_igmp", firewallWhy),
+	noEffectKey[*GlobalDefs]("vrrp_notify_priority_changes", "no notify FIFO"),
+	noEffectKey[*GlobalDefs]("net_namespace_ipvs", ipvsWhy),
+	noEffectKey[*GlobalDefs]("lvs_flush", ipvsWhy),
+	noEffectKey[*GlobalDefs]("lvs_flush_on_stop", ipvsWhy),
+	noEffectKey[*GlobalDefs]("lvs_flush_onstop", ipvsWhy),
+	noEffectKey[*GlobalDefs]("lvs_notify_fifo", ipvsWhy),
+	noEffectKey[*GlobalDefs]("lvs_notify_fifo_script", ipvsWhy),
+	noEffectKey[*GlobalDefs]("vmac_addr_prefix", ""),
+	noEffectKey[*GlobalDefs]("startup_script_timeout", ""),
+	noEffectKey[*GlobalDefs]("shutdown_script_timeout", ""),
+)
+
+// Reasons shared by several keywords.
+const (
+	mailWhy          = "no e-mail is sent"
+	oneProcessWhy    = "a single process"
+	schedWhy         = "process scheduling is the Go runtime's"
+	snmpWhy          = "no SNMP or D-Bus"
+	bufsWhy          = "socket buffers are sized by vrrpkit"
+	firewallWhy      = "no firewall rules are managed"
+	ipvsWhy          = "IPVS settings are not managed"
+	higherPrioWhy    = "a Master hearing a higher priority steps down without a last advert"
+	lowerPrioGARPWhy = "vrrpkit sends no gratuitous ARPs on hearing a lower priority advert; only 0 is accepted"
+	downTimerWhy     = "the Master_Down_Interval is 3 advert intervals (RFC 5798); only 3 is accepted"
+)
+
+func mcastGroup(dc *decoder, g *GlobalDefs, n *Node) {
+	kw := n.Keyword()
+	a, ok := parseAddr(n.Words[1])
+	want6 := kw == "vrrp_mcast_group6"
+	switch {
+	case !ok || a.Is6() != want6:
+		dc.warnf(n, "Can't parse %s [%s]. Skipping", kw, n.Words[1])
+	case !a.IsMulticast():
+		dc.warnf(n, "%s [%s] is not multicast. Skipping", kw, n.Words[1])
+	case want6:
+		g.MulticastGroup6 = a
 	default:
-		if why, ok := globalNoEffect(kw); ok {
-			dc.noEffect(n, why)
-			return
-		}
-		dc.unknown(n)
+		g.MulticastGroup4 = a
 	}
 }
 
-// globalNoEffect lists the global keywords of keepalived 2.2.7 that do
-// nothing in a VRRP-only daemon, with the reason.
-func globalNoEffect(kw string) (string, bool) {
-	switch kw {
-	case "notification_email_from", "smtp_server", "smtp_helo_name", "smtp_connect_timeout",
-		"smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_email_faults":
-		return "no e-mail is sent", true
-	case "checker_log_all_failures", "rs_init_notifies", "no_checker_emails":
-		return "", true
-	case "process_names", "process_name", "vrrp_process_name", "checker_process_name",
-		"lvs_process_name", "bfd_process_name", "use_pid_dir", "child_wait_time", "umask",
-		"instance_name":
-		return "a single process", true
-	case "max_auto_priority", "min_auto_priority_delay",
-		"vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "vrrp_rlimit_rtime",
-		"checker_priority", "checker_no_swap", "checker_rt_priority", "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime",
-		"bfd_priority", "bfd_no_swap", "bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime", "bfd_rlimit_rtime":
-		return "process scheduling is the Go runtime's", true
-	case "snmp_socket", "enable_traps", "enable_snmp_vrrp", "enable_snmp_keepalived", "enable_snmp_rfc",
-		"enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_snmp_checker", "enable_dbus", "dbus_service_name":
-		return "no SNMP or D-Bus", true
-	case "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
-		"vrrp_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
-		"lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",
-		"lvs_netlink_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier":
-		return "socket buffers are sized by vrrpkit", true
-	case "reload_check_config", "reload_time_file", "reload_repeat", "reload_file", "include_check",
-		"config_save_dir", "tmp_config_directory", "data_use_instance", "fifo_write_vrrp_states_on_reload":
-		return "", true
-	case "linkbeat_use_polling":
-		return "link state comes from netlink", true
-	case "namespace_with_ipsets", "nftables", "nftables_priority", "nftables_ifindex", "nftables_counters",
-		"nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "disable_local_igmp":
-		return "no firewall rules are managed", true
-	case "vrrp_notify_priority_changes":
-		return "no notify FIFO", true
-	case "net_namespace_ipvs", "lvs_flush", "lvs_flush_on_stop", "lvs_flush_onstop", "lvs_notify_fifo",
-		"lvs_notify_fifo_script":
-		return "IPVS settings are not managed", true
-	case "vmac_addr_prefix", "startup_script_timeout", "shutdown_script_timeout":
-		return "", true
+func garpInterval(dc *decoder, g *GlobalDefs, n *Node) {
+	kw := n.Keyword()
+	d, msg := parseTimer(n.Words[1], time.Microsecond, 4294967295*time.Microsecond)
+	if msg != "" {
+		dc.warnf(n, "%s", joinMsg(kw+" '"+n.Words[1]+"' is invalid", msg))
+		return
 	}
-	return "", false
+	if kw == "vrrp_garp_interval" {
+		g.GARPInterval = d
+	} else {
+		g.GNAInterval = d
+	}
+}
+
+// globalCheck adapts a value check to the global_defs table.
+func globalCheck(f func(*decoder, *Node) bool) func(*decoder, *GlobalDefs, *Node) bool {
+	return func(dc *decoder, _ *GlobalDefs, n *Node) bool { return f(dc, n) }
+}
+
+// lowerPrioGARP checks a garp_lower_prio_delay / _repeat value: only 0
+// is supported. prefix names the instance in keepalived's message.
+func lowerPrioGARP(prefix string) func(*decoder, *Node) bool {
+	return func(dc *decoder, n *Node) bool {
+		if !dc.need(n, 1) {
+			return false
+		}
+		v, msg := parseUnsigned(n.Words[1], 0, 1<<31-1)
+		if msg != "" {
+			dc.warnf(n, "%s", joinMsg(prefix+n.Keyword()+" '"+n.Words[1]+"' invalid - ignoring", msg))
+			return false
+		}
+		return v != 0
+	}
+}
+
+// downTimer checks a down_timer_adverts value: only 3 is supported.
+func downTimer(invalid string) func(*decoder, *Node) bool {
+	return func(dc *decoder, n *Node) bool {
+		if !dc.need(n, 1) {
+			return false
+		}
+		v, msg := parseUnsigned(n.Words[1], 1, 100)
+		if msg != "" {
+			dc.warnf(n, "%s", joinMsg(invalid+" [1:100] '"+n.Words[1]+"'", msg))
+			return false
+		}
+		return v != 3
+	}
+}
+
+// iptables gives keepalived 2.2.7's warning for vrrp_iptables and
+// vrrp_ipsets before the keyword's own.
+func iptables(dc *decoder, n *Node) bool {
+	dc.warnf(n, "%s: iptables not supported", n.Keyword())
+	return true
 }
 
 // seconds reads a whole number of seconds, as keepalived's garp delays.

@@ -39,8 +39,9 @@ func (dc *decoder) instance(n *Node) {
 	}
 	in := Instance{Pos: n.Pos, Name: name}
 	st := &instanceState{node: n, unicastTTL: -1}
+	x := &instCtx{in: &in, st: st}
 	for _, c := range n.Block {
-		dc.instanceKeyword(&in, st, c)
+		dispatch(dc, instanceKeywords, x, c)
 	}
 	// keepalived's vrrp_end_handler.
 	if len(in.UnicastPeers) > 0 && in.UseVMAC {
@@ -77,29 +78,21 @@ func setFamily(st *instanceState, a netip.Addr) bool {
 	return st.family == f
 }
 
-func (dc *decoder) instanceKeyword(in *Instance, st *instanceState, n *Node) {
-	kw := n.Keyword()
-	switch kw {
-	case "authentication", "virtual_ipaddress", "virtual_ipaddress_excluded", "unicast_peer",
-		"track_interface", "track_script", "track_file", "track_process", "virtual_routes",
-		"virtual_rules", "track_bfd":
-		if !dc.block(n) {
-			return
-		}
-	default:
-		dc.noBlock(n)
-	}
-	name := in.Name
-	switch kw {
-	case "state":
-		if !dc.need(n, 1) {
-			return
-		}
+// instCtx is what an instance keyword writes into.
+type instCtx struct {
+	in *Instance
+	st *instanceState
+}
+
+// instanceKeywords are the keywords of vrrp_instance.
+var instanceKeywords = newTable[*instCtx]("vrrp_instance",
+	key("state", 1, "BACKUP; MASTER when the priority is 255", func(dc *decoder, x *instCtx, n *Node) {
+		in, name := x.in, x.in.Name
 		switch s := n.Words[1]; s {
 		case "MASTER":
 			in.State = StateMaster
 		case "BACKUP":
-			if st.stateSet && in.State == StateMaster {
+			if x.st.stateSet && in.State == StateMaster {
 				dc.warnf(n, "(%s) state previously set as MASTER - ignoring BACKUP", name)
 				return
 			}
@@ -108,131 +101,110 @@ func (dc *decoder) instanceKeyword(in *Instance, st *instanceState, n *Node) {
 			dc.warnf(n, "(%s) unknown state '%s', defaulting to BACKUP", name, s)
 			in.State = StateBackup
 		}
-		st.stateSet = true
-	case "interface":
-		if !dc.need(n, 1) {
-			return
-		}
+		x.st.stateSet = true
+	}),
+	key("interface", 1, "", func(dc *decoder, x *instCtx, n *Node) {
 		if len(n.Words[1]) > maxIfNameLen {
 			dc.warnf(n, "Interface name '%s' too long - ignoring", n.Words[1])
 			return
 		}
-		in.Interface = n.Words[1]
-	case "virtual_router_id":
-		if !dc.need(n, 1) {
-			return
-		}
+		x.in.Interface = n.Words[1]
+	}),
+	key("virtual_router_id", 1, "none: required", func(dc *decoder, x *instCtx, n *Node) {
 		v, msg := parseUnsigned(n.Words[1], 1, 255)
 		if msg != "" {
-			dc.errorf(n, "%s", joinMsg("("+name+"): VRID '"+n.Words[1]+"' not valid - must be between 1 & 255", msg))
+			dc.errorf(n, "%s", joinMsg("("+x.in.Name+"): VRID '"+n.Words[1]+"' not valid - must be between 1 & 255", msg))
 			return
 		}
-		in.VRID = uint8(v)
-	case "priority":
-		if !dc.need(n, 1) {
-			return
-		}
+		x.in.VRID = uint8(v)
+	}),
+	key("priority", 1, "100; 255 with state MASTER alone", func(dc *decoder, x *instCtx, n *Node) {
 		v, msg := parseUnsigned(n.Words[1], 1, ownerPriority)
 		if msg != "" {
-			dc.warnf(n, "%s", joinMsg("("+name+") Priority not valid! must be between 1 & 255. Using default 100", msg))
+			dc.warnf(n, "%s", joinMsg("("+x.in.Name+") Priority not valid! must be between 1 & 255. Using default 100", msg))
 			v = defaultPriority
 		}
-		in.Priority, st.prioSet = uint8(v), true
-	case "advert_int":
-		if !dc.need(n, 1) {
-			return
-		}
+		x.in.Priority, x.st.prioSet = uint8(v), true
+	}),
+	key("advert_int", 1, "1", func(dc *decoder, x *instCtx, n *Node) {
 		v, msg := parseDecimal(n.Words[1], 10000, 255e6)
 		if msg != "" || v == 0 {
-			dc.warnf(n, "%s", joinMsg("("+name+") Advert interval ("+n.Words[1]+") not valid! Must be > 0 - ignoring", msg))
+			dc.warnf(n, "%s", joinMsg("("+x.in.Name+") Advert interval ("+n.Words[1]+") not valid! Must be > 0 - ignoring", msg))
 			return
 		}
-		in.AdvertInterval, st.advertSet = time.Duration(v)*time.Microsecond, true
-	case "version":
-		if !dc.need(n, 1) {
-			return
-		}
+		x.in.AdvertInterval, x.st.advertSet = time.Duration(v)*time.Microsecond, true
+	}),
+	key("version", 1, "vrrp_version; 3 for IPv6", func(dc *decoder, x *instCtx, n *Node) {
+		in, st := x.in, x.st
 		v, msg := parseInt(n.Words[1], 2, 3)
 		if msg != "" {
-			dc.warnf(n, "%s", joinMsg("("+name+"): Version must be either 2 or 3", msg))
+			dc.warnf(n, "%s", joinMsg("("+in.Name+"): Version must be either 2 or 3", msg))
 			return
 		}
 		if (st.versionSet && in.Version != int(v)) || (v == 2 && st.family == 6) {
-			dc.warnf(n, "(%s) vrrp_version %d conflicts with configured or deduced version %d; ignoring.", name, v, in.Version)
+			dc.warnf(n, "(%s) vrrp_version %d conflicts with configured or deduced version %d; ignoring.", in.Name, v, in.Version)
 			return
 		}
 		in.Version, st.versionSet = int(v), true
-	case "native_ipv6":
-		if st.family == 4 {
-			dc.warnf(n, "(%s) Cannot specify native_ipv6 with IPv4 addresses", name)
+	}),
+	key("native_ipv6", 0, "", func(dc *decoder, x *instCtx, n *Node) {
+		if x.st.family == 4 {
+			dc.warnf(n, "(%s) Cannot specify native_ipv6 with IPv4 addresses", x.in.Name)
 			return
 		}
-		st.family, in.Version, st.versionSet = 6, 3, true
-	case "nopreempt":
-		in.NoPreempt = true
-	case "preempt":
-		in.NoPreempt = false
-	case "preempt_delay":
-		if !dc.need(n, 1) {
-			return
-		}
+		x.st.family, x.in.Version, x.st.versionSet = 6, 3, true
+	}),
+	key("nopreempt", 0, "preempt", func(_ *decoder, x *instCtx, _ *Node) { x.in.NoPreempt = true }),
+	key("preempt", 0, "preempt", func(_ *decoder, x *instCtx, _ *Node) { x.in.NoPreempt = false }),
+	key("preempt_delay", 1, "0", func(dc *decoder, x *instCtx, n *Node) {
 		v, msg := parseDecimal(n.Words[1], 0, 1000e6)
 		if msg != "" {
-			dc.warnf(n, "%s", joinMsg("("+name+") Preempt_delay not valid! must be between 0-1000", msg))
-			in.PreemptDelay = 0
+			dc.warnf(n, "%s", joinMsg("("+x.in.Name+") Preempt_delay not valid! must be between 0-1000", msg))
+			x.in.PreemptDelay = 0
 			return
 		}
-		in.PreemptDelay = time.Duration(v) * time.Microsecond
-	case "accept":
-		in.Accept, st.acceptSet = true, true
-	case "no_accept":
-		in.Accept, st.acceptSet = false, true
-		st.noAcceptPos = n.Pos
-	case "strict_mode":
-		if v, ok := dc.optBool(n, "("+name+") invalid strict_mode %s specified"); ok {
-			in.Strict, st.strictSet = v, true
+		x.in.PreemptDelay = time.Duration(v) * time.Microsecond
+	}),
+	key("accept", 0, "accept; no_accept in strict mode", func(_ *decoder, x *instCtx, _ *Node) {
+		x.in.Accept, x.st.acceptSet = true, true
+	}),
+	key("no_accept", 0, "", func(_ *decoder, x *instCtx, n *Node) {
+		x.in.Accept, x.st.acceptSet = false, true
+		x.st.noAcceptPos = n.Pos
+	}),
+	key("strict_mode", 0, "vrrp_strict; alone: on", func(dc *decoder, x *instCtx, n *Node) {
+		if v, ok := dc.optBool(n, "("+x.in.Name+") invalid strict_mode %s specified"); ok {
+			x.in.Strict, x.st.strictSet = v, true
 		}
-	case "skip_check_adv_addr":
-		if v, ok := dc.optBool(n, "("+name+") invalid skip_check_adv_addr %s specified"); ok {
-			in.SkipCheckAdvAddr, st.skipCheckSet = v, true
+	}),
+	key("skip_check_adv_addr", 0, "vrrp_skip_check_adv_addr; alone: on", func(dc *decoder, x *instCtx, n *Node) {
+		if v, ok := dc.optBool(n, "("+x.in.Name+") invalid skip_check_adv_addr %s specified"); ok {
+			x.in.SkipCheckAdvAddr, x.st.skipCheckSet = v, true
 		}
-	case "check_unicast_src":
-		in.CheckUnicastSrc, st.checkUnicastSet = true, true
-	case "lower_prio_no_advert":
-		if v, ok := dc.optBool(n, "("+name+") invalid lower_prio_no_advert %s specified"); ok {
-			in.LowerPrioNoAdvert, st.lowerPrioSet = v, true
+	}),
+	key("check_unicast_src", 0, "vrrp_check_unicast_src", func(_ *decoder, x *instCtx, _ *Node) {
+		x.in.CheckUnicastSrc, x.st.checkUnicastSet = true, true
+	}),
+	key("lower_prio_no_advert", 0, "vrrp_lower_prio_no_advert; alone: on", func(dc *decoder, x *instCtx, n *Node) {
+		if v, ok := dc.optBool(n, "("+x.in.Name+") invalid lower_prio_no_advert %s specified"); ok {
+			x.in.LowerPrioNoAdvert, x.st.lowerPrioSet = v, true
 		}
-	case "higher_prio_send_advert":
-		if v, ok := dc.optBool(n, "("+name+") invalid higher_prio_send_advert %s specified"); ok && v {
-			dc.unsupported(n, "a Master hearing a higher priority steps down without a last advert")
-		}
-	case "dont_track_primary":
-		in.DontTrackPrimary = true
-	case "promote_secondaries":
-		in.PromoteSecondaries = true
-	case "mcast_src_ip", "unicast_src_ip":
-		if !dc.need(n, 1) {
-			return
-		}
-		a, ok := parseAddr(n.Words[1])
-		if !ok {
-			dc.warnf(n, "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", name, n.Words[1])
-			return
-		}
-		if !setFamily(st, a) {
-			dc.warnf(n, "Configuration error: VRRP instance[%s] and src address[%s] MUST be of the same family !!! Skipping...", name, n.Words[1])
-			return
-		}
-		in.SourceAddr, st.srcPos = a, n.Pos
-	case "mcast_dst_ip":
-		if !dc.need(n, 1) {
-			return
-		}
+	}),
+	refusedKey[*instCtx]("higher_prio_send_advert", higherPrioWhy).when(func(dc *decoder, x *instCtx, n *Node) bool {
+		v, ok := dc.optBool(n, "("+x.in.Name+") invalid higher_prio_send_advert %s specified")
+		return ok && v
+	}),
+	key("dont_track_primary", 0, "off", func(_ *decoder, x *instCtx, _ *Node) { x.in.DontTrackPrimary = true }),
+	key("promote_secondaries", 0, "off", func(_ *decoder, x *instCtx, _ *Node) { x.in.PromoteSecondaries = true }),
+	key("mcast_src_ip", 1, "the interface's first address", srcIP),
+	key("unicast_src_ip", 1, "the interface's first address", srcIP),
+	key("mcast_dst_ip", 1, "vrrp_mcast_group4 / vrrp_mcast_group6", func(dc *decoder, x *instCtx, n *Node) {
+		name := x.in.Name
 		a, ok := parseAddr(n.Words[1])
 		switch {
 		case !ok:
 			dc.warnf(n, "(%s) malformed mcast dest address %s. Skipping...", name, n.Words[1])
-		case !setFamily(st, a):
+		case !setFamily(x.st, a):
 			dc.warnf(n, "(%s) mcast dest address %s MUST match VRRP instance family. Skipping...", name, n.Words[1])
 		case !a.IsMulticast() || (a.Is6() && !a.IsLinkLocalMulticast()):
 			ll := ""
@@ -241,183 +213,201 @@ func (dc *decoder) instanceKeyword(in *Instance, st *instanceState, n *Node) {
 			}
 			dc.warnf(n, "(%s) mcast_dst_ip %s not%s multicast. Skipping...", name, n.Words[1], ll)
 		default:
-			in.MulticastGroup, st.mcastDstSet = a, true
+			x.in.MulticastGroup, x.st.mcastDstSet = a, true
 		}
-	case "unicast_ttl":
-		if !dc.need(n, 1) {
-			return
-		}
+	}),
+	key("unicast_ttl", 1, "255", func(dc *decoder, x *instCtx, n *Node) {
 		v, msg := parseUnsigned(n.Words[1], 0, 255)
 		if msg != "" {
-			dc.warnf(n, "%s", joinMsg("("+name+"): TTL '"+n.Words[1]+"' not valid - must be between 0 & 255", msg))
+			dc.warnf(n, "%s", joinMsg("("+x.in.Name+"): TTL '"+n.Words[1]+"' not valid - must be between 0 & 255", msg))
 			return
 		}
-		st.unicastTTL = int(v)
-	case "use_vmac":
+		x.st.unicastTTL = int(v)
+	}),
+	key("use_vmac", 0, "off; alone: vmac_prefix.VRID", func(dc *decoder, x *instCtx, n *Node) {
+		in := x.in
 		in.UseVMAC = true
 		if len(n.Words) >= 2 {
 			v := n.Words[1]
-			if !devNameValid(v) {
-				dc.warnf(n, "VMAC interface name '%s' too long or invalid characters - ignoring", v)
-				break
-			}
-			for _, o := range dc.cfg.Instances {
-				if o.VMACName == v {
-					dc.warnf(n, "(%s) VRRP instance %s is already using %s - ignoring name", name, o.Name, v)
-					return
+			if devNameValid(v) {
+				for _, o := range dc.cfg.Instances {
+					if o.VMACName == v {
+						dc.warnf(n, "(%s) VRRP instance %s is already using %s - ignoring name", in.Name, o.Name, v)
+						return
+					}
 				}
+				in.VMACName = v
+			} else {
+				dc.warnf(n, "VMAC interface name '%s' too long or invalid characters - ignoring", v)
 			}
-			in.VMACName = v
 		}
 		if len(n.Words) >= 3 {
-			dc.errorf(n, "(%s) use_vmac with a MAC address (%s) is not supported: the VMAC has the RFC 5798 virtual router MAC", name, n.Words[2])
+			dc.errorf(n, "(%s) use_vmac with a MAC address (%s) is not supported: the VMAC has the RFC 5798 virtual router MAC", in.Name, n.Words[2])
 		}
-	case "vmac_xmit_base":
-		in.VMACXmitBase = true
-	case "garp_master_delay":
-		if d, ok := dc.seconds(n, "("+name+"): garp_master_delay '%s' invalid - ignoring"); ok {
-			in.GARPMasterDelay, st.garpDelaySet = d, true
+	}),
+	key("vmac_xmit_base", 0, "off", func(_ *decoder, x *instCtx, _ *Node) { x.in.VMACXmitBase = true }),
+	key("garp_master_delay", 0, "vrrp_garp_master_delay", func(dc *decoder, x *instCtx, n *Node) {
+		if d, ok := dc.seconds(n, "("+x.in.Name+"): garp_master_delay '%s' invalid - ignoring"); ok {
+			x.in.GARPMasterDelay, x.st.garpDelaySet = d, true
 		}
-	case "garp_master_repeat":
+	}),
+	key("garp_master_repeat", 0, "vrrp_garp_master_repeat", func(dc *decoder, x *instCtx, n *Node) {
+		name := x.in.Name
 		if v, ok := dc.repeat(n, "("+name+"): garp_master_repeat '%s' invalid - ignoring", "("+name+"): garp_master_repeat must be greater than 0, setting to 1"); ok {
-			in.GARPMasterRepeat, st.garpRepSet = v, true
+			x.in.GARPMasterRepeat, x.st.garpRepSet = v, true
 		}
-	case "garp_master_refresh":
-		if d, ok := dc.seconds(n, "("+name+"): Invalid garp_master_refresh '%s' - ignoring"); ok {
-			in.GARPMasterRefresh, st.garpRefreshSet = d, true
-		} else {
-			in.GARPMasterRefresh, st.garpRefreshSet = 0, true
+	}),
+	key("garp_master_refresh", 0, "vrrp_garp_master_refresh", func(dc *decoder, x *instCtx, n *Node) {
+		d, ok := dc.seconds(n, "("+x.in.Name+"): Invalid garp_master_refresh '%s' - ignoring")
+		if !ok {
+			d = 0
 		}
-	case "garp_master_refresh_repeat":
+		x.in.GARPMasterRefresh, x.st.garpRefreshSet = d, true
+	}),
+	key("garp_master_refresh_repeat", 0, "vrrp_garp_master_refresh_repeat", func(dc *decoder, x *instCtx, n *Node) {
+		name := x.in.Name
 		if v, ok := dc.repeat(n, "("+name+"): garp_master_refresh_repeat '%s' invalid - ignoring", "("+name+"): garp_master_refresh_repeat must be greater than 0, setting to 1"); ok {
-			in.GARPMasterRefreshRepeat, st.garpRefreshRepSet = v, true
+			x.in.GARPMasterRefreshRepeat, x.st.garpRefreshRepSet = v, true
 		}
-	case "garp_lower_prio_delay", "garp_lower_prio_repeat":
-		if !dc.need(n, 1) {
-			return
+	}),
+	refusedKey[*instCtx]("garp_lower_prio_delay", lowerPrioGARPWhy).when(instLowerPrioGARP),
+	refusedKey[*instCtx]("garp_lower_prio_repeat", lowerPrioGARPWhy).when(instLowerPrioGARP),
+	refusedKey[*instCtx]("down_timer_adverts", downTimerWhy).when(func(dc *decoder, x *instCtx, n *Node) bool {
+		return downTimer("("+x.in.Name+"): Invalid down_timer_adverts")(dc, n)
+	}),
+	key("authentication", 0, "none", func(dc *decoder, x *instCtx, n *Node) {
+		for _, c := range n.Block {
+			dispatch(dc, authKeywords, x, c)
 		}
-		if v, msg := parseUnsigned(n.Words[1], 0, 1<<31-1); msg != "" {
-			dc.warnf(n, "%s", joinMsg("("+name+"): "+kw+" '"+n.Words[1]+"' invalid - ignoring", msg))
-		} else if v != 0 {
-			dc.unsupported(n, "vrrpkit sends no gratuitous ARPs on hearing a lower priority advert; only 0 is accepted")
-		}
-	case "down_timer_adverts":
-		if !dc.need(n, 1) {
-			return
-		}
-		if v, msg := parseUnsigned(n.Words[1], 1, 100); msg != "" {
-			dc.warnf(n, "%s", joinMsg("("+name+"): Invalid down_timer_adverts [1:100] '"+n.Words[1]+"'", msg))
-		} else if v != 3 {
-			dc.unsupported(n, "the Master_Down_Interval is 3 advert intervals (RFC 5798); only 3 is accepted")
-		}
-	case "authentication":
+	}).withBlock(needBlock),
+	key("virtual_ipaddress", 0, "none", vips).withBlock(needBlock),
+	key("virtual_ipaddress_excluded", 0, "none", vips).withBlock(needBlock),
+	key("unicast_peer", 0, "none: multicast", func(dc *decoder, x *instCtx, n *Node) {
 		for _, c := range n.Block {
 			dc.noBlock(c)
-			switch c.Keyword() {
-			case "auth_type":
-				if !dc.need(c, 1) {
-					continue
-				}
-				switch c.Words[1] {
-				case "PASS":
-					in.AuthType = AuthPass
-				case "AH":
-					in.AuthType = AuthAH
-					st.authTypePos = c.Pos
-				default:
-					dc.warnf(c, "(%s) unknown authentication type '%s'", name, c.Words[1])
-				}
-			case "auth_pass":
-				if !dc.need(c, 1) {
-					continue
-				}
-				p := c.Words[1]
-				if len(p) > authPassLen {
-					dc.warnf(c, "Truncating auth_pass to %d characters", authPassLen)
-					p = p[:authPassLen]
-				}
-				in.AuthPass = p
-			default:
-				dc.unknown(c)
-			}
+			dc.unicastPeer(x.in, x.st, c)
 		}
-	case "virtual_ipaddress", "virtual_ipaddress_excluded":
+	}).withBlock(needBlock),
+	key("track_interface", 0, "", func(dc *decoder, x *instCtx, n *Node) {
+		x.in.TrackInterfaces = dc.trackInterfaces(x.in.Name, x.in.TrackInterfaces, n)
+	}).withBlock(needBlock),
+	key("track_script", 0, "", func(dc *decoder, x *instCtx, n *Node) {
+		x.in.TrackScripts = dc.tracks(x.in.Name, x.in.TrackScripts, n, trackScriptKind)
+	}).withBlock(needBlock),
+	key("track_process", 0, "", func(dc *decoder, x *instCtx, n *Node) {
+		x.in.TrackProcesses = dc.tracks(x.in.Name, x.in.TrackProcesses, n, trackProcessKind)
+	}).withBlock(needBlock),
+	key("track_file", 0, "", func(dc *decoder, x *instCtx, n *Node) {
+		x.in.TrackFiles = dc.tracks(x.in.Name, x.in.TrackFiles, n, trackFileKind)
+	}).withBlock(needBlock),
+	key("notify", 0, "", instNotify),
+	key("notify_master", 0, "", instNotify),
+	key("notify_backup", 0, "", instNotify),
+	key("notify_fault", 0, "", instNotify),
+	key("notify_stop", 0, "", instNotify),
+	noEffectKey[*instCtx]("smtp_alert", mailWhy).when(func(dc *decoder, _ *instCtx, n *Node) bool {
+		_, ok := dc.optBool(n, "Invalid vrrp_instance smtp_alert parameter %s")
+		return ok
+	}),
+	noEffectKey[*instCtx]("debug", "not implemented in keepalived either"),
+	noEffectKey[*instCtx]("notify_priority_changes", ""),
+	noEffectKey[*instCtx]("kernel_rx_buf_size", ""),
+	noEffectKey[*instCtx]("linkbeat_use_polling", "link state comes from netlink").deprecated("linkbeat_interfaces", false).when(func(dc *decoder, x *instCtx, n *Node) bool {
+		dc.warnf(n, "(%s) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", x.in.Name)
+		return true
+	}),
+	noEffectKey[*instCtx]("lvs_sync_daemon_interface", ipvsWhy).deprecated("global_defs lvs_sync_daemon", false).when(func(dc *decoder, x *instCtx, n *Node) bool {
+		dc.warnf(n, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated", x.in.Name)
+		return true
+	}),
+	refusedKey[*instCtx]("virtual_routes", routesWhy).withBlock(needBlock).when(func(dc *decoder, _ *instCtx, n *Node) bool {
 		for _, c := range n.Block {
 			dc.noBlock(c)
-			v, ok := dc.vip(c)
-			if !ok {
-				continue
-			}
-			if kw == "virtual_ipaddress" && !setFamily(st, v.Prefix.Addr()) {
-				dc.warnf(c, "(%s): address family must match VRRP instance [%s] - ignoring", name, c.Words[0])
-				continue
-			}
-			if kw == "virtual_ipaddress" {
-				in.VIPs = append(in.VIPs, v)
-			} else {
-				in.ExcludedVIPs = append(in.ExcludedVIPs, v)
+			if len(c.Words) > 0 && !hasWord(c.Words, "dev") && !hasWord(c.Words, "no_track") {
+				dc.warnf(c, "Warning - cannot track route %s with no interface specified, not tracking", routeDest(c.Words))
 			}
 		}
-	case "unicast_peer":
-		for _, c := range n.Block {
-			dc.noBlock(c)
-			dc.unicastPeer(in, st, c)
+		return true
+	}),
+	refusedKey[*instCtx]("virtual_rules", routesWhy).withBlock(needBlock),
+	refusedKey[*instCtx]("track_bfd", "BFD").withBlock(needBlock),
+	refusedKey[*instCtx]("track_src_ip", "a removed unicast_src_ip does not put the instance in FAULT"),
+	refusedKey[*instCtx]("use_vmac_addr", "VMACs on the interfaces of VIPs"),
+	refusedKey[*instCtx]("use_ipvlan", "ipvlan interfaces"),
+	refusedKey[*instCtx]("vrf", "VRF interfaces"),
+	refusedKey[*instCtx]("unicast_fault_no_peer", "an instance without unicast peers runs multicast"),
+	refusedKey[*instCtx]("old_unicast_checksum", "adverts are sent with the current VRRPv3 checksum (all forms are accepted)"),
+	refusedKey[*instCtx]("notify_master_rx_lower_pri", "no callback when a Master hears a lower priority"),
+	refusedKey[*instCtx]("notify_deleted", "instances deleted by a reload are notified as FAULT"),
+	refusedKey[*instCtx]("garp_extra_if", "periodic gratuitous ARPs on other interfaces"),
+	refusedKey[*instCtx]("vmac_garp_intvl", "periodic gratuitous ARPs on other interfaces"),
+)
+
+const routesWhy = "vrrpkit adds and removes addresses only, not routes or rules"
+
+// authKeywords are the keywords of an instance's authentication block.
+var authKeywords = newTable[*instCtx]("authentication",
+	key("auth_type", 1, "none", func(dc *decoder, x *instCtx, n *Node) {
+		switch n.Words[1] {
+		case "PASS":
+			x.in.AuthType = AuthPass
+		case "AH":
+			x.in.AuthType = AuthAH
+			x.st.authTypePos = n.Pos
+		default:
+			dc.warnf(n, "(%s) unknown authentication type '%s'", x.in.Name, n.Words[1])
 		}
-	case "track_interface":
-		in.TrackInterfaces = dc.trackInterfaces(name, in.TrackInterfaces, n)
-	case "track_script":
-		in.TrackScripts = dc.tracks(name, in.TrackScripts, n, trackScriptKind)
-	case "track_process":
-		in.TrackProcesses = dc.tracks(name, in.TrackProcesses, n, trackProcessKind)
-	case "track_file":
-		in.TrackFiles = dc.tracks(name, in.TrackFiles, n, trackFileKind)
-	case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop":
-		dc.notify(n, "("+name+")", &in.Notify)
-	case "smtp_alert":
-		if _, ok := dc.optBool(n, "Invalid vrrp_instance smtp_alert parameter %s"); ok {
-			dc.noEffect(n, "no e-mail is sent")
+	}),
+	key("auth_pass", 1, "", func(dc *decoder, x *instCtx, n *Node) {
+		p := n.Words[1]
+		if len(p) > authPassLen {
+			dc.warnf(n, "Truncating auth_pass to %d characters", authPassLen)
+			p = p[:authPassLen]
 		}
-	case "debug":
-		dc.noEffect(n, "not implemented in keepalived either")
-	case "notify_priority_changes", "kernel_rx_buf_size":
-		dc.noEffect(n, "")
-	case "linkbeat_use_polling":
-		dc.warnf(n, "(%s) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block; keyword linkbeat_use_polling has no effect here (link state comes from netlink)", name)
-	case "lvs_sync_daemon_interface":
-		dc.warnf(n, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated; keyword lvs_sync_daemon_interface has no effect here (IPVS settings are not managed)", name)
-	case "virtual_routes", "virtual_rules":
-		dc.unsupported(n, "vrrpkit adds and removes addresses only, not routes or rules")
-		if kw == "virtual_routes" {
-			for _, c := range n.Block {
-				dc.noBlock(c)
-				if len(c.Words) > 0 && !hasWord(c.Words, "dev") && !hasWord(c.Words, "no_track") {
-					dc.warnf(c, "Warning - cannot track route %s with no interface specified, not tracking", routeDest(c.Words))
-				}
-			}
-		}
-	case "track_bfd":
-		dc.unsupported(n, "BFD")
-	case "track_src_ip":
-		dc.unsupported(n, "a removed unicast_src_ip does not put the instance in FAULT")
-	case "use_vmac_addr":
-		dc.unsupported(n, "VMACs on the interfaces of VIPs")
-	case "use_ipvlan":
-		dc.unsupported(n, "ipvlan interfaces")
-	case "vrf":
-		dc.unsupported(n, "VRF interfaces")
-	case "unicast_fault_no_peer":
-		dc.unsupported(n, "an instance without unicast peers runs multicast")
-	case "old_unicast_checksum":
-		dc.unsupported(n, "adverts are sent with the current VRRPv3 checksum (all forms are accepted)")
-	case "notify_master_rx_lower_pri":
-		dc.unsupported(n, "no callback when a Master hears a lower priority")
-	case "notify_deleted":
-		dc.unsupported(n, "instances deleted by a reload are notified as FAULT")
-	case "garp_extra_if", "vmac_garp_intvl":
-		dc.unsupported(n, "periodic gratuitous ARPs on other interfaces")
-	default:
-		dc.unknown(n)
+		x.in.AuthPass = p
+	}),
+)
+
+func srcIP(dc *decoder, x *instCtx, n *Node) {
+	name := x.in.Name
+	a, ok := parseAddr(n.Words[1])
+	if !ok {
+		dc.warnf(n, "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", name, n.Words[1])
+		return
 	}
+	if !setFamily(x.st, a) {
+		dc.warnf(n, "Configuration error: VRRP instance[%s] and src address[%s] MUST be of the same family !!! Skipping...", name, n.Words[1])
+		return
+	}
+	x.in.SourceAddr, x.st.srcPos = a, n.Pos
+}
+
+func instLowerPrioGARP(dc *decoder, x *instCtx, n *Node) bool {
+	return lowerPrioGARP("("+x.in.Name+"): ")(dc, n)
+}
+
+func vips(dc *decoder, x *instCtx, n *Node) {
+	kw := n.Keyword()
+	for _, c := range n.Block {
+		dc.noBlock(c)
+		v, ok := dc.vip(c)
+		if !ok {
+			continue
+		}
+		if kw == "virtual_ipaddress" && !setFamily(x.st, v.Prefix.Addr()) {
+			dc.warnf(c, "(%s): address family must match VRRP instance [%s] - ignoring", x.in.Name, c.Words[0])
+			continue
+		}
+		if kw == "virtual_ipaddress" {
+			x.in.VIPs = append(x.in.VIPs, v)
+		} else {
+			x.in.ExcludedVIPs = append(x.in.ExcludedVIPs, v)
+		}
+	}
+}
+
+func instNotify(dc *decoder, x *instCtx, n *Node) {
+	dc.notify(n, "("+x.in.Name+")", &x.in.Notify)
 }
 
 func hasWord(words []string, w string) bool {
@@ -893,76 +883,7 @@ func (dc *decoder) script(n *Node) {
 	}
 	s := Script{Pos: n.Pos, Name: n.Words[1], Interval: defaultScriptInterval, Rise: 1, Fall: 1}
 	for _, c := range n.Block {
-		dc.noBlock(c)
-		switch kw := c.Keyword(); kw {
-		case "script":
-			if ns := dc.scriptLine(c, false); ns != nil {
-				s.Command = ns.Command
-			}
-		case "interval", "timeout":
-			if !dc.need(c, 1) {
-				continue
-			}
-			v, msg := parseUnsigned(c.Words[1], 0, 4294)
-			if msg != "" {
-				if kw == "interval" {
-					dc.warnf(c, "%s", joinMsg("("+s.Name+"): vrrp script interval '"+c.Words[1]+"' must be between 1 and 4294 - ignoring", msg))
-				} else {
-					dc.warnf(c, "%s", joinMsg("("+s.Name+"): vrrp script timeout '"+c.Words[1]+"' invalid - ignoring", msg))
-				}
-				continue
-			}
-			if v == 0 {
-				dc.warnf(c, "(%s): vrrp script %s must be greater than 0, setting to 1", s.Name, kw)
-				v = 1
-			}
-			if kw == "interval" {
-				s.Interval = time.Duration(v) * time.Second
-			} else {
-				s.Timeout = time.Duration(v) * time.Second
-			}
-		case "weight":
-			if !dc.need(c, 1) {
-				continue
-			}
-			w, msg := parseInt(c.Words[1], -253, 253)
-			if msg != "" {
-				dc.warnf(c, "%s", joinMsg("vrrp_script "+s.Name+" weight "+c.Words[1]+" must be in [-253, 253]", msg))
-				// keepalived keeps the out-of-range value; it is clamped here.
-				w = max(-253, min(253, w))
-			}
-			s.Weight = int(w)
-			if len(c.Words) >= 3 {
-				if c.Words[2] == "reverse" {
-					s.WeightReverse = true
-				} else {
-					dc.warnf(c, "vrrp_script %s unknown weight option %s", s.Name, c.Words[2])
-				}
-			}
-		case "rise", "fall":
-			if !dc.need(c, 1) {
-				continue
-			}
-			v, msg := parseUnsigned(c.Words[1], 1, 1<<31-1)
-			if msg != "" {
-				dc.warnf(c, "%s", joinMsg("("+s.Name+"): vrrp script "+kw+" value '"+c.Words[1]+"' invalid, defaulting to 1", msg))
-				v = 1
-			}
-			if kw == "rise" {
-				s.Rise = int(v)
-			} else {
-				s.Fall = int(v)
-			}
-		case "user":
-			if !dc.need(c, 1) {
-				continue
-			}
-			s.User, s.Group = c.Words[1], c.Arg(2)
-		case "init_fail":
-			s.InitFail = true
-		default:
-			dc.unknown(c)
-		}
+		dispatch(dc, scriptKeywords, &s, c)
 	}
 	if len(s.Command) == 0 {
 		dc.warnf(n, "No script set for vrrp_script %s - removing", s.Name)
@@ -977,113 +898,191 @@ func (dc *decoder) script(n *Node) {
 	dc.cfg.Scripts = append(dc.cfg.Scripts, s)
 }
 
+// scriptKeywords are the keywords of vrrp_script.
+var scriptKeywords = newTable[*Script]("vrrp_script",
+	key("script", 0, "none: required", func(dc *decoder, s *Script, n *Node) {
+		if ns := dc.scriptLine(n, false); ns != nil {
+			s.Command = ns.Command
+		}
+	}),
+	key("interval", 1, "1", scriptSeconds),
+	key("timeout", 1, "the interval", scriptSeconds),
+	key("weight", 1, "0", func(dc *decoder, s *Script, n *Node) {
+		w, msg := parseInt(n.Words[1], -253, 253)
+		if msg != "" {
+			dc.warnf(n, "%s", joinMsg("vrrp_script "+s.Name+" weight "+n.Words[1]+" must be in [-253, 253]", msg))
+			// keepalived keeps the out-of-range value; it is clamped here.
+			w = max(-253, min(253, w))
+		}
+		s.Weight = int(w)
+		if len(n.Words) >= 3 {
+			if n.Words[2] == "reverse" {
+				s.WeightReverse = true
+			} else {
+				dc.warnf(n, "vrrp_script %s unknown weight option %s", s.Name, n.Words[2])
+			}
+		}
+	}),
+	key("rise", 1, "1", scriptCount),
+	key("fall", 1, "1", scriptCount),
+	key("user", 1, "script_user", func(_ *decoder, s *Script, n *Node) {
+		s.User, s.Group = n.Words[1], n.Arg(2)
+	}),
+	key("init_fail", 0, "off", func(_ *decoder, s *Script, _ *Node) { s.InitFail = true }),
+)
+
+func scriptSeconds(dc *decoder, s *Script, n *Node) {
+	kw := n.Keyword()
+	v, msg := parseUnsigned(n.Words[1], 0, 4294)
+	if msg != "" {
+		if kw == "interval" {
+			dc.warnf(n, "%s", joinMsg("("+s.Name+"): vrrp script interval '"+n.Words[1]+"' must be between 1 and 4294 - ignoring", msg))
+		} else {
+			dc.warnf(n, "%s", joinMsg("("+s.Name+"): vrrp script timeout '"+n.Words[1]+"' invalid - ignoring", msg))
+		}
+		return
+	}
+	if v == 0 {
+		dc.warnf(n, "(%s): vrrp script %s must be greater than 0, setting to 1", s.Name, kw)
+		v = 1
+	}
+	if kw == "interval" {
+		s.Interval = time.Duration(v) * time.Second
+	} else {
+		s.Timeout = time.Duration(v) * time.Second
+	}
+}
+
+func scriptCount(dc *decoder, s *Script, n *Node) {
+	kw := n.Keyword()
+	v, msg := parseUnsigned(n.Words[1], 1, 1<<31-1)
+	if msg != "" {
+		dc.warnf(n, "%s", joinMsg("("+s.Name+"): vrrp script "+kw+" value '"+n.Words[1]+"' invalid, defaulting to 1", msg))
+		v = 1
+	}
+	if kw == "rise" {
+		s.Rise = int(v)
+	} else {
+		s.Fall = int(v)
+	}
+}
+
 // trackProcess decodes a vrrp_track_process.
 func (dc *decoder) trackProcess(n *Node) {
 	if !dc.need(n, 1) || !dc.block(n) {
 		return
 	}
-	p := TrackProcess{Pos: n.Pos, Name: n.Words[1], Quorum: 1, QuorumMax: -1}
-	weightSet := false
+	x := &trackProcessCtx{p: TrackProcess{Pos: n.Pos, Name: n.Words[1], Quorum: 1, QuorumMax: -1}}
 	for _, c := range n.Block {
-		dc.noBlock(c)
-		switch kw := c.Keyword(); kw {
-		case "process":
-			if !dc.need(c, 1) {
-				continue
-			}
-			if p.Process != "" {
-				dc.warnf(c, "Process already set for track process %s - ignoring %s", p.Name, c.Words[1])
-				continue
-			}
-			p.Process = c.Words[1]
-			if len(c.Words) > 2 {
-				p.Params = append([]string(nil), c.Words[2:]...)
-				if p.ParamMatch == ParamMatchNone {
-					p.ParamMatch = ParamMatchExact
-				}
-				p.FullCommand = true
-			}
-		case "param_match":
-			switch c.Arg(1) {
-			case "":
-				p.ParamMatch = ParamMatchExact
-			case "initial":
-				p.ParamMatch = ParamMatchInitial
-			case "partial":
-				p.ParamMatch = ParamMatchPartial
-			default:
-				dc.warnf(c, "Invalid param_match type %s - ignoring", c.Words[1])
-				continue
-			}
-			p.FullCommand = true
-		case "weight":
-			w, reverse, ok := dc.trackerWeight(c, "track process", "vrrp_track_process", p.Name, weightSet && p.Weight != 0)
-			if !ok {
-				continue
-			}
-			p.WeightReverse = p.WeightReverse || reverse
-			p.Weight, weightSet = w, true
-		case "quorum":
-			if !dc.need(c, 1) {
-				continue
-			}
-			v, msg := parseUnsigned(c.Words[1], 1, 65535)
-			if msg != "" {
-				dc.warnf(c, "%s", joinMsg("Quorum ("+c.Words[1]+") for vrrp_track_process "+p.Name+" must be between [1..65535] inclusive. Ignoring...", msg))
-				continue
-			}
-			if p.QuorumMax >= 0 && int(v) > p.QuorumMax {
-				dc.warnf(c, "Quorum is greater than quorum_max - ignoring")
-				continue
-			}
-			p.Quorum = int(v)
-		case "quorum_max":
-			if !dc.need(c, 1) {
-				continue
-			}
-			v, msg := parseUnsigned(c.Words[1], 0, 65535)
-			if msg != "" {
-				dc.warnf(c, "%s", joinMsg("quorum_max ("+c.Words[1]+") for vrrp_track_process "+p.Name+" must be between [0..65535] inclusive. Ignoring...", msg))
-				continue
-			}
-			if (v != 0 || p.Quorum > 1) && int(v) < p.Quorum {
-				dc.warnf(c, "quorum_max is less than quorum - ignoring")
-				continue
-			}
-			p.QuorumMax = int(v)
-			if v == 0 {
-				p.Quorum = 0
-			} else if p.Quorum == 0 {
-				p.Quorum = 1
-			}
-		case "delay", "terminate_delay", "fork_delay":
-			if !dc.need(c, 1) {
-				continue
-			}
-			v, msg := parseDecimal(c.Words[1], 1, 3600e6)
-			if msg != "" {
-				prefix := strings.TrimSuffix(kw, "delay")
-				dc.warnf(c, "%s", joinMsg(prefix+"delay ("+c.Words[1]+") for vrrp_track_process "+p.Name+" must be between [0.000001..3600] inclusive. Ignoring...", msg))
-				continue
-			}
-			d := time.Duration(v) * time.Microsecond
-			if kw != "fork_delay" {
-				p.TerminateDelay = d
-			}
-			if kw != "terminate_delay" {
-				p.ForkDelay = d
-			}
-		case "full_command":
-			p.FullCommand = true
-		default:
-			dc.unknown(c)
-		}
+		dispatch(dc, trackProcessKeywords, x, c)
 	}
+	p := x.p
 	if p.Process == "" {
 		dc.warnf(n, "track process '%s' process name not specified", p.Name)
 		return
 	}
 	dc.cfg.TrackProcesses = append(dc.cfg.TrackProcesses, p)
+}
+
+// trackProcessCtx is what a vrrp_track_process keyword writes into.
+type trackProcessCtx struct {
+	p         TrackProcess
+	weightSet bool
+}
+
+// trackProcessKeywords are the keywords of vrrp_track_process.
+var trackProcessKeywords = newTable[*trackProcessCtx]("vrrp_track_process",
+	key("process", 1, "none: required", func(dc *decoder, x *trackProcessCtx, n *Node) {
+		p := &x.p
+		if p.Process != "" {
+			dc.warnf(n, "Process already set for track process %s - ignoring %s", p.Name, n.Words[1])
+			return
+		}
+		p.Process = n.Words[1]
+		if len(n.Words) > 2 {
+			p.Params = append([]string(nil), n.Words[2:]...)
+			if p.ParamMatch == ParamMatchNone {
+				p.ParamMatch = ParamMatchExact
+			}
+			p.FullCommand = true
+		}
+	}),
+	key("param_match", 0, "exact", func(dc *decoder, x *trackProcessCtx, n *Node) {
+		p := &x.p
+		switch n.Arg(1) {
+		case "":
+			p.ParamMatch = ParamMatchExact
+		case "initial":
+			p.ParamMatch = ParamMatchInitial
+		case "partial":
+			p.ParamMatch = ParamMatchPartial
+		default:
+			dc.warnf(n, "Invalid param_match type %s - ignoring", n.Words[1])
+			return
+		}
+		p.FullCommand = true
+	}),
+	key("weight", 0, "0", func(dc *decoder, x *trackProcessCtx, n *Node) {
+		p := &x.p
+		w, reverse, ok := dc.trackerWeight(n, "track process", "vrrp_track_process", p.Name, x.weightSet && p.Weight != 0)
+		if !ok {
+			return
+		}
+		p.WeightReverse = p.WeightReverse || reverse
+		p.Weight, x.weightSet = w, true
+	}),
+	key("quorum", 1, "1", func(dc *decoder, x *trackProcessCtx, n *Node) {
+		p := &x.p
+		v, msg := parseUnsigned(n.Words[1], 1, 65535)
+		if msg != "" {
+			dc.warnf(n, "%s", joinMsg("Quorum ("+n.Words[1]+") for vrrp_track_process "+p.Name+" must be between [1..65535] inclusive. Ignoring...", msg))
+			return
+		}
+		if p.QuorumMax >= 0 && int(v) > p.QuorumMax {
+			dc.warnf(n, "Quorum is greater than quorum_max - ignoring")
+			return
+		}
+		p.Quorum = int(v)
+	}),
+	key("quorum_max", 1, "none", func(dc *decoder, x *trackProcessCtx, n *Node) {
+		p := &x.p
+		v, msg := parseUnsigned(n.Words[1], 0, 65535)
+		if msg != "" {
+			dc.warnf(n, "%s", joinMsg("quorum_max ("+n.Words[1]+") for vrrp_track_process "+p.Name+" must be between [0..65535] inclusive. Ignoring...", msg))
+			return
+		}
+		if (v != 0 || p.Quorum > 1) && int(v) < p.Quorum {
+			dc.warnf(n, "quorum_max is less than quorum - ignoring")
+			return
+		}
+		p.QuorumMax = int(v)
+		if v == 0 {
+			p.Quorum = 0
+		} else if p.Quorum == 0 {
+			p.Quorum = 1
+		}
+	}),
+	key("delay", 1, "0", processDelay),
+	key("terminate_delay", 1, "0", processDelay),
+	key("fork_delay", 1, "0", processDelay),
+	key("full_command", 0, "off", func(_ *decoder, x *trackProcessCtx, _ *Node) { x.p.FullCommand = true }),
+)
+
+func processDelay(dc *decoder, x *trackProcessCtx, n *Node) {
+	kw := n.Keyword()
+	v, msg := parseDecimal(n.Words[1], 1, 3600e6)
+	if msg != "" {
+		prefix := strings.TrimSuffix(kw, "delay")
+		dc.warnf(n, "%s", joinMsg(prefix+"delay ("+n.Words[1]+") for vrrp_track_process "+x.p.Name+" must be between [0.000001..3600] inclusive. Ignoring...", msg))
+		return
+	}
+	d := time.Duration(v) * time.Microsecond
+	if kw != "fork_delay" {
+		x.p.TerminateDelay = d
+	}
+	if kw != "terminate_delay" {
+		x.p.ForkDelay = d
+	}
 }
 
 // trackerWeight decodes the "weight N [reverse]" of a track process or
@@ -1120,52 +1119,62 @@ func (dc *decoder) trackFile(n *Node) {
 	if !dc.need(n, 1) || !dc.block(n) {
 		return
 	}
-	f := TrackFile{Pos: n.Pos, Name: n.Words[1], Weight: 1}
-	weightSet := false
+	x := &trackFileCtx{f: TrackFile{Pos: n.Pos, Name: n.Words[1], Weight: 1}}
 	for _, c := range n.Block {
-		dc.noBlock(c)
-		switch c.Keyword() {
-		case "file":
-			if len(c.Words) < 2 {
-				dc.warnf(c, "track file file name missing")
-				continue
-			}
-			if f.Path != "" {
-				dc.warnf(c, "File already set for track file %s - ignoring %s", f.Name, c.Words[1])
-				continue
-			}
-			f.Path = c.Words[1]
-		case "weight":
-			w, reverse, ok := dc.trackerWeight(c, "track file", "track_file", f.Name, weightSet)
-			if !ok {
-				continue
-			}
-			f.WeightReverse = f.WeightReverse || reverse
-			f.Weight, weightSet = w, true
-		case "init_file":
-			f.InitFile = true
-			for _, w := range c.Words[1:] {
-				if w == "overwrite" {
-					f.InitOverwrite = true
-					continue
-				}
-				v, msg := parseInt(w, -254, 254)
-				if msg != "" {
-					dc.warnf(c, "Track file %s init value %s is invalid", f.Name, w)
-					continue
-				}
-				f.InitValue = int(v)
-			}
-		default:
-			dc.unknown(c)
-		}
+		dispatch(dc, trackFileKeywords, x, c)
 	}
+	f := x.f
 	if f.Path == "" {
 		dc.warnf(n, "No file set for track_file %s - ignoring", f.Name)
 		return
 	}
 	dc.cfg.TrackFiles = append(dc.cfg.TrackFiles, f)
 }
+
+// trackFileCtx is what a track_file keyword writes into.
+type trackFileCtx struct {
+	f         TrackFile
+	weightSet bool
+}
+
+// trackFileKeywords are the keywords of track_file.
+var trackFileKeywords = newTable[*trackFileCtx]("track_file",
+	key("file", 0, "none: required", func(dc *decoder, x *trackFileCtx, n *Node) {
+		if len(n.Words) < 2 {
+			dc.warnf(n, "track file file name missing")
+			return
+		}
+		if x.f.Path != "" {
+			dc.warnf(n, "File already set for track file %s - ignoring %s", x.f.Name, n.Words[1])
+			return
+		}
+		x.f.Path = n.Words[1]
+	}),
+	key("weight", 0, "1", func(dc *decoder, x *trackFileCtx, n *Node) {
+		w, reverse, ok := dc.trackerWeight(n, "track file", "track_file", x.f.Name, x.weightSet)
+		if !ok {
+			return
+		}
+		x.f.WeightReverse = x.f.WeightReverse || reverse
+		x.f.Weight, x.weightSet = w, true
+	}),
+	key("init_file", 0, "off", func(dc *decoder, x *trackFileCtx, n *Node) {
+		f := &x.f
+		f.InitFile = true
+		for _, w := range n.Words[1:] {
+			if w == "overwrite" {
+				f.InitOverwrite = true
+				continue
+			}
+			v, msg := parseInt(w, -254, 254)
+			if msg != "" {
+				dc.warnf(n, "Track file %s init value %s is invalid", f.Name, w)
+				continue
+			}
+			f.InitValue = int(v)
+		}
+	}),
+)
 
 // syncGroup decodes a vrrp_sync_group.
 func (dc *decoder) syncGroup(n *Node) {
@@ -1183,59 +1192,69 @@ func (dc *decoder) syncGroup(n *Node) {
 	if !dc.block(n) {
 		return
 	}
-	g := SyncGroup{Pos: n.Pos, Name: name}
-	haveGroup := false
+	x := &syncGroupCtx{g: SyncGroup{Pos: n.Pos, Name: name}}
 	for _, c := range n.Block {
-		switch kw := c.Keyword(); kw {
-		case "group", "track_interface", "track_script", "track_file", "track_process", "track_bfd":
-			if !dc.block(c) {
-				continue
-			}
-		default:
-			dc.noBlock(c)
-		}
-		switch kw := c.Keyword(); kw {
-		case "group":
-			if haveGroup {
-				dc.warnf(c, "Group list already specified for sync group %s", name)
-				continue
-			}
-			haveGroup = true
-			for _, m := range c.Block {
-				dc.noBlock(m)
-				for _, w := range m.Words {
-					g.Members = append(g.Members, Member{Pos: m.Pos, Name: w})
-				}
-			}
-			if len(g.Members) == 0 {
-				dc.warnf(c, "Warning - sync group %s has empty group block", name)
-			}
-		case "track_interface":
-			g.TrackInterfaces = dc.trackInterfaces(name, g.TrackInterfaces, c)
-		case "track_script":
-			g.TrackScripts = dc.tracks(name, g.TrackScripts, c, trackScriptKind)
-		case "track_process":
-			g.TrackProcesses = dc.tracks(name, g.TrackProcesses, c, trackProcessKind)
-		case "track_file":
-			g.TrackFiles = dc.tracks(name, g.TrackFiles, c, trackFileKind)
-		case "track_bfd":
-			dc.unsupported(c, "BFD")
-		case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop":
-			dc.notify(c, name, &g.Notify)
-		case "smtp_alert":
-			if _, ok := dc.optBool(c, "Invalid vrrp_group smtp_alert parameter %s"); ok {
-				dc.noEffect(c, "no e-mail is sent")
-			}
-		case "global_tracking":
-			dc.warnf(c, "(%s) global_tracking is deprecated. Use track_interface/script/file on the sync group", name)
-			g.TrackingWeight = true
-		case "sync_group_tracking_weight":
-			g.TrackingWeight = true
-		case "notify_priority_changes":
-			dc.noEffect(c, "")
-		default:
-			dc.unknown(c)
-		}
+		dispatch(dc, syncGroupKeywords, x, c)
 	}
+	g := x.g
 	dc.cfg.SyncGroups = append(dc.cfg.SyncGroups, g)
+}
+
+// syncGroupCtx is what a vrrp_sync_group keyword writes into.
+type syncGroupCtx struct {
+	g         SyncGroup
+	haveGroup bool
+}
+
+// syncGroupKeywords are the keywords of vrrp_sync_group.
+var syncGroupKeywords = newTable[*syncGroupCtx]("vrrp_sync_group",
+	key("group", 0, "none: required", func(dc *decoder, x *syncGroupCtx, n *Node) {
+		g := &x.g
+		if x.haveGroup {
+			dc.warnf(n, "Group list already specified for sync group %s", g.Name)
+			return
+		}
+		x.haveGroup = true
+		for _, m := range n.Block {
+			dc.noBlock(m)
+			for _, w := range m.Words {
+				g.Members = append(g.Members, Member{Pos: m.Pos, Name: w})
+			}
+		}
+		if len(g.Members) == 0 {
+			dc.warnf(n, "Warning - sync group %s has empty group block", g.Name)
+		}
+	}).withBlock(needBlock),
+	key("track_interface", 0, "", func(dc *decoder, x *syncGroupCtx, n *Node) {
+		x.g.TrackInterfaces = dc.trackInterfaces(x.g.Name, x.g.TrackInterfaces, n)
+	}).withBlock(needBlock),
+	key("track_script", 0, "", func(dc *decoder, x *syncGroupCtx, n *Node) {
+		x.g.TrackScripts = dc.tracks(x.g.Name, x.g.TrackScripts, n, trackScriptKind)
+	}).withBlock(needBlock),
+	key("track_process", 0, "", func(dc *decoder, x *syncGroupCtx, n *Node) {
+		x.g.TrackProcesses = dc.tracks(x.g.Name, x.g.TrackProcesses, n, trackProcessKind)
+	}).withBlock(needBlock),
+	key("track_file", 0, "", func(dc *decoder, x *syncGroupCtx, n *Node) {
+		x.g.TrackFiles = dc.tracks(x.g.Name, x.g.TrackFiles, n, trackFileKind)
+	}).withBlock(needBlock),
+	refusedKey[*syncGroupCtx]("track_bfd", "BFD").withBlock(needBlock),
+	key("notify", 0, "", groupNotify),
+	key("notify_master", 0, "", groupNotify),
+	key("notify_backup", 0, "", groupNotify),
+	key("notify_fault", 0, "", groupNotify),
+	key("notify_stop", 0, "", groupNotify),
+	noEffectKey[*syncGroupCtx]("smtp_alert", mailWhy).when(func(dc *decoder, _ *syncGroupCtx, n *Node) bool {
+		_, ok := dc.optBool(n, "Invalid vrrp_group smtp_alert parameter %s")
+		return ok
+	}),
+	key("global_tracking", 0, "", func(dc *decoder, x *syncGroupCtx, n *Node) {
+		dc.warnf(n, "(%s) global_tracking is deprecated. Use track_interface/script/file on the sync group", x.g.Name)
+		x.g.TrackingWeight = true
+	}).deprecated("sync_group_tracking_weight", false),
+	key("sync_group_tracking_weight", 0, "off", func(_ *decoder, x *syncGroupCtx, _ *Node) { x.g.TrackingWeight = true }),
+	noEffectKey[*syncGroupCtx]("notify_priority_changes", ""),
+)
+
+func groupNotify(dc *decoder, x *syncGroupCtx, n *Node) {
+	dc.notify(n, x.g.Name, &x.g.Notify)
 }

@@ -1,0 +1,80 @@
+package kaconf
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestKeywordTable checks the table itself: every keyword is described,
+// once per block, and a NoEffect or Refused keyword says why (except the
+// few keepalived options that need no reason).
+func TestKeywordTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range Keywords() {
+		id := k.Block + "/" + k.Name
+		if seen[id] {
+			t.Errorf("%s listed twice", id)
+		}
+		seen[id] = true
+		if k.Name == "" || strings.ContainsAny(k.Name, " \t{}") {
+			t.Errorf("%s: bad name", id)
+		}
+		if k.Support == Refused && k.Reason == "" {
+			t.Errorf("%s: refused without a reason", id)
+		}
+	}
+	for _, want := range []string{"/vrrp_instance", "global_defs/router_id", "vrrp_instance/priority",
+		"authentication/auth_pass", "vrrp_script/script", "vrrp_track_process/quorum",
+		"track_file/file", "vrrp_sync_group/group"} {
+		if !seen[want] {
+			t.Errorf("%s missing from Keywords", want)
+		}
+	}
+}
+
+// TestKeywordDispatch checks the rules the table applies to every
+// keyword, one per row, with keepalived's messages.
+func TestKeywordDispatch(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      []string // "SEVERITY LINE: text" substrings, in order
+	}{
+		{"missing argument (keepalived stops the line)", "vrrp_instance V {\n priority\n}\n",
+			[]string{"error 2: *** Configuration line starting `priority` is missing a parameter after keyword `priority` at word position 2"}},
+		{"block after a keyword that takes none", "vrrp_instance V {\n nopreempt {\n }\n}\n",
+			[]string{"error 2: Unexpected '{' - nopreempt takes no block"}},
+		{"missing block", "vrrp_instance V {\n virtual_ipaddress 10.0.0.1\n}\n",
+			[]string{"error 2: Missing '{' at beginning of configuration block virtual_ipaddress"}},
+		{"renamed keyword (keepalived's deprecation warning)", "vrrp_track_file f {\n file /tmp/x\n}\n",
+			[]string{`warning 1: "vrrp_track_file" is deprecated, please use "track_file"`}},
+		{"no effect", "global_defs {\n smtp_server 198.18.0.1\n}\n",
+			[]string{"warning 2: keyword smtp_server has no effect here (no e-mail is sent)"}},
+		{"refused", "global_defs {\n startup_script /bin/true\n}\n",
+			[]string{"error 2: startup_script is not supported: scripts run when the daemon starts or stops"}},
+		{"refused only for a value that changes behaviour", "global_defs {\n vrrp_down_timer_adverts 3\n vrrp_down_timer_adverts 4\n}\n",
+			[]string{"error 3: vrrp_down_timer_adverts is not supported"}},
+		{"unknown", "global_defs {\n frobnicate 1\n}\n",
+			[]string{"warning 2: Unknown keyword 'frobnicate'"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, diags := LoadBytes("k.conf", []byte(tc.src), LoadOptions{})
+			var got []string
+			for _, d := range diags {
+				if d.Severity == Info || strings.Contains(d.Message, "No VIP specified") ||
+					strings.Contains(d.Message, "virtual router id") || strings.Contains(d.Message, "Unknown interface") {
+					continue
+				}
+				got = append(got, strings.ToLower(d.Severity.String())+" "+strconv.Itoa(d.Line)+": "+d.Message)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tc.want[i]) {
+					t.Errorf("diagnostic %d = %q, want prefix %q", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
