@@ -120,7 +120,12 @@ type InstanceConfig struct {
 	// no authentication.
 	AuthPass string
 	// VIPs are the virtual addresses, all of one family, which is the
-	// family of the instance. At least one is required.
+	// family of the instance. VRRPv3 requires at least one (RFC 5798
+	// section 5.2.5). A VRRPv2 instance may have none (RFC 3768 sets no
+	// minimum; keepalived runs it with a warning): it elects a Master over
+	// IPv4 that binds nothing, for services that move an address
+	// themselves from OnMaster, as cloud deployments do with their
+	// provider's API.
 	VIPs []VIP
 	// ExcludedVIPs are addresses the Master holds like its VIPs but does
 	// not advertise (keepalived's virtual_ipaddress_excluded): they are
@@ -358,8 +363,8 @@ func validateInstances(insts []InstanceConfig) []error {
 		if c.PreemptDelay < 0 {
 			add("PreemptDelay", "must not be negative")
 		}
-		if len(c.VIPs) == 0 {
-			add("VIPs", "at least one virtual address is required")
+		if len(c.VIPs) == 0 && c.Version == 3 {
+			add("VIPs", "at least one virtual address is required with VRRPv3 (RFC 5798 section 5.2.5); only VRRPv2 allows none")
 		}
 		fam := c.Family()
 		seen := map[netip.Addr]bool{}

@@ -109,7 +109,9 @@ const (
 	// DropInterval: VRRPv2 advert interval differs from the local one (RFC
 	// 3768 section 7.1), or a zero interval.
 	DropInterval
-	// DropNoAddresses: address count 0 (RFC 9568, erratum 8299).
+	// DropNoAddresses: address count 0 (RFC 9568, erratum 8299), unless
+	// the instance has no addresses either (VRRPv2 only, as RFC 3768 sets
+	// no minimum).
 	DropNoAddresses
 	// DropAddressList: the addresses differ from the configured ones and
 	// the sender is not the owner (RFC 5798 section 7.1).
@@ -565,7 +567,7 @@ func (m *Machine) check(a *Advertisement, info PacketInfo) DropReason {
 			return DropInterval
 		}
 	}
-	if len(a.Addresses) == 0 {
+	if len(a.Addresses) == 0 && len(m.cfg.Addresses) != 0 {
 		return DropNoAddresses
 	}
 	if !m.cfg.SkipAddressCheck && a.Priority != 255 && !sameAddresses(a.Addresses, m.cfg.Addresses) {

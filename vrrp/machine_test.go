@@ -86,6 +86,12 @@ func machCfg6(prio uint8, interval time.Duration) vrrp.MachineConfig {
 
 // machCfgPass returns a VRRPv2 configuration with the simple password
 // "vrrpPW" (RFC 2338 authentication type 1, checklist T2).
+// noAddrs returns c without addresses.
+func noAddrs(c vrrp.MachineConfig) vrrp.MachineConfig {
+	c.Addresses = nil
+	return c
+}
+
 func machCfgPass(prio uint8) vrrp.MachineConfig {
 	c := machCfg(2, prio, time.Second)
 	c.AuthType = vrrp.AuthPass
@@ -1364,6 +1370,13 @@ func TestMachineReceiveChecks(t *testing.T) {
 		{"R18 count 0 in Master", v6, true, func(a *vrrp.Advertisement, _ *vrrp.PacketInfo) {
 			a.Priority, a.Addresses = 0, nil
 		}, vrrp.DropNoAddresses},
+		// RFC 3768 sets no minimum count: a VRRPv2 instance without
+		// addresses (keepalived: "at least one is sensible") takes adverts
+		// without, and checks a list against its empty one.
+		{"v2 without addresses takes count 0", noAddrs(v2), false, addrs(), vrrp.DropNone},
+		{"v2 without addresses, advert with one", noAddrs(v2), false, func(a *vrrp.Advertisement, _ *vrrp.PacketInfo) {
+			a.Addresses = []netip.Addr{machVIP4}
+		}, vrrp.DropAddressList},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

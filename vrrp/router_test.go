@@ -714,3 +714,62 @@ func debugLogger(name string) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name)
 }
+
+// RFC 3768 section 5.3.5 sets no minimum address count: a VRRPv2 instance
+// without addresses (keepalived: "No VIP specified; at least one is
+// sensible") elects a Master, which sends adverts that list no address,
+// binds nothing and still gets OnMaster; VRRPv3 needs one (RFC 5798
+// section 5.2.5).
+func TestRouterNoVIPs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		var mu sync.Mutex
+		counts := map[int]int{}
+		untap := seg.Tap(func(f fake.Frame) {
+			if len(f.Msg) >= 4 {
+				mu.Lock()
+				counts[int(f.Msg[3])]++
+				mu.Unlock()
+			}
+		})
+		defer untap()
+		inst := func(prio uint8) vrrp.InstanceConfig {
+			return vrrp.InstanceConfig{Name: "VI_1", Interface: "eth0", VRID: 51, Version: 2,
+				Priority: prio, AdvertInterval: time.Second}
+		}
+		r1 := newNode(t, seg, "r1", []netip.Addr{addr4(1)}, inst(150))
+		r2 := newNode(t, seg, "r2", []netip.Addr{addr4(2)}, inst(100))
+		r1.start()
+		r2.start()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if r1.state("VI_1") != vrrp.Master || r2.state("VI_1") != vrrp.Backup {
+			st, _ := r2.router.InstanceStatus("VI_1")
+			t.Fatalf("r1 %v, r2 %v; want Master and Backup; r2 stats %+v", r1.state("VI_1"), r2.state("VI_1"), st.Stats)
+		}
+		r1.mu.Lock()
+		calls := len(r1.masterCtxs)
+		r1.mu.Unlock()
+		if calls != 1 {
+			t.Errorf("OnMaster called %d times on r1, want 1", calls)
+		}
+		mu.Lock()
+		if counts[0] == 0 || len(counts) != 1 {
+			t.Errorf("advert address counts %v, want only 0", counts)
+		}
+		mu.Unlock()
+		r1.stop()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if r2.state("VI_1") != vrrp.Master {
+			t.Errorf("r2 is %v after r1 stopped, want Master", r2.state("VI_1"))
+		}
+		r2.stop()
+	})
+	_, err := vrrp.NewRouter(vrrp.Config{Instances: []vrrp.InstanceConfig{
+		{Name: "v3", Interface: "eth0", VRID: 1, Version: 3}}})
+	if !errors.Is(err, vrrp.ErrConfig) || !strings.Contains(err.Error(), "RFC 5798 section 5.2.5") {
+		t.Errorf("VRRPv3 without addresses: err %v, want ErrConfig citing RFC 5798 section 5.2.5", err)
+	}
+}

@@ -293,6 +293,32 @@ func TestConvertDefaultVersion2(t *testing.T) {
 	}
 }
 
+// keepalived runs a VRRPv2 instance without virtual_ipaddress, with the
+// warning "No VIP specified; at least one is sensible" (the cloud pattern:
+// a notify_master script moves the address); VRRPv3 needs one.
+func TestConvertNoVIP(t *testing.T) {
+	const src = "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n%s notify_master /bin/true\n}\n"
+	d, diags, err := convertText(t, fmt.Sprintf(src, ""))
+	if err != nil {
+		t.Fatalf("convert: %v\n%s", err, diags)
+	}
+	if got := diags.Filter(kaconf.Warning).String(); !strings.Contains(got, "(V) No VIP specified; at least one is sensible") {
+		t.Errorf("diagnostics %q lack keepalived's warning", got)
+	}
+	if c := d.Instances[0]; len(c.VIPs) != 0 || c.Version != 2 {
+		t.Errorf("instance %+v, want VRRPv2 without VIPs", c)
+	}
+	for _, only := range []string{" virtual_ipaddress_excluded {\n  198.18.0.7\n }\n", " virtual_ipaddress {\n }\n"} {
+		d, diags, err = convertText(t, fmt.Sprintf(src, only))
+		if err != nil || len(d.Instances[0].VIPs) != 0 {
+			t.Errorf("%q: err %v, diagnostics %s", only, err, diags)
+		}
+	}
+	if _, _, err := convertText(t, fmt.Sprintf(src, " version 3\n")); err == nil || !strings.Contains(err.Error(), "at least one is required") {
+		t.Errorf("VRRPv3 without VIP: err %v, want keepalived's error", err)
+	}
+}
+
 func TestConvertErrors(t *testing.T) {
 	_, diags, err := convertText(t, "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n authentication {\n  auth_type AH\n  auth_pass x\n }\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n")
 	if err == nil {

@@ -82,7 +82,9 @@ func completeNoVIP(dc *decoder, in *Instance, st *instanceState) {
 		if in.Version == 3 || in.IPv6 || in.Strict {
 			dc.errorf(n, "(%s) No VIP specified; at least one is required", name)
 		} else {
-			dc.errorf(n, "(%s) No VIP specified; at least one is required by vrrpkit (keepalived: at least one is sensible)", name)
+			// keepalived runs it: the cloud pattern, where a notify
+			// script moves the address through the provider's API.
+			dc.warnf(n, "(%s) No VIP specified; at least one is sensible", name)
 		}
 	}
 }

@@ -512,7 +512,7 @@ vrrp_instance A {
 `,
 		diags: []want{
 			{Warning, 28, "vrrp instance A already defined"},
-			{Error, 25, "(D) No VIP specified; at least one is required by vrrpkit"},
+			{Warning, 25, "(D) No VIP specified; at least one is sensible"},
 			{Error, 25, "(D) Unknown interface!"},
 			{Error, 8, "A and B both use VRID 1 with IPv4 on interface eth0"},
 			{Error, 15, "(C) VRID 1 with IPv4 on interface eth0 is also used by A: keepalived allows it with distinct multicast groups or unicast peers, vrrpkit needs a unique VRID per interface and family"},
