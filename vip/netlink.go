@@ -321,7 +321,19 @@ func makeAddr(v vrrpio.VIP, dev string) (*netlink.Addr, error) {
 			return nil, err
 		}
 		a.Scope = int(scope)
+		// netlink fills in the last address of the subnet when given no
+		// broadcast; 0.0.0.0 is the kernel's "none", ip(8)'s default.
+		a.Broadcast = net.IPv4zero.To4()
+		if b := v.Broadcast; b.IsValid() {
+			if !b.Is4() {
+				return nil, fmt.Errorf("%w: broadcast %v is not an IPv4 address", ErrInvalidVIP, b)
+			}
+			a.Broadcast = b.AsSlice()
+		}
 		return a, nil
+	}
+	if v.Broadcast.IsValid() {
+		return nil, fmt.Errorf("%w: broadcast %v: IPv6 addresses have no broadcast", ErrInvalidVIP, v.Broadcast)
 	}
 	if v.Label != "" {
 		return nil, fmt.Errorf("%w: label %q: IPv6 addresses have no labels", ErrInvalidVIP, v.Label)

@@ -57,6 +57,7 @@ func TestMakeAddr(t *testing.T) {
 		scope   int
 		flags   int
 		ipnet   string
+		brd     string // IPv4: "0.0.0.0" when empty (none)
 	}{
 		{name: "v4", vip: vip4("198.18.0.100/24"), ipnet: "198.18.0.100/24"},
 		{name: "v4 label scope", vip: vrrpio.VIP{Prefix: pfx("198.18.0.100/32"), Label: "eth0:vip", Scope: "host"},
@@ -77,6 +78,12 @@ func TestMakeAddr(t *testing.T) {
 		{name: "v6 scope disagrees", vip: vrrpio.VIP{Prefix: pfx("fd00::100/64"), Scope: "link"},
 			wantErr: "the kernel gives fd00::100 the scope global"},
 		{name: "invalid prefix", vip: vrrpio.VIP{}, wantErr: "invalid prefix"},
+		{name: "v4 broadcast", vip: vrrpio.VIP{Prefix: pfx("198.18.0.100/24"), Broadcast: netip.MustParseAddr("198.18.0.255")},
+			ipnet: "198.18.0.100/24", brd: "198.18.0.255"},
+		{name: "v6 broadcast", vip: vrrpio.VIP{Prefix: pfx("fd00::100/64"), Broadcast: netip.MustParseAddr("198.18.0.255")},
+			wantErr: "IPv6 addresses have no broadcast"},
+		{name: "v4 broadcast v6", vip: vrrpio.VIP{Prefix: pfx("198.18.0.100/24"), Broadcast: netip.MustParseAddr("fd00::1")},
+			wantErr: "not an IPv4 address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := makeAddr(tc.vip, "eth0")
@@ -88,6 +95,16 @@ func TestMakeAddr(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("makeAddr(%+v): %v", tc.vip, err)
+			}
+			want, got := tc.brd, ""
+			if want == "" && a.IPNet.IP.To4() != nil {
+				want = "0.0.0.0"
+			}
+			if a.Broadcast != nil {
+				got = a.Broadcast.String()
+			}
+			if got != want {
+				t.Errorf("makeAddr(%+v) broadcast %q, want %q", tc.vip, got, want)
 			}
 			if a.IPNet.String() != tc.ipnet || a.Label != tc.label || a.Scope != tc.scope || a.Flags != tc.flags {
 				t.Errorf("makeAddr(%+v) = %s label %q scope %d flags %#x; want %s label %q scope %d flags %#x",
@@ -241,6 +258,7 @@ type ipAddr struct {
 	PrefixLen int    `json:"prefixlen"`
 	Scope     string `json:"scope"`
 	Label     string `json:"label"`
+	Broadcast string `json:"broadcast"`
 	NoDAD     bool   `json:"nodad"`
 	Tentative bool   `json:"tentative"`
 	Dynamic   bool   `json:"dynamic"`
@@ -285,7 +303,7 @@ func testBindUnbind(t *testing.T, h *netns.Host) {
 
 	vips := []vrrpio.VIP{
 		{Prefix: pfx("198.18.0.100/24"), Label: "eth0:vip"},
-		{Prefix: pfx("198.19.7.1/32"), Scope: "host"},
+		{Prefix: pfx("198.19.7.1/32"), Scope: "host", Broadcast: netip.MustParseAddr("198.19.7.255")},
 		{Prefix: pfx("198.19.8.1/28"), Scope: "link", Label: "eth0"},
 		{Prefix: pfx("198.19.9.1/32"), Scope: "254"},
 		{Prefix: pfx("fd00::100/64")},
@@ -294,17 +312,17 @@ func testBindUnbind(t *testing.T, h *netns.Host) {
 		{Prefix: pfx("fd00:2::1/64"), Device: "side0"},
 	}
 	type want struct {
-		dev, scope, label string
+		dev, scope, label, brd string
 	}
 	wants := []want{
-		{"eth0", "global", "eth0:vip"},
-		{"eth0", "host", "eth0"},
-		{"eth0", "link", "eth0"},
-		{"eth0", "host", "eth0"},
-		{"eth0", "global", ""},
-		{"eth0", "global", ""},
-		{"side0", "global", "side0:x"},
-		{"side0", "global", ""},
+		{"eth0", "global", "eth0:vip", ""},
+		{"eth0", "host", "eth0", "198.19.7.255"},
+		{"eth0", "link", "eth0", ""},
+		{"eth0", "host", "eth0", ""},
+		{"eth0", "global", "", ""},
+		{"eth0", "global", "", ""},
+		{"side0", "global", "side0:x", ""},
+		{"side0", "global", "", ""},
 	}
 	for round := range 2 { // the second Bind must change nothing
 		if err := n.Bind(ctx, "eth0", vips); err != nil {
@@ -334,6 +352,9 @@ func testBindUnbind(t *testing.T, h *netns.Host) {
 				t.Errorf("%v: ip shows scope %q; want %q", v.Prefix, s.Scope, w.scope)
 			}
 			if v.Prefix.Addr().Is4() {
+				if s.Broadcast != w.brd {
+					t.Errorf("%v: ip shows broadcast %q; want %q (none without one, as ip(8) and keepalived)", v.Prefix, s.Broadcast, w.brd)
+				}
 				if s.Label != w.label || a.Label != w.label {
 					t.Errorf("%v: label %q (ip), %q (netlink); want %q", v.Prefix, s.Label, a.Label, w.label)
 				}

@@ -377,6 +377,8 @@ func validateInstances(insts []InstanceConfig) []error {
 				add(fmt.Sprintf("VIPs[%d]", j), "%v is not %v like the first address", a, fam)
 			case seen[a]:
 				add(fmt.Sprintf("VIPs[%d]", j), "duplicate address %v", a)
+			case v.Broadcast.IsValid() && (!a.Is4() || !v.Broadcast.Is4()):
+				add(fmt.Sprintf("VIPs[%d]", j), "broadcast %v: only IPv4 addresses have one", v.Broadcast)
 			}
 			seen[a] = true
 		}
@@ -387,6 +389,8 @@ func validateInstances(insts []InstanceConfig) []error {
 				add(fmt.Sprintf("ExcludedVIPs[%d]", j), "invalid prefix %v", v.Prefix)
 			case seen[a]:
 				add(fmt.Sprintf("ExcludedVIPs[%d]", j), "duplicate address %v (of a VIP or an earlier excluded VIP)", a)
+			case v.Broadcast.IsValid() && (!a.Is4() || !v.Broadcast.Is4()):
+				add(fmt.Sprintf("ExcludedVIPs[%d]", j), "broadcast %v: only IPv4 addresses have one", v.Broadcast)
 			}
 			seen[a] = true
 		}

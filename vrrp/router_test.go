@@ -422,6 +422,7 @@ func TestNewRouterValidation(t *testing.T) {
 		{Name: "c", Interface: "eth0", VRID: 2, Version: 3, AdvertInterval: 5 * time.Millisecond,
 			VIPs: []vrrp.VIP{{Prefix: vip4}, {Prefix: vip6}}, AuthPass: "x"},
 		{Name: "d", Interface: "eth0", VRID: 2, VIPs: nil, UnicastPeers: []netip.Addr{netip.MustParseAddr("fd00::1")}},
+		{Name: "e", Interface: "eth0", VRID: 3, VIPs: []vrrp.VIP{{Prefix: vip6, Broadcast: netip.MustParseAddr("198.18.0.255")}}},
 	}})
 	if !errors.Is(err, vrrp.ErrConfig) {
 		t.Fatalf("err %v, want ErrConfig", err)
@@ -438,6 +439,7 @@ func TestNewRouterValidation(t *testing.T) {
 		"Instances[2] (c).AuthPass: authentication exists in VRRPv2 only",
 		"Instances[3] (d).VIPs: at least one",
 		"Instances[3] (d).UnicastPeers[0]",
+		"Instances[4] (e).VIPs[0]: broadcast 198.18.0.255: only IPv4",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

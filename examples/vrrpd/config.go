@@ -304,7 +304,7 @@ func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceCo
 			continue
 		}
 		seen[v.Prefix.Addr()] = true
-		c.VIPs = append(c.VIPs, vrrp.VIP{Prefix: v.Prefix, Device: v.Device, Label: v.Label, Scope: v.Scope})
+		c.VIPs = append(c.VIPs, vrrp.VIP{Prefix: v.Prefix, Device: v.Device, Label: v.Label, Scope: v.Scope, Broadcast: v.Broadcast})
 	}
 	for _, v := range in.ExcludedVIPs {
 		// An address in both lists is a VIP (keepalived keeps the first).
@@ -312,7 +312,7 @@ func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceCo
 			continue
 		}
 		seen[v.Prefix.Addr()] = true
-		c.ExcludedVIPs = append(c.ExcludedVIPs, vrrp.VIP{Prefix: v.Prefix, Device: v.Device, Label: v.Label, Scope: v.Scope})
+		c.ExcludedVIPs = append(c.ExcludedVIPs, vrrp.VIP{Prefix: v.Prefix, Device: v.Device, Label: v.Label, Scope: v.Scope, Broadcast: v.Broadcast})
 	}
 	// state MASTER: keepalived starts in BACKUP with a first
 	// Master_Down_Interval of one advert interval.

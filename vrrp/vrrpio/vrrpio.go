@@ -117,6 +117,9 @@ type VIP struct {
 	// Scope is the address scope as ip(8) names it ("global", "link",
 	// "host"); empty means global.
 	Scope string
+	// Broadcast is the IPv4 broadcast address (ip addr ... brd). The zero
+	// Addr means none, as with ip(8) and keepalived when no brd is given.
+	Broadcast netip.Addr
 }
 
 // Binder adds and removes virtual addresses. Both calls are idempotent.

@@ -522,7 +522,6 @@ func (dc *decoder) vip(n *Node) (VIP, bool) {
 				}
 				v.Broadcast = b
 			}
-			unsupported = append(unsupported, opt)
 		case "label":
 			p, ok := param()
 			if !ok {
@@ -592,7 +591,7 @@ func (dc *decoder) vip(n *Node) (VIP, bool) {
 		}
 	}
 	if len(unsupported) > 0 {
-		dc.errorf(n, "address option %s of %s is not supported by vrrpkit's address binder (dev, label, scope, -nodad and no_track are)", strings.Join(unsupported, ", "), s)
+		dc.errorf(n, "address option %s of %s is not supported by vrrpkit's address binder (dev, brd, label, scope, -nodad and no_track are)", strings.Join(unsupported, ", "), s)
 	}
 	return v, true
 }

@@ -566,7 +566,6 @@ vrrp_instance VI_1 {` + body + `  smtp_alert
 			{Warning, 22, "keyword smtp_alert has no effect here"},
 			{Error, 24, "use_ipvlan is not supported"},
 			{Error, 25, "track_bfd is not supported: BFD"},
-			{Error, 29, "address option brd of 10.0.0.9/24 is not supported"},
 			{Error, 35, "Unexpected '{' - nopreempt takes no block"},
 			{Error, 37, "*** Configuration line starting `state` is missing a parameter after keyword `state` at word position 2"},
 			{Warning, 38, "Unknown keyword 'v3_checksum_as_v2' (not in keepalived 2.2.7)"},
@@ -907,7 +906,7 @@ func TestVIPOptions(t *testing.T) {
 `, LoadOptions{})
 	checkDiags(t, ds, []want{
 		{Warning, 4, "VMAC interface name 'bad/name' too long or invalid characters - ignoring"},
-		{Error, 7, "address option brd, peer of 10.0.0.2/24 is not supported"},
+		{Error, 7, "address option peer of 10.0.0.2/24 is not supported"},
 		{Warning, 8, "Invalid scope 'moon' specified for 10.0.0.3 - ignoring"},
 		{Warning, 8, "Address label averyveryverylonglabel is longer than maximum length 15 - removing address"},
 		{Error, 9, "address option preferred_lft, home of 10.0.0.4 is not supported"},
