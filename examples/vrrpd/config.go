@@ -102,7 +102,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		s := &health.Script{Path: ns.Command[0], Args: append([]string(nil), ns.Command[1:]...),
 			User: ns.User, Group: ns.Group, Security: g.EnableScriptSecurity}
 		if s.User == "" {
-			s.User, s.Group = g.ScriptUser, g.ScriptGroup
+			s.User, s.Group = g.DefaultScriptUser, g.ScriptGroup
 		}
 		return s
 	}
@@ -119,7 +119,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		hs := health.Script{Path: s.Command[0], Args: append([]string(nil), s.Command[1:]...),
 			User: s.User, Group: s.Group, Security: g.EnableScriptSecurity}
 		if hs.User == "" {
-			hs.User, hs.Group = g.ScriptUser, g.ScriptGroup
+			hs.User, hs.Group = g.DefaultScriptUser, g.ScriptGroup
 		}
 		d.Checks = append(d.Checks, health.Check{Name: s.Name, Checker: hs, Interval: s.Interval,
 			Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall, InitFail: s.InitFail})

@@ -497,7 +497,7 @@ func lvsScript(ns *kaconf.NotifyScript, g *kaconf.GlobalDefs) *health.Script {
 	s := &health.Script{Path: ns.Command[0], Args: slices.Clone(ns.Command[1:]), User: ns.User, Group: ns.Group,
 		Security: g.EnableScriptSecurity}
 	if s.User == "" {
-		s.User, s.Group = g.ScriptUser, g.ScriptGroup
+		s.User, s.Group = g.DefaultScriptUser, g.ScriptGroup
 	}
 	return s
 }

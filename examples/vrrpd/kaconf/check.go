@@ -270,19 +270,25 @@ func checksFile(cmd []string) bool {
 // root while enable_script_security is off. Without a host, every script is
 // taken to exist and the default script user (keepalived_script) not to;
 // with one, scripts whose command is missing are reported, as keepalived
-// disables them, and do not count. It returns the tracked scripts the host
-// disables.
+// disables them, and do not count, and the default script user is looked
+// up (see GlobalDefs.DefaultScriptUser and dropUserless). It returns the
+// tracked scripts disabled.
 func (c *Config) checkSecurity(d *diagSink, host Host) map[string]bool {
 	disabled := map[string]bool{}
-	defaultRoot := true
-	if host != nil && c.Global.ScriptUser == "" && host.UserExists("keepalived_script") {
-		defaultRoot = false
+	g := &c.Global
+	g.DefaultScriptUser = g.ScriptUser
+	if host != nil && g.ScriptUser == "" && host.UserExists(defaultScriptUser) {
+		g.DefaultScriptUser = defaultScriptUser
+	}
+	defaultRoot := g.DefaultScriptUser == ""
+	if defaultRoot && g.EnableScriptSecurity && host != nil {
+		c.dropUserless(d, disabled)
 	}
 	var vrrpRoot, lvsRoot *usedScript
 	scripts := c.usedScripts()
 	for i := range scripts {
 		s := &scripts[i]
-		if checksFile(s.command) {
+		if checksFile(s.command) || (s.track != "" && disabled[s.track]) {
 			continue
 		}
 		if host != nil {
@@ -296,7 +302,7 @@ func (c *Config) checkSecurity(d *diagSink, host Host) map[string]bool {
 		}
 		user := s.user
 		if user == "" {
-			user = c.Global.ScriptUser
+			user = g.DefaultScriptUser
 		}
 		root := user == "root" || (user == "" && defaultRoot)
 		if !root {
@@ -319,6 +325,83 @@ func (c *Config) checkSecurity(d *diagSink, host Host) map[string]bool {
 		}
 	}
 	return disabled
+}
+
+// defaultScriptUser is keepalived's default script user.
+const defaultScriptUser = "keepalived_script"
+
+// dropUserless is keepalived's handling of scripts that name no user when
+// enable_script_security is on, script_user is not, and the user
+// keepalived_script does not exist: it cannot pick a user for them, so it
+// removes the vrrp_scripts (their tracks then refer to nothing) and
+// ignores the notify scripts. Removed vrrp_scripts go into disabled.
+func (c *Config) dropUserless(d *diagSink, disabled map[string]bool) {
+	for _, s := range c.Scripts {
+		if s.User != "" || checksFile(s.Command) {
+			continue
+		}
+		d.warnf(s.Pos, "Unable to set default user %s for script", defaultScriptUser)
+		d.warnf(s.Pos, "Unable to set default user for vrrp script %s - removing", s.Name)
+		disabled[s.Name] = true
+	}
+	tracks := func(owner string, ts []Track) {
+		for _, t := range ts {
+			if disabled[t.Name] {
+				d.warnf(t.Pos, "(%s) track script %s not found, ignoring...", owner, t.Name)
+			}
+		}
+	}
+	for _, in := range c.Instances {
+		tracks(in.Name, in.TrackScripts)
+	}
+	for _, g := range c.SyncGroups {
+		tracks(g.Name, g.TrackScripts)
+	}
+	notify := func(n *Notify) {
+		for _, slot := range []**NotifyScript{&n.Master, &n.Backup, &n.Fault, &n.Stop, &n.Any} {
+			s := *slot
+			if s == nil || s.User != "" || checksFile(s.Command) {
+				continue
+			}
+			d.warnf(s.Pos, "Unable to set default user %s for script", defaultScriptUser)
+			d.warnf(s.Pos, "Failed to set default user for notify script %s - ignoring", s.Command[0])
+			*slot = nil
+		}
+	}
+	for i := range c.Instances {
+		notify(&c.Instances[i].Notify)
+	}
+	for i := range c.SyncGroups {
+		notify(&c.SyncGroups[i].Notify)
+	}
+	// The checker process: a MISC_CHECK is removed, as keepalived
+	// removes it; the LVS notify scripts are ignored like VRRP's.
+	lvs := func(slot **NotifyScript) {
+		if s := *slot; s != nil && s.User == "" && !checksFile(s.Command) {
+			d.warnf(s.Pos, "Unable to set default user %s for script", defaultScriptUser)
+			*slot = nil
+		}
+	}
+	for i := range c.VirtualServers {
+		vs := &c.VirtualServers[i]
+		lvs(&vs.QuorumUp)
+		lvs(&vs.QuorumDown)
+		for j := range vs.RealServers {
+			rs := &vs.RealServers[j]
+			lvs(&rs.NotifyUp)
+			lvs(&rs.NotifyDown)
+			kept := rs.Checkers[:0]
+			for _, ck := range rs.Checkers {
+				if s := ck.MiscPath; s != nil && s.User == "" && !checksFile(s.Command) {
+					d.warnf(s.Pos, "Unable to set default user %s for script", defaultScriptUser)
+					d.warnf(s.Pos, "Unable to set default user for misc script '%s' - removing", strings.Join(s.Command, "' '"))
+					continue
+				}
+				kept = append(kept, ck)
+			}
+			rs.Checkers = kept
+		}
+	}
 }
 
 // prune removes what keepalived ignores after its checks: unknown or

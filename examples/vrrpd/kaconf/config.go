@@ -59,6 +59,12 @@ type GlobalDefs struct {
 	// own (script_user); empty means keepalived's default: the user
 	// keepalived_script if it exists, otherwise root.
 	ScriptUser, ScriptGroup string
+	// DefaultScriptUser is who runs the scripts that name no user:
+	// ScriptUser when set, else keepalived_script when LoadOptions.Host
+	// has that user, else root (empty). With enable_script_security and
+	// no such user, keepalived removes those scripts instead, and so does
+	// Load.
+	DefaultScriptUser string
 	// VRRPVersion is the default VRRP version (vrrp_version, default 2;
 	// IPv6 instances always run version 3).
 	VRRPVersion int

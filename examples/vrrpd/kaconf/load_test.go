@@ -803,6 +803,71 @@ vrrp_instance VI_1 {` + body + `  track_script {
 	checkDiags(t, ds, []want{{Warning, 4, "Disabling track script gone"}})
 }
 
+// With enable_script_security, no script_user and no user
+// keepalived_script (Debian's packages create none), keepalived 2.2.7
+// cannot pick a user for the scripts that name none: it removes such
+// vrrp_scripts and MISC_CHECKs and ignores such notify scripts, with these
+// messages (measured with keepalived -t and the daemon). Scripts with a
+// user of their own stay; with keepalived_script present, it runs them.
+func TestScriptUserFallback(t *testing.T) {
+	src := `global_defs {
+  enable_script_security
+}
+vrrp_script chk {
+  script /bin/chk
+}
+vrrp_script mine {
+  script /bin/chk
+  user nobody
+}
+vrrp_instance VI_1 {` + body + `  track_script {
+    chk
+    mine
+  }
+  notify_master /bin/notify
+  notify_backup /bin/notify nobody
+}
+virtual_server 198.18.9.9 80 {
+  real_server 198.18.9.20 80 {
+    MISC_CHECK {
+      misc_path "/bin/chk misc"
+    }
+  }
+}
+`
+	host := fakeHost{scripts: map[string]bool{"/bin/chk": true, "/bin/notify": true}}
+	c, ds := load(t, src, LoadOptions{Host: host})
+	checkDiags(t, ds, []want{
+		{Warning, 4, "Unable to set default user keepalived_script for script"},
+		{Warning, 4, "Unable to set default user for vrrp script chk - removing"},
+		{Warning, 18, "(VI_1) track script chk not found, ignoring..."},
+		{Warning, 21, "Unable to set default user keepalived_script for script"},
+		{Warning, 21, "Failed to set default user for notify script /bin/notify - ignoring"},
+		{Warning, 27, "Unable to set default user keepalived_script for script"},
+		{Warning, 27, "Unable to set default user for misc script '/bin/chk' 'misc' - removing"},
+	})
+	in := c.Instances[0]
+	if len(in.TrackScripts) != 1 || in.TrackScripts[0].Name != "mine" || len(c.Scripts) != 1 {
+		t.Errorf("tracks %+v, scripts %+v; want mine alone", in.TrackScripts, c.Scripts)
+	}
+	if in.Notify.Master != nil || in.Notify.Backup == nil {
+		t.Errorf("notify %+v; want notify_master ignored, notify_backup kept", in.Notify)
+	}
+	if n := len(c.VirtualServers[0].RealServers[0].Checkers); n != 0 {
+		t.Errorf("%d checkers; want the MISC_CHECK removed", n)
+	}
+	if c.Global.DefaultScriptUser != "" {
+		t.Errorf("DefaultScriptUser %q", c.Global.DefaultScriptUser)
+	}
+
+	host.users = map[string]bool{"keepalived_script": true}
+	c, ds = load(t, src, LoadOptions{Host: host})
+	checkDiags(t, ds, nil)
+	if c.Global.DefaultScriptUser != "keepalived_script" || len(c.Instances[0].TrackScripts) != 2 || c.Instances[0].Notify.Master == nil {
+		t.Errorf("with keepalived_script: default user %q, instance %+v", c.Global.DefaultScriptUser, c.Instances[0])
+	}
+}
+
 type fakeHost struct {
 	scripts, users map[string]bool
 }
