@@ -171,13 +171,13 @@ var topKeywords = newTable[*Config]("",
 		}
 	}).withBlock(needBlock),
 	// Daemon keywords keepalived also reads at the top level.
-	key("net_namespace", 0, "", topGlobal),
-	key("instance", 0, "", topGlobal),
-	key("use_pid_dir", 0, "", topGlobal),
-	key("linkbeat_use_polling", 0, "", topGlobal),
-	key("namespace_with_ipsets", 0, "", topGlobal),
-	key("child_wait_time", 0, "", topGlobal),
-	key("net_namespace_ipvs", 0, "", topGlobal),
+	asGlobal("net_namespace"),
+	asGlobal("instance"),
+	asGlobal("use_pid_dir"),
+	asGlobal("linkbeat_use_polling"),
+	asGlobal("namespace_with_ipsets"),
+	asGlobal("child_wait_time"),
+	asGlobal("net_namespace_ipvs"),
 	key("vrrp_instance", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.instance(n) }).withBlock(optBlock),
 	key("vrrp_script", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.script(n) }).withBlock(optBlock),
 	key("vrrp_track_process", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.trackProcess(n) }).withBlock(optBlock),
@@ -196,6 +196,14 @@ var topKeywords = newTable[*Config]("",
 	refusedKey[*Config]("bfd_instance", "BFD").withBlock(optBlock),
 	noEffectKey[*Config]("SSL", "SSL_GET checkers use the system's TLS defaults").withBlock(optBlock),
 )
+
+// asGlobal is a global_defs keyword keepalived also reads at the top
+// level.
+func asGlobal(name string) kw[*Config] {
+	k := key(name, 0, "", topGlobal)
+	k.Reason = "as in global_defs"
+	return k
+}
 
 // topGlobal reads a daemon keyword given at the top level as in
 // global_defs.

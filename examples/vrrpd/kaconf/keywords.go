@@ -46,7 +46,7 @@ type Keyword struct {
 	// Deprecated names what replaces the keyword, when it is deprecated.
 	Deprecated string
 	// Support and Reason say what the daemon does with it, and why for
-	// NoEffect and Refused.
+	// NoEffect and Refused; for a Supported keyword Reason is a note.
 	Support Support
 	Reason  string
 }
