@@ -174,6 +174,20 @@ type InstanceConfig struct {
 	// NoLowerPrioAdvert stops the immediate advert a Master sends when it
 	// hears a lower priority (keepalived's lower_prio_no_advert).
 	NoLowerPrioAdvert bool
+	// GARPLowerPrioRepeat is how many rounds of gratuitous ARP /
+	// unsolicited NA a Master sends when it hears a lower priority, so
+	// that learning bridges and neighbour caches that followed the other
+	// router come back (keepalived's garp_lower_prio_repeat); 0 means
+	// GARPMasterRepeat, as in keepalived, and a negative value none.
+	GARPLowerPrioRepeat int
+	// GARPLowerPrioDelay is when a second such burst follows
+	// (garp_lower_prio_delay); 0 means GARPMasterDelay, a negative value
+	// none.
+	GARPLowerPrioDelay time.Duration
+	// HigherPrioSendAdvert makes a Master that hears a higher priority
+	// send one last advert before it becomes Backup, so that a router that
+	// missed ours hears of us (keepalived's higher_prio_send_advert).
+	HigherPrioSendAdvert bool
 	// GARPMasterRepeat is how many rounds of gratuitous ARP / unsolicited
 	// NA a new Master sends in each burst (keepalived's
 	// garp_master_repeat); 0 means 5.
@@ -288,6 +302,12 @@ func (c InstanceConfig) withDefaults() InstanceConfig {
 	}
 	if c.GARPMasterRefreshRepeat == 0 {
 		c.GARPMasterRefreshRepeat = 1
+	}
+	if c.GARPLowerPrioRepeat == 0 {
+		c.GARPLowerPrioRepeat = c.GARPMasterRepeat
+	}
+	if c.GARPLowerPrioDelay == 0 {
+		c.GARPLowerPrioDelay = c.GARPMasterDelay
 	}
 	return c
 }
@@ -487,6 +507,8 @@ func (c *InstanceConfig) machineConfig(local netip.Addr) MachineConfig {
 		InitialMaster:     c.InitialMaster,
 		SkipAddressCheck:  c.SkipAddressCheck,
 		NoLowerPrioAdvert: c.NoLowerPrioAdvert,
+
+		HigherPrioSendAdvert: c.HigherPrioSendAdvert,
 	}
 	if c.AuthPass != "" {
 		mc.AuthType, mc.AuthData = AuthPass, PasswordData(c.AuthPass)

@@ -202,6 +202,10 @@ type MachineConfig struct {
 	// it hears a lower priority (RFC 9568 section 6.4.3; keepalived's
 	// lower_prio_no_advert).
 	NoLowerPrioAdvert bool
+	// HigherPrioSendAdvert makes a Master that hears a higher priority
+	// send one last advert before it becomes Backup (keepalived's
+	// higher_prio_send_advert).
+	HigherPrioSendAdvert bool
 }
 
 // Effects is what a Machine asks its owner to do after an input, in this
@@ -221,6 +225,10 @@ type Effects struct {
 	Reason   Reason
 	// Drop is why a received advert was dropped, DropNone if it was not.
 	Drop DropReason
+	// Reassert reports a Master that heard a lower priority: its owner
+	// announces the addresses again, to correct the learning bridges and
+	// neighbour caches that followed the other router.
+	Reassert bool
 }
 
 // Transitioned reports whether e holds a state change.
@@ -519,6 +527,7 @@ func (e *Effects) merge(o Effects) {
 	e.Unbind = e.Unbind || o.Unbind
 	e.Bind = e.Bind || o.Bind
 	e.Announce = e.Announce || o.Announce
+	e.Reassert = e.Reassert || o.Reassert
 	if o.Reason != ReasonNone {
 		e.From, e.To, e.Reason = o.From, o.To, o.Reason
 	}
@@ -659,19 +668,26 @@ func (m *Machine) receiveMaster(now time.Time, a *Advertisement, info PacketInfo
 	}
 	if a.Priority > m.prio || (a.Priority == m.prio && info.Src.Compare(m.cfg.LocalAddr) > 0) {
 		// (725)-(765).
+		e := Effects{Unbind: true}
+		if m.cfg.HigherPrioSendAdvert {
+			// keepalived's last word, before stepping down.
+			e.Send, e.SendPriority = true, m.prio
+		}
 		if m.cfg.Version == 3 {
 			m.masterInt = a.IntervalDuration()
 		}
 		m.master, m.masterPri = info.Src, a.Priority
 		m.deadline = now.Add(m.MasterDownInterval())
-		e := Effects{Unbind: true}
 		e.merge(m.transition(Backup, ReasonPreempted))
 		return e
 	}
-	// (770)-(775); RFC 9568 adds an immediate advert to assert mastership.
-	e := Effects{Drop: DropLowerPriority}
+	// (770)-(775); RFC 9568 adds an immediate advert to assert mastership,
+	// which restarts the Adver_Timer as any advert sent does (keepalived
+	// does the same).
+	e := Effects{Drop: DropLowerPriority, Reassert: true}
 	if !m.cfg.NoLowerPrioAdvert {
 		e.Send, e.SendPriority = true, m.prio
+		m.deadline = now.Add(m.cfg.AdvertInterval)
 	}
 	return e
 }

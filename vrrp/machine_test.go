@@ -721,7 +721,7 @@ func TestMachineBackupPreemptLowerPriority(t *testing.T) {
 				// Now Master, the old Master's next advert gets the RFC
 				// 9568 reply (S12).
 				{machMD150 + 100*time.Millisecond, machRecvIn(low, info),
-					vrrp.Effects{Send: true, SendPriority: 150, Drop: vrrp.DropLowerPriority}, vrrp.Master, machMD150 + time.Second},
+					vrrp.Effects{Send: true, SendPriority: 150, Drop: vrrp.DropLowerPriority, Reassert: true}, vrrp.Master, machMD150 + 1100*time.Millisecond},
 			})
 			if addr, p := m.Master(); addr != cfg.LocalAddr || p != 150 {
 				t.Errorf("Master() = %v, %d, want local", addr, p)
@@ -980,7 +980,7 @@ func TestMachineMasterEqualPriority(t *testing.T) {
 				if !tt.yields {
 					// (770)-(775) discard; RFC 9568 sends an advert (S12).
 					step = machStep{rx, machRecvIn(machAdv(cfg, 100), info),
-						vrrp.Effects{Send: true, SendPriority: 100, Drop: vrrp.DropLowerPriority}, vrrp.Master, at + time.Second}
+						vrrp.Effects{Send: true, SendPriority: 100, Drop: vrrp.DropLowerPriority, Reassert: true}, vrrp.Master, rx + time.Second}
 				}
 				machRun(t, m, []machStep{step})
 			})
@@ -1013,16 +1013,21 @@ func TestMachineMasterLowerPriority(t *testing.T) {
 			cfg := tt.cfg
 			cfg.NoLowerPrioAdvert = tt.noAdv
 			m, at := machMaster(t, cfg)
-			want := vrrp.Effects{Send: true, SendPriority: cfg.Priority, Drop: vrrp.DropLowerPriority}
+			want := vrrp.Effects{Send: true, SendPriority: cfg.Priority, Drop: vrrp.DropLowerPriority, Reassert: true}
+			// The immediate advert restarts the Adver_Timer, as in
+			// keepalived (measured: adverts at +0, +1 s, +2 s after a
+			// lower priority one at +0).
+			next1, next2, tick := at+1100*time.Millisecond, at+1900*time.Millisecond, at+1900*time.Millisecond
 			if tt.noAdv {
-				want = machDrop(vrrp.DropLowerPriority)
+				want = vrrp.Effects{Drop: vrrp.DropLowerPriority, Reassert: true}
+				next1, next2, tick = at+time.Second, at+time.Second, at+time.Second
 			}
 			// A greater source address does not matter at lower priority.
 			a, info := machAdv(cfg, tt.advPrio), machInfo(cfg)
 			machRun(t, m, []machStep{
-				{at + 100*time.Millisecond, machRecvIn(a, info), want, vrrp.Master, at + time.Second},
-				{at + 900*time.Millisecond, machRecvIn(a, info), want, vrrp.Master, at + time.Second},
-				{at + time.Second, machTickIn(), machSend(cfg.Priority), vrrp.Master, at + 2*time.Second},
+				{at + 100*time.Millisecond, machRecvIn(a, info), want, vrrp.Master, next1},
+				{at + 900*time.Millisecond, machRecvIn(a, info), want, vrrp.Master, next2},
+				{tick, machTickIn(), machSend(cfg.Priority), vrrp.Master, tick + time.Second},
 			})
 			if addr, p := m.Master(); addr != cfg.LocalAddr || p != cfg.Priority {
 				t.Errorf("Master() = %v, %d, want local", addr, p)
@@ -1621,7 +1626,7 @@ func TestMachineSetPriority(t *testing.T) {
 			{machMD100, machTickIn(), machToMaster(100, vrrp.Backup, vrrp.ReasonMasterDown), vrrp.Master, machMD100 + time.Second},
 			{4 * time.Second, machPrioIn(200), machSend(200), vrrp.Master, machMD100 + time.Second},
 			{5 * time.Second, machRecvIn(machAdv(v3, 150), info),
-				vrrp.Effects{Send: true, SendPriority: 200, Drop: vrrp.DropLowerPriority}, vrrp.Master, machMD100 + time.Second},
+				vrrp.Effects{Send: true, SendPriority: 200, Drop: vrrp.DropLowerPriority, Reassert: true}, vrrp.Master, 6 * time.Second},
 		}},
 		{"Backup raised above the Master preempts at Master_Down", []machStep{
 			{time.Second, machRecvIn(machAdv(v3, 150), info), vrrp.Effects{}, vrrp.Backup, time.Second + machMD100},

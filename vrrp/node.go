@@ -1088,6 +1088,9 @@ func (n *Node) apply(inst *nodeInst, e Effects, now time.Time) {
 	if e.Transitioned() {
 		n.transitioned(inst, e, now)
 	}
+	if e.Reassert {
+		n.reassert(inst, now)
+	}
 	n.timers.update(inst)
 	if inst.visible() != inst.shown {
 		n.markDirty(inst)

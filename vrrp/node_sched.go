@@ -14,6 +14,9 @@ type announcing struct {
 	next    time.Time
 	burst   time.Time
 	refresh time.Time
+	// lowBurst is when the second burst after hearing a lower priority
+	// starts.
+	lowBurst time.Time
 }
 
 // startAnnouncing begins the takeover announcements of inst: a burst of
@@ -31,6 +34,25 @@ func (n *Node) startAnnouncing(inst *nodeInst, now time.Time) {
 	}
 	n.runSchedules(inst, now)
 	n.timers.update(inst)
+}
+
+// reassert begins the announcements of a bound Master that heard a lower
+// priority: GARPLowerPrioRepeat rounds now, as many GARPLowerPrioDelay
+// later, as keepalived sends them (each such advert starts them again).
+func (n *Node) reassert(inst *nodeInst, now time.Time) {
+	c := &inst.cfg
+	if inst.m.State() != Master || inst.bind != bound || c.GARPLowerPrioRepeat <= 0 {
+		return
+	}
+	a := &inst.ann
+	if a.rounds == 0 {
+		a.next = now
+	}
+	a.rounds += c.GARPLowerPrioRepeat
+	if c.GARPLowerPrioDelay > 0 {
+		a.lowBurst = now.Add(c.GARPLowerPrioDelay)
+	}
+	n.runSchedules(inst, now)
 }
 
 // startLease schedules the refresh of leased addresses.
@@ -71,6 +93,14 @@ func (n *Node) runSchedules(inst *nodeInst, now time.Time) bool {
 		a.rounds, a.next = c.GARPMasterRepeat, now
 		changed = true
 	}
+	if due(a.lowBurst, now) {
+		a.lowBurst = time.Time{}
+		if a.rounds == 0 {
+			a.next = now
+		}
+		a.rounds += c.GARPLowerPrioRepeat
+		changed = true
+	}
 	if due(a.refresh, now) {
 		a.refresh = now.Add(c.GARPMasterRefresh)
 		if a.rounds == 0 {
@@ -106,12 +136,12 @@ func due(t, now time.Time) bool { return !t.IsZero() && !t.After(now) }
 func nextDue(inst *nodeInst) time.Time {
 	d := inst.m.Deadline()
 	a := &inst.ann
-	if a.rounds == 0 && a.burst.IsZero() && a.refresh.IsZero() && inst.leaseAt.IsZero() &&
+	if a.rounds == 0 && a.burst.IsZero() && a.refresh.IsZero() && a.lowBurst.IsZero() && inst.leaseAt.IsZero() &&
 		inst.bindBy.IsZero() && inst.retryAt.IsZero() && inst.awaitBy.IsZero() {
 		// A Master between announcements, or a Backup: the common case.
 		return d
 	}
-	for _, t := range [...]time.Time{a.next, a.burst, a.refresh, inst.leaseAt, inst.bindBy, inst.retryAt, inst.awaitBy} {
+	for _, t := range [...]time.Time{a.next, a.burst, a.refresh, a.lowBurst, inst.leaseAt, inst.bindBy, inst.retryAt, inst.awaitBy} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}

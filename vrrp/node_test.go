@@ -490,3 +490,88 @@ func TestNodeSetGroupsClearsGroupFault(t *testing.T) {
 		t.Errorf("VI_2 %v %v after the group went, want BACKUP and no fault", s.State, s.Faults)
 	}
 }
+
+// count returns how many of effects are want.
+func count(effects []string, want string) int {
+	n := 0
+	for _, e := range effects {
+		if e == want {
+			n++
+		}
+	}
+	return n
+}
+
+// A bound Master that hears a lower priority sends its advert at once
+// (RFC 9568 section 6.4.3) and GARPLowerPrioRepeat rounds of
+// announcements, then as many GARPLowerPrioDelay later, as keepalived
+// does (garp_lower_prio_repeat, garp_lower_prio_delay; measured: 5 rounds
+// with the advert, 5 more after garp_master_delay). A Backup, or a Master
+// whose addresses are not bound yet, announces nothing.
+func TestNodeLowerPriorityReassert(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		repeat        int
+		delay         time.Duration
+		noAdvert      bool
+		first, second int
+	}{
+		{"as the takeover's", 2, 2 * time.Second, false, 2, 2},
+		{"repeat 3, delay 2 s", 3, 2 * time.Second, false, 3, 3},
+		{"no second burst", 3, -1, false, 3, 0},
+		{"none", -1, 2 * time.Second, false, 0, 0},
+		{"lower_prio_no_advert keeps the announcements", 3, 2 * time.Second, true, 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := nodeInst("VI_1", 1, 200)
+			c.GARPMasterRepeat, c.GARPMasterDelay = 2, 2*time.Second
+			c.GARPLowerPrioRepeat, c.GARPLowerPrioDelay, c.NoLowerPrioAdvert = tc.repeat, tc.delay, tc.noAdvert
+			tn := newTestNode(t, vrrp.NodeOptions{}, c)
+			tn.startAll()
+			_, got := tn.advert("VI_1", peer, 50)
+			if count(got, "VI_1 announce") != 0 {
+				t.Errorf("a Backup announced on a lower priority: %q", got)
+			}
+			tn.advance(4 * time.Second)
+			_, got = tn.advert("VI_1", peer, 50)
+			if tn.state("VI_1") != vrrp.Master || count(got, "VI_1 announce") != 0 {
+				t.Errorf("a Master not yet bound: state %v, effects %q; want no announcement", tn.state("VI_1"), got)
+			}
+			tn.bindDone("VI_1", nil)
+			tn.advance(3 * time.Second) // the takeover's two bursts
+			_, got = tn.advert("VI_1", peer, 50)
+			wantSend := 1
+			if tc.noAdvert {
+				wantSend = 0
+			}
+			if count(got, "VI_1 send 200") != wantSend || count(got, "VI_1 announce") != tc.first {
+				t.Errorf("on a lower priority: %q; want %d adverts and %d announcements", got, wantSend, tc.first)
+			}
+			got = tn.advance(2*time.Second + time.Millisecond)
+			if n := count(got, "VI_1 announce"); n != tc.second {
+				t.Errorf("%d announcements in the next 2 s (%q), want %d", n, got, tc.second)
+			}
+		})
+	}
+}
+
+// keepalived's higher_prio_send_advert: a Master that hears a higher
+// priority sends one last advert with its own priority, then steps down.
+func TestNodeHigherPrioSendAdvert(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		c := nodeInst("VI_1", 1, 100)
+		c.HigherPrioSendAdvert = on
+		tn := newTestNode(t, vrrp.NodeOptions{}, c)
+		tn.startAll()
+		tn.advance(4 * time.Second)
+		tn.bindDone("VI_1", nil)
+		_, got := tn.advert("VI_1", peer, 200)
+		want := []string{"VI_1 unbind", "VI_1 MASTER->BACKUP"}
+		if on {
+			want = append([]string{"VI_1 send 100"}, want...)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("HigherPrioSendAdvert %v: effects %q, want %q", on, got, want)
+		}
+	}
+}

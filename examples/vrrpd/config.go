@@ -283,6 +283,15 @@ func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceCo
 	if in.GARPMasterRepeat == 0 {
 		c.GARPMasterRepeat = vrrp.DefaultGARPMasterRepeat
 	}
+	// kaconf resolved keepalived's defaults; 0 sends none.
+	c.GARPLowerPrioRepeat, c.GARPLowerPrioDelay = in.GARPLowerPrioRepeat, in.GARPLowerPrioDelay
+	if c.GARPLowerPrioRepeat == 0 {
+		c.GARPLowerPrioRepeat = -1
+	}
+	if c.GARPLowerPrioDelay == 0 {
+		c.GARPLowerPrioDelay = -1
+	}
+	c.HigherPrioSendAdvert = in.HigherPrioSendAdvert
 	if in.IPv6 {
 		c.GARPInterval = g.GNAInterval
 	} else {

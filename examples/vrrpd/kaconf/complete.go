@@ -282,6 +282,23 @@ func completeInherited(dc *decoder, in *Instance, st *instanceState) {
 	if !st.garpRefreshRepSet {
 		in.GARPMasterRefreshRepeat = g.GARPMasterRefreshRepeat
 	}
+	switch {
+	case st.lowerPrioRepSet:
+	case g.GARPLowerPrioRepeat >= 0:
+		in.GARPLowerPrioRepeat = g.GARPLowerPrioRepeat
+	default:
+		in.GARPLowerPrioRepeat = in.GARPMasterRepeat
+	}
+	switch {
+	case st.lowerPrioDelaySet:
+	case g.GARPLowerPrioDelay >= 0:
+		in.GARPLowerPrioDelay = g.GARPLowerPrioDelay
+	default:
+		in.GARPLowerPrioDelay = in.GARPMasterDelay
+	}
+	if !st.higherPrioSet {
+		in.HigherPrioSendAdvert = g.HigherPrioSendAdvert
+	}
 }
 
 // completeAdvertInterval rounds the advert interval as keepalived rounds it.

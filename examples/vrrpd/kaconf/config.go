@@ -99,6 +99,16 @@ type GlobalDefs struct {
 	// LowerPrioNoAdvert stops the advert a Master sends on hearing a lower
 	// priority (vrrp_lower_prio_no_advert).
 	LowerPrioNoAdvert bool
+	// GARPLowerPrioRepeat and GARPLowerPrioDelay are the gratuitous ARPs
+	// / NAs a Master sends on hearing a lower priority, and when a second
+	// burst follows (vrrp_garp_lower_prio_repeat,
+	// vrrp_garp_lower_prio_delay); -1 when not given, for the instances'
+	// garp_master_repeat and garp_master_delay.
+	GARPLowerPrioRepeat int
+	GARPLowerPrioDelay  time.Duration
+	// HigherPrioSendAdvert makes a Master hearing a higher priority send a
+	// last advert (vrrp_higher_prio_send_advert).
+	HigherPrioSendAdvert bool
 	// LogUnknownVRIDs logs adverts for VRIDs not configured on the
 	// interface (log_unknown_vrids).
 	LogUnknownVRIDs bool
@@ -401,6 +411,13 @@ type Instance struct {
 	GARPMasterRepeat        int
 	GARPMasterRefresh       time.Duration
 	GARPMasterRefreshRepeat int
+	// GARPLowerPrioRepeat and GARPLowerPrioDelay are
+	// garp_lower_prio_repeat and garp_lower_prio_delay (default: global,
+	// else garp_master_repeat and garp_master_delay); 0 sends none.
+	GARPLowerPrioRepeat int
+	GARPLowerPrioDelay  time.Duration
+	// HigherPrioSendAdvert is higher_prio_send_advert (default: global).
+	HigherPrioSendAdvert bool
 	// PromoteSecondaries sets promote_secondaries on the interface.
 	PromoteSecondaries bool
 }

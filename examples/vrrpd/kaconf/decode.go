@@ -51,6 +51,8 @@ func newDecoder(opts *LoadOptions, diags *diagSink) *decoder {
 			GARPMasterRepeat:        defaultGARPMasterRepeat,
 			GARPMasterRefreshRepeat: defaultGARPRefreshRep,
 			VMACPrefix:              "vrrp",
+			GARPLowerPrioRepeat:     -1,
+			GARPLowerPrioDelay:      -1,
 		}},
 	}
 }
@@ -320,9 +322,10 @@ var globalKeywords = newTable[*GlobalDefs]("global_defs",
 			g.LowerPrioNoAdvert = v
 		}
 	}),
-	refusedKey[*GlobalDefs]("vrrp_higher_prio_send_advert", higherPrioWhy).when(func(dc *decoder, _ *GlobalDefs, n *Node) bool {
-		v, ok := dc.optBool(n, "Invalid value for vrrp_higher_prio_send_advert specified")
-		return ok && v
+	key("vrrp_higher_prio_send_advert", 0, "off; alone: on", func(dc *decoder, g *GlobalDefs, n *Node) {
+		if v, ok := dc.optBool(n, "Invalid value for vrrp_higher_prio_send_advert specified"); ok {
+			g.HigherPrioSendAdvert = v
+		}
 	}),
 	key("log_unknown_vrids", 0, "off", func(_ *decoder, g *GlobalDefs, _ *Node) { g.LogUnknownVRIDs = true }),
 	key("vrrp_startup_delay", 1, "0", func(dc *decoder, g *GlobalDefs, n *Node) {
@@ -334,8 +337,16 @@ var globalKeywords = newTable[*GlobalDefs]("global_defs",
 		g.StartupDelay = d
 	}),
 	key("vmac_prefix", 1, "vrrp", func(_ *decoder, g *GlobalDefs, n *Node) { g.VMACPrefix = n.Words[1] }),
-	refusedKey[*GlobalDefs]("vrrp_garp_lower_prio_delay", lowerPrioGARPWhy).when(globalCheck(lowerPrioGARP(""))),
-	refusedKey[*GlobalDefs]("vrrp_garp_lower_prio_repeat", lowerPrioGARPWhy).when(globalCheck(lowerPrioGARP(""))),
+	key("vrrp_garp_lower_prio_delay", 1, "vrrp_garp_master_delay", func(dc *decoder, g *GlobalDefs, n *Node) {
+		if v, ok := lowerPrioGARP(dc, n, ""); ok {
+			g.GARPLowerPrioDelay = time.Duration(v) * time.Second
+		}
+	}),
+	key("vrrp_garp_lower_prio_repeat", 1, "vrrp_garp_master_repeat", func(dc *decoder, g *GlobalDefs, n *Node) {
+		if v, ok := lowerPrioGARP(dc, n, ""); ok {
+			g.GARPLowerPrioRepeat = v
+		}
+	}),
 	refusedKey[*GlobalDefs]("vrrp_down_timer_adverts", downTimerWhy).when(globalCheck(downTimer("Invalid vrrp_down_timer_adverts"))),
 	refusedKey[*GlobalDefs]("vrrp_garp_extra_if", "periodic gratuitous ARPs on other interfaces"),
 	refusedKey[*GlobalDefs]("vrrp_vmac_garp_intvl", "periodic gratuitous ARPs on other interfaces"),
@@ -454,8 +465,6 @@ const (
 	bufsWhy          = "socket buffers are sized by vrrpkit"
 	firewallWhy      = "no firewall rules are managed"
 	ipvsWhy          = "IPVS settings are not managed"
-	higherPrioWhy    = "a Master hearing a higher priority steps down without a last advert"
-	lowerPrioGARPWhy = "vrrpkit sends no gratuitous ARPs on hearing a lower priority advert; only 0 is accepted"
 	downTimerWhy     = "the Master_Down_Interval is 3 advert intervals (RFC 5798); only 3 is accepted"
 )
 
@@ -494,20 +503,16 @@ func globalCheck(f func(*decoder, *Node) bool) func(*decoder, *GlobalDefs, *Node
 	return func(dc *decoder, _ *GlobalDefs, n *Node) bool { return f(dc, n) }
 }
 
-// lowerPrioGARP checks a garp_lower_prio_delay / _repeat value: only 0
-// is supported. prefix names the instance in keepalived's message.
-func lowerPrioGARP(prefix string) func(*decoder, *Node) bool {
-	return func(dc *decoder, n *Node) bool {
-		if !dc.need(n, 1) {
-			return false
-		}
-		v, msg := parseUnsigned(n.Words[1], 0, 1<<31-1)
-		if msg != "" {
-			dc.warnf(n, "%s", joinMsg(prefix+n.Keyword()+" '"+n.Words[1]+"' invalid - ignoring", msg))
-			return false
-		}
-		return v != 0
+// lowerPrioGARP reads a garp_lower_prio_delay (seconds) or
+// garp_lower_prio_repeat value; prefix names the instance in keepalived's
+// message.
+func lowerPrioGARP(dc *decoder, n *Node, prefix string) (int, bool) {
+	v, msg := parseUnsigned(n.Words[1], 0, 1<<31-1)
+	if msg != "" {
+		dc.warnf(n, "%s", joinMsg(prefix+n.Keyword()+" '"+n.Words[1]+"' invalid - ignoring", msg))
+		return 0, false
 	}
+	return int(v), true
 }
 
 // downTimer checks a down_timer_adverts value: only 3 is supported.

@@ -17,6 +17,8 @@ type instanceState struct {
 	checkUnicastSet, skipCheckSet            bool
 	garpDelaySet, garpRepSet, garpRefreshSet bool
 	garpRefreshRepSet, mcastDstSet           bool
+	lowerPrioRepSet, lowerPrioDelaySet       bool
+	higherPrioSet                            bool
 	unicastTTL                               int
 	authTypePos, noAcceptPos, srcPos         Pos
 }
@@ -190,9 +192,10 @@ var instanceKeywords = newTable[*instCtx]("vrrp_instance",
 			x.in.LowerPrioNoAdvert, x.st.lowerPrioSet = v, true
 		}
 	}),
-	refusedKey[*instCtx]("higher_prio_send_advert", higherPrioWhy).when(func(dc *decoder, x *instCtx, n *Node) bool {
-		v, ok := dc.optBool(n, "("+x.in.Name+") invalid higher_prio_send_advert %s specified")
-		return ok && v
+	key("higher_prio_send_advert", 0, "vrrp_higher_prio_send_advert; alone: on", func(dc *decoder, x *instCtx, n *Node) {
+		if v, ok := dc.optBool(n, "("+x.in.Name+") invalid higher_prio_send_advert %s specified"); ok {
+			x.in.HigherPrioSendAdvert, x.st.higherPrioSet = v, true
+		}
 	}),
 	key("dont_track_primary", 0, "off", func(_ *decoder, x *instCtx, _ *Node) { x.in.DontTrackPrimary = true }),
 	key("promote_secondaries", 0, "off", func(_ *decoder, x *instCtx, _ *Node) { x.in.PromoteSecondaries = true }),
@@ -270,8 +273,16 @@ var instanceKeywords = newTable[*instCtx]("vrrp_instance",
 			x.in.GARPMasterRefreshRepeat, x.st.garpRefreshRepSet = v, true
 		}
 	}),
-	refusedKey[*instCtx]("garp_lower_prio_delay", lowerPrioGARPWhy).when(instLowerPrioGARP),
-	refusedKey[*instCtx]("garp_lower_prio_repeat", lowerPrioGARPWhy).when(instLowerPrioGARP),
+	key("garp_lower_prio_delay", 1, "vrrp_garp_lower_prio_delay, else garp_master_delay", func(dc *decoder, x *instCtx, n *Node) {
+		if v, ok := lowerPrioGARP(dc, n, "("+x.in.Name+"): "); ok {
+			x.in.GARPLowerPrioDelay, x.st.lowerPrioDelaySet = time.Duration(v)*time.Second, true
+		}
+	}),
+	key("garp_lower_prio_repeat", 1, "vrrp_garp_lower_prio_repeat, else garp_master_repeat", func(dc *decoder, x *instCtx, n *Node) {
+		if v, ok := lowerPrioGARP(dc, n, "("+x.in.Name+"): "); ok {
+			x.in.GARPLowerPrioRepeat, x.st.lowerPrioRepSet = v, true
+		}
+	}),
 	refusedKey[*instCtx]("down_timer_adverts", downTimerWhy).when(func(dc *decoder, x *instCtx, n *Node) bool {
 		return downTimer("("+x.in.Name+"): Invalid down_timer_adverts")(dc, n)
 	}),
@@ -380,10 +391,6 @@ func srcIP(dc *decoder, x *instCtx, n *Node) {
 		return
 	}
 	x.in.SourceAddr, x.st.srcPos = a, n.Pos
-}
-
-func instLowerPrioGARP(dc *decoder, x *instCtx, n *Node) bool {
-	return lowerPrioGARP("("+x.in.Name+"): ")(dc, n)
 }
 
 func vips(dc *decoder, x *instCtx, n *Node) {

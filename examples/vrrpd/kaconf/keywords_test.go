@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKeywordTable checks the table itself: every keyword is described,
@@ -74,6 +75,42 @@ func TestKeywordDispatch(t *testing.T) {
 				if !strings.HasPrefix(got[i], tc.want[i]) {
 					t.Errorf("diagnostic %d = %q, want prefix %q", i, got[i], tc.want[i])
 				}
+			}
+		})
+	}
+}
+
+// keepalived's defaults for the reactions to other priorities: the
+// lower-priority gratuitous ARPs repeat garp_master_repeat and follow
+// garp_master_delay unless vrrp_garp_lower_prio_* or the instance's
+// garp_lower_prio_* say otherwise (measured against keepalived 2.2.7: 5
+// rounds at once and 5 after garp_master_delay by default); 0 sends none.
+func TestLowerHigherPrioDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name, global, inst string
+		repeat             int
+		delay              time.Duration
+		higher             bool
+	}{
+		{"defaults", "", "", 5, 5 * time.Second, false},
+		{"from garp_master_*", " vrrp_garp_master_repeat 3\n vrrp_garp_master_delay 2\n", "", 3, 2 * time.Second, false},
+		{"instance garp_master_*", "", " garp_master_repeat 2\n garp_master_delay 1\n", 2, time.Second, false},
+		{"global", " vrrp_garp_lower_prio_repeat 1\n vrrp_garp_lower_prio_delay 7\n vrrp_higher_prio_send_advert\n", "", 1, 7 * time.Second, true},
+		{"instance over global", " vrrp_garp_lower_prio_repeat 1\n vrrp_higher_prio_send_advert\n",
+			" garp_lower_prio_repeat 4\n garp_lower_prio_delay 0\n higher_prio_send_advert false\n", 4, 0, false},
+		{"none", " vrrp_garp_lower_prio_repeat 0\n", "", 0, 5 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "global_defs {\n" + tc.global + "}\nvrrp_instance V {\n interface eth0\n virtual_router_id 1\n" + tc.inst +
+				" virtual_ipaddress {\n  198.18.0.1\n }\n}\n"
+			c, ds := LoadBytes("k.conf", []byte(src), LoadOptions{})
+			if ds.HasErrors() || len(ds.Filter(Warning)) != 0 {
+				t.Fatalf("diagnostics:\n%s", ds)
+			}
+			in := c.Instances[0]
+			if in.GARPLowerPrioRepeat != tc.repeat || in.GARPLowerPrioDelay != tc.delay || in.HigherPrioSendAdvert != tc.higher {
+				t.Errorf("repeat %d delay %v higher %v; want %d %v %v", in.GARPLowerPrioRepeat, in.GARPLowerPrioDelay,
+					in.HigherPrioSendAdvert, tc.repeat, tc.delay, tc.higher)
 			}
 		})
 	}
