@@ -458,14 +458,14 @@ var globalKeywords = newTable[*GlobalDefs]("global_defs",
 
 // Reasons shared by several keywords.
 const (
-	mailWhy          = "no e-mail is sent"
-	oneProcessWhy    = "a single process"
-	schedWhy         = "process scheduling is the Go runtime's"
-	snmpWhy          = "no SNMP or D-Bus"
-	bufsWhy          = "socket buffers are sized by vrrpkit"
-	firewallWhy      = "no firewall rules are managed"
-	ipvsWhy          = "IPVS settings are not managed"
-	downTimerWhy     = "the Master_Down_Interval is 3 advert intervals (RFC 5798); only 3 is accepted"
+	mailWhy       = "no e-mail is sent"
+	oneProcessWhy = "a single process"
+	schedWhy      = "process scheduling is the Go runtime's"
+	snmpWhy       = "no SNMP or D-Bus"
+	bufsWhy       = "socket buffers are sized by vrrpkit"
+	firewallWhy   = "no firewall rules are managed"
+	ipvsWhy       = "IPVS settings are not managed"
+	downTimerWhy  = "the Master_Down_Interval is 3 advert intervals (RFC 5798); only 3 is accepted"
 )
 
 func mcastGroup(dc *decoder, g *GlobalDefs, n *Node) {
