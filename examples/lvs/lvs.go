@@ -4,6 +4,11 @@
 // pool.BalancerSync can keep a virtual service's real servers in step
 // with the pool.
 //
+// Memory is an in-memory pool.Balancer that also schedules connections
+// (round robin, weighted round robin, persistence with its granularity,
+// firewall marks), a model of IPVS for tests where the kernel's table
+// cannot be used.
+//
 // It lives under examples because the library packages stay free of the
 // IPVS dependency; copy it, or import it as it is. It needs the ip_vs
 // kernel module and CAP_NET_ADMIN.
@@ -26,6 +31,7 @@ import (
 	"github.com/vrrpkit/vrrpkit/health/pool"
 
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -33,6 +39,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/moby/ipvs"
 )
@@ -77,17 +84,18 @@ func (x *IPVS) Close() error {
 	return nil
 }
 
+// ipvsPersistent is IPVS's IP_VS_SVC_F_PERSISTENT service flag.
+const ipvsPersistent = 0x1
+
 // toService converts s (with its defaults filled in by BalancerSync).
 func toService(s pool.Service) (*ipvs.Service, error) {
-	if !s.Addr.IsValid() {
-		return nil, fmt.Errorf("lvs: service address %v is not valid", s.Addr)
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("lvs: %w", err)
 	}
-	a := s.Addr.Addr().Unmap()
 	svc := &ipvs.Service{
-		Address:   net.IP(a.AsSlice()),
-		Port:      s.Addr.Port(),
 		Protocol:  uint16(s.Protocol),
 		SchedName: s.Scheduler,
+		PEName:    s.PersistenceEngine,
 	}
 	if svc.Protocol == 0 {
 		svc.Protocol = syscall.IPPROTO_TCP
@@ -95,12 +103,36 @@ func toService(s pool.Service) (*ipvs.Service, error) {
 	if svc.SchedName == "" {
 		svc.SchedName = pool.DefaultScheduler
 	}
-	// The netmask is the full address, as keepalived sets it for a
-	// service without persistence.
-	if a.Is4() {
-		svc.AddressFamily, svc.Netmask = syscall.AF_INET, 0xffffffff
+	ipv6 := s.IPv6
+	if s.FWMark != 0 {
+		svc.FWMark = s.FWMark
 	} else {
+		a := s.Addr.Addr().Unmap()
+		svc.Address, svc.Port = net.IP(a.AsSlice()), s.Addr.Port()
+		ipv6 = a.Is6()
+	}
+	// The netmask is the full address unless a persistent service sets
+	// one, as keepalived does. IPVS reads an IPv4 mask in network byte
+	// order and an IPv6 one as a prefix length; moby/ipvs writes the
+	// number in native byte order.
+	if ipv6 {
 		svc.AddressFamily, svc.Netmask = syscall.AF_INET6, 128
+	} else {
+		svc.AddressFamily, svc.Netmask = syscall.AF_INET, 0xffffffff
+	}
+	if s.Persistence > 0 {
+		svc.Flags |= ipvsPersistent
+		// Validate has bounded it to whole uint32 seconds, rounded up.
+		svc.Timeout = uint32((s.Persistence + time.Second - 1) / time.Second)
+		if m := s.PersistenceMask; m.IsValid() {
+			if ipv6 {
+				bits, _ := pool.MaskBits(m) // contiguous: Validate checked
+				svc.Netmask = uint32(bits)
+			} else {
+				b := m.As4()
+				svc.Netmask = binary.NativeEndian.Uint32(b[:])
+			}
+		}
 	}
 	return svc, nil
 }
@@ -154,7 +186,8 @@ func fromDestination(d *ipvs.Destination) (pool.Destination, error) {
 	return out, nil
 }
 
-// EnsureService adds the virtual service, or changes its scheduler to s's.
+// EnsureService adds the virtual service, or brings an existing one to
+// s: its scheduler, persistence, persistence mask and engine.
 func (x *IPVS) EnsureService(ctx context.Context, s pool.Service) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -175,9 +208,12 @@ func (x *IPVS) EnsureService(ctx context.Context, s pool.Service) error {
 	if err != nil {
 		return fmt.Errorf("lvs: reading service %s: %w", s, err)
 	}
-	if cur.SchedName != svc.SchedName {
+	// moby/ipvs does not read the engine back: a service with one is
+	// always updated.
+	if cur.SchedName != svc.SchedName || cur.Flags&ipvsPersistent != svc.Flags&ipvsPersistent ||
+		cur.Timeout != svc.Timeout || cur.Netmask != svc.Netmask || svc.PEName != "" {
 		if err := x.h.UpdateService(svc); err != nil {
-			return fmt.Errorf("lvs: changing the scheduler of %s from %s to %s: %w", s, cur.SchedName, svc.SchedName, err)
+			return fmt.Errorf("lvs: updating service %s (scheduler %s, persistence %ds): %w", s, svc.SchedName, svc.Timeout, err)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"github.com/vrrpkit/vrrpkit/health/pool"
 
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moby/ipvs"
 	"github.com/vishvananda/netns"
@@ -40,6 +42,43 @@ func TestConversions(t *testing.T) {
 	}
 	if _, err := toService(pool.Service{}); err == nil {
 		t.Error("a service without an address converted")
+	}
+	// Persistence: the flag, the timeout in seconds (rounded up) and the
+	// mask, in network byte order for IPv4 and as a prefix length for
+	// IPv6.
+	svc, err = toService(pool.Service{Addr: netip.MustParseAddrPort("198.18.0.1:80"), Persistence: 1500 * time.Millisecond,
+		PersistenceMask: netip.MustParseAddr("255.255.255.0"), PersistenceEngine: "sip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := []byte{255, 255, 255, 0}
+	if svc.Flags != ipvsPersistent || svc.Timeout != 2 || svc.Netmask != binary.NativeEndian.Uint32(mask) || svc.PEName != "sip" || svc.FWMark != 0 {
+		t.Errorf("persistent IPv4 service %+v", svc)
+	}
+	svc, err = toService(pool.Service{Addr: netip.MustParseAddrPort("198.18.0.1:0"), Persistence: 360 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Flags != ipvsPersistent || svc.Timeout != 360 || svc.Netmask != 0xffffffff || svc.Port != 0 {
+		t.Errorf("persistent IPv4 service without a mask %+v", svc)
+	}
+	// Firewall marks: the mark and the family, no address.
+	svc, err = toService(pool.Service{FWMark: 9, IPv6: true, Persistence: time.Minute, PersistenceMask: netip.MustParseAddr("ffff:ffff:ffff::")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.FWMark != 9 || svc.Address != nil || svc.AddressFamily != syscall.AF_INET6 || svc.Netmask != 48 || svc.Timeout != 60 || svc.Flags != ipvsPersistent {
+		t.Errorf("IPv6 fwmark service %+v", svc)
+	}
+	svc, err = toService(pool.Service{FWMark: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.FWMark != 9 || svc.AddressFamily != syscall.AF_INET || svc.Netmask != 0xffffffff || svc.Flags != 0 || svc.Timeout != 0 {
+		t.Errorf("IPv4 fwmark service %+v", svc)
+	}
+	if _, err := toService(pool.Service{FWMark: 9, Addr: netip.MustParseAddrPort("198.18.0.1:80")}); !errors.Is(err, pool.ErrService) {
+		t.Errorf("a service with an address and a mark: %v", err)
 	}
 
 	for _, fwd := range []pool.Forwarding{pool.ForwardNAT, pool.ForwardDR, pool.ForwardTUN} {
@@ -143,6 +182,73 @@ func TestIPVS(t *testing.T) {
 			}
 			if svcs, err := lb.h.GetServices(); err != nil || len(svcs) != 0 {
 				t.Errorf("services left: %v (%v)", svcs, err)
+			}
+		})
+	}
+}
+
+// TestIPVSPersistenceAndFWMark programs persistent and firewall-mark
+// services into the kernel's IPVS table and reads them back, in a network
+// namespace of its own. It needs the ip_vs module and root.
+func TestIPVSPersistenceAndFWMark(t *testing.T) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
+		t.Skip("IPVS is not available on this kernel (/proc/net/ip_vs is absent: the ip_vs module is not loaded or not built); " +
+			"this test runs only where it is, and CI's kernel has no IP_VS")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("programming IPVS needs root (CAP_NET_ADMIN)")
+	}
+	lb, err := NewIn(newNetns(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		svc  pool.Service
+		rs   netip.AddrPort
+	}{
+		{"persistent IPv4", pool.Service{Addr: netip.MustParseAddrPort("198.18.0.10:80"), Scheduler: "rr", Persistence: 360 * time.Second,
+			PersistenceMask: netip.MustParseAddr("255.255.255.0")}, netip.MustParseAddrPort("198.18.1.1:80")},
+		{"persistent IPv6", pool.Service{Addr: netip.MustParseAddrPort("[fd00::10]:443"), Persistence: 50 * time.Second,
+			PersistenceMask: netip.MustParseAddr("ffff:ffff:ffff:ffff::")}, netip.MustParseAddrPort("[fd00::1:1]:443")},
+		{"catch-all port", pool.Service{Addr: netip.MustParseAddrPort("198.18.0.11:0"), Persistence: 360 * time.Second}, netip.MustParseAddrPort("198.18.1.1:0")},
+		{"fwmark IPv4", pool.Service{FWMark: 5, Scheduler: "wrr", Persistence: 60 * time.Second}, netip.MustParseAddrPort("198.18.1.2:0")},
+		{"fwmark IPv6", pool.Service{FWMark: 5, IPv6: true, Forwarding: pool.ForwardDR}, netip.MustParseAddrPort("[fd00::1:2]:0")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &pool.BalancerSync{Balancer: lb, Service: tc.svc}
+			if err := s.Apply(ctx, pool.Membership{Members: []pool.Member{{Name: "a", Addr: tc.rs, Weight: 2}}}); err != nil {
+				t.Fatal(err)
+			}
+			want := mustService(t, tc.svc)
+			got, err := lb.h.GetService(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.FWMark != want.FWMark || got.AddressFamily != want.AddressFamily || got.Flags&ipvsPersistent != want.Flags ||
+				got.Timeout != want.Timeout || got.Netmask != want.Netmask {
+				t.Errorf("kernel holds %+v, want %+v", got, want)
+			}
+			ds, err := lb.Destinations(ctx, tc.svc)
+			if err != nil || len(ds) != 1 || ds[0].Addr != tc.rs || ds[0].Weight != 2 {
+				t.Errorf("destinations %v (%v)", ds, err)
+			}
+			// Persistence off, on an existing service (not on the
+			// catch-all port, which is for persistent services).
+			if tc.svc.Persistence > 0 && (tc.svc.FWMark != 0 || tc.svc.Addr.Port() != 0) {
+				off := tc.svc
+				off.Persistence, off.PersistenceMask = 0, netip.Addr{}
+				if err := lb.EnsureService(ctx, off); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := lb.h.GetService(mustService(t, off)); err != nil || got.Flags&ipvsPersistent != 0 || got.Timeout != 0 {
+					t.Errorf("after turning persistence off: %+v (%v)", got, err)
+				}
+			}
+			if err := s.Remove(ctx); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

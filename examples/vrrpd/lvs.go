@@ -55,6 +55,10 @@ const (
 	lvsScriptTimeout = 30 * time.Second
 )
 
+// lvsDefaultPersistence is the persistence keepalived gives a service on
+// port 0 that sets none (IPVS's default timeout).
+const lvsDefaultPersistence = 360 * time.Second
+
 // errLVSConfig is wrapped by the error of convertLVS.
 var errLVSConfig = errors.New("vrrpd: LVS configuration not supported")
 
@@ -187,9 +191,12 @@ func posMsg(pos kaconf.Pos, msg string) string {
 // keepalived's defaults and corrections (the latter reported as warnings,
 // as keepalived logs them).
 //
+// Firewall-mark services and group entries and persistence
+// (persistence_timeout, persistence_granularity, persistence_engine) map
+// onto pool.Service's FWMark, IPv6 and Persistence fields.
+//
 // A setting that would change behaviour and that vrrpd cannot honour is an
-// error naming its FILE:LINE: fwmark services and fwmark group entries,
-// persistence, ha_suspend, real server weight 0, uthreshold / lthreshold,
+// error naming its FILE:LINE: fwmark 0, ha_suspend, real server weight 0, uthreshold / lthreshold,
 // misc_dynamic, checkers other than TCP_CHECK, HTTP_GET, SSL_GET and
 // MISC_CHECK, and the LVS keywords kaconf reads but does not type (its
 // "keyword K is not supported here and is ignored" warnings in diags, such
@@ -247,7 +254,6 @@ func convertLVS(cfg *kaconf.Config, diags kaconf.Diagnostics) ([]lvsService, []s
 var lvsNoEffect = map[string]bool{
 	"snmp_name":        true, // no SNMP
 	"log_all_failures": true, // logging only
-	"ip_family":        true, // only used with fwmark services, refused anyway
 }
 
 // diagnostics turns kaconf's warnings about LVS settings it drops into
@@ -307,7 +313,12 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 	if fwd == pool.ForwardDefault {
 		fwd = pool.ForwardNAT // keepalived's default
 	}
-	svc := pool.Service{Protocol: proto, Scheduler: vs.Scheduler, Forwarding: fwd}
+	svc := pool.Service{Protocol: proto, Scheduler: vs.Scheduler, Forwarding: fwd,
+		Persistence: vs.PersistenceTimeout, PersistenceEngine: vs.PersistenceEngine}
+	if svc.Persistence > 0 {
+		// kaconf gives it in the service's family.
+		svc.PersistenceMask = vs.PersistenceGranularity
+	}
 	if svc.Scheduler == "" {
 		svc.Scheduler = pool.DefaultScheduler // keepalived's too
 	}
@@ -323,7 +334,17 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 		n := 0
 		for _, e := range group.Entries {
 			if !e.First.IsValid() {
-				c.errorf(e.Pos, "virtual_server_group %s: fwmark entries are not supported (examples/lvs programs address services only)", group.Name)
+				if e.FWMark == 0 {
+					c.errorf(e.Pos, "virtual_server_group %s: fwmark 0 marks nothing (IPVS takes 0 as no mark)", group.Name)
+					continue
+				}
+				x := svc
+				x.FWMark, x.IPv6 = e.FWMark, cmpOr(e.Family, vs.Family) == "inet6"
+				if n++; n > lvsMaxGroupServices {
+					c.errorf(e.Pos, "virtual_server_group %s expands to more than %d services", group.Name, lvsMaxGroupServices)
+					continue
+				}
+				s.Services = append(s.Services, x)
 				continue
 			}
 			if e.Port == 0 && vs.PersistenceTimeout == 0 {
@@ -346,25 +367,35 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 	case vs.Addr.IsValid():
 		svc.Addr = netip.AddrPortFrom(vs.Addr, vs.Port)
 		s.Name = svc.String()
-		s.Services = []pool.Service{svc}
-		if vs.Port == 0 && vs.PersistenceTimeout == 0 {
-			c.errorf(vs.Pos, "virtual server %s: a service without a port is made persistent by keepalived, and persistence is not supported", vs.Addr)
+		if vs.Port == 0 && svc.Persistence == 0 {
+			// IPVS's catch-all port is for persistent services.
+			c.warnf(vs.Pos, "Virtual server %s: zero port only valid for persistent services - setting", svc.String())
+			svc.Persistence = lvsDefaultPersistence
 		}
+		s.Services = []pool.Service{svc}
 	default:
-		s.Name = fmt.Sprintf("fwmark %d", vs.FWMark)
-		c.errorf(vs.Pos, "virtual_server fwmark %d: firewall-mark services are not supported (examples/lvs programs address services only)", vs.FWMark)
-		return s, false
+		svc.FWMark, svc.IPv6 = vs.FWMark, vs.Family == "inet6"
+		s.Name = svc.String()
+		if vs.FWMark == 0 {
+			c.errorf(vs.Pos, "virtual_server fwmark 0 marks nothing (IPVS takes 0 as no mark, and keepalived 2.2.7 misreads it)")
+			return s, false
+		}
+		s.Services = []pool.Service{svc}
+		if vs.Protocol != "" {
+			c.warnf(vs.Pos, "Warning: Virtual server %s: protocol specified for fwmark - protocol will be ignored", s.Name)
+		}
 	}
-	if vs.Protocol == "" {
+	for _, x := range s.Services {
+		if err := x.Validate(); err != nil {
+			c.errorf(vs.Pos, "virtual server %s: %v", s.Name, err)
+			return s, false
+		}
+	}
+	if vs.Protocol == "" && vs.FWMark == 0 {
 		c.warnf(vs.Pos, "virtual server %s: no protocol set - defaulting to UDP, as keepalived does", s.Name)
 	}
 
 	// What vrrpd cannot do.
-	if vs.PersistenceTimeout > 0 {
-		c.errorf(vs.Pos, "virtual server %s: persistence_timeout is not supported (examples/lvs creates services without persistence)", s.Name)
-	} else if vs.PersistenceGranularity != "" {
-		c.warnf(vs.Pos, "virtual server %s: persistence_granularity has no effect without persistence_timeout", s.Name)
-	}
 	if vs.HASuspend {
 		c.errorf(vs.Pos, "virtual server %s: ha_suspend is not supported (the checks run whatever the VRRP state)", s.Name)
 	}
@@ -460,8 +491,11 @@ func (c *lvsConv) backend(vs *kaconf.VirtualServer, rs *kaconf.RealServer, servi
 	port := rs.Port
 	if !group {
 		// keepalived's corrections: the virtual server's port when none
-		// is given, and always unless NAT.
+		// is given, and always unless NAT; a fwmark service has no port.
 		switch {
+		case vs.FWMark != 0 && fwd != pool.ForwardNAT && port != 0:
+			c.warnf(rs.Pos, "WARNING - fwmark virtual server FWM %d, %s %s has port specified - clearing", vs.FWMark, what, netip.AddrPortFrom(rs.Addr, rs.Port))
+			port = 0
 		case port == 0:
 			port = vs.Port
 		case fwd != pool.ForwardNAT && port != vs.Port:
@@ -473,8 +507,8 @@ func (c *lvsConv) backend(vs *kaconf.VirtualServer, rs *kaconf.RealServer, servi
 	ok := true
 	if fwd != pool.ForwardTUN {
 		for _, svc := range services {
-			if svc.Addr.Addr().Unmap().Is4() != rs.Addr.Unmap().Is4() {
-				c.errorf(rs.Pos, "%s %s and virtual service %s are of different address families, which IPVS allows with TUN only", what, rs.Addr, svc.Addr)
+			if lvsServiceIPv6(svc) != rs.Addr.Unmap().Is6() {
+				c.errorf(rs.Pos, "%s %s and virtual service %s are of different address families, which IPVS allows with TUN only", what, rs.Addr, svc)
 				ok = false
 				break
 			}
@@ -486,6 +520,14 @@ func (c *lvsConv) backend(vs *kaconf.VirtualServer, rs *kaconf.RealServer, servi
 		ok = false
 	}
 	return pool.Backend{Name: addr.String(), Addr: addr, Weight: w, Forwarding: fwd}, ok
+}
+
+// lvsServiceIPv6 reports whether svc takes IPv6 packets.
+func lvsServiceIPv6(svc pool.Service) bool {
+	if svc.FWMark != 0 {
+		return svc.IPv6
+	}
+	return svc.Addr.Addr().Unmap().Is6()
 }
 
 // lvsScript converts a notify script, with the global script user and

@@ -15,12 +15,19 @@ import (
 // printed with its line.
 func TestConfigTestLVS(t *testing.T) {
 	const vrrpPart = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"
-	bad, code, stderr := runConfigTest(t, "bad.conf", vrrpPart+"virtual_server 198.18.0.9 80 {\n protocol TCP\n persistence_timeout 60\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n")
+	bad, code, stderr := runConfigTest(t, "bad.conf", vrrpPart+"virtual_server 198.18.0.9 80 {\n protocol TCP\n ha_suspend\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n")
 	if code == 0 {
-		t.Fatalf("exit 0 with persistence_timeout:\n%s", stderr)
+		t.Fatalf("exit 0 with ha_suspend:\n%s", stderr)
 	}
-	if want := bad + ":8:"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "persistence_timeout") {
-		t.Errorf("no %q naming persistence_timeout in:\n%s", want, stderr)
+	if want := bad + ":8:"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "ha_suspend") {
+		t.Errorf("no %q naming ha_suspend in:\n%s", want, stderr)
+	}
+	// Persistence and firewall-mark services pass.
+	_, code, stderr = runConfigTest(t, "persist.conf", vrrpPart+"virtual_server 198.18.0.9 80 {\n protocol TCP\n persistence_timeout 60\n persistence_granularity 255.255.255.0\n"+
+		" real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n"+
+		"virtual_server fwmark 3 {\n lvs_method DR\n persistence_timeout\n real_server 198.18.0.21 {\n }\n}\n")
+	if code != 0 {
+		t.Fatalf("persistence and fwmark: exit %d:\n%s", code, stderr)
 	}
 	good, code, stderr := runConfigTest(t, "good.conf", vrrpPart+"virtual_server 198.18.0.9 80 {\n delay_loop 5\n real_server 198.18.0.20 80 {\n  TCP_CHECK {\n  }\n }\n}\n")
 	if code != 0 {

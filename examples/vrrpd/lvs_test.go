@@ -24,6 +24,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/vrrpkit/vrrpkit/examples/lvs"
 	"github.com/vrrpkit/vrrpkit/examples/vrrpd/kaconf"
 	"github.com/vrrpkit/vrrpkit/health"
 	"github.com/vrrpkit/vrrpkit/internal/privnet"
@@ -96,7 +97,7 @@ func TestConvertLVSCorpus(t *testing.T) {
 
 // kubeinitConf is the corpus's 19-kubeinit config's virtual_server as its
 // source (github.com/fanux/kubeinit, pkg/ha/manifast.go) has it, without
-// persistence_timeout (see TestConvertLVSErrors).
+// its persistence_timeout (see TestConvertLVSPersistence).
 const kubeinitConf = `
 virtual_server 10.23.8.80 80 {
     delay_loop 6
@@ -452,7 +453,6 @@ func TestConvertLVSWarnings(t *testing.T) {
 		l("198.51.100.1 53") + ": Virtual server UDP 198.51.100.1:53: hysteresis 4 >= quorum 2; setting hysteresis to 1",
 		l("198.51.100.1 54") + ": Virtual server TCP 198.51.100.1:54 has no real servers - ignoring",
 		l("group NOPE") + ": virtual server group NOPE specified but not configured - ignoring virtual server",
-		l("198.51.100.9 80") + ": virtual server TCP 198.51.100.9:80: persistence_granularity has no effect without persistence_timeout",
 	}
 	if !slices.Equal(warnings, want) {
 		t.Errorf("warnings\n%s\nwant\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
@@ -481,14 +481,11 @@ func TestConvertLVSErrors(t *testing.T) {
 	tests := []struct {
 		name, conf, marker, want string
 	}{
-		{"persistence (kubeinit's original)", strings.Replace(kubeinitConf, "protocol TCP", "protocol TCP\n    persistence_timeout 600", 1),
-			"virtual_server", "virtual server TCP 10.23.8.80:80: persistence_timeout is not supported"},
-		{"fwmark service", "virtual_server fwmark 1 {\n  real_server 192.0.2.2 80 {\n  }\n}\n", "fwmark 1", "virtual_server fwmark 1: firewall-mark services are not supported"},
-		{"fwmark group entry", "virtual_server_group G {\n  192.0.2.1 80\n  fwmark 2\n}\nvirtual_server group G {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n",
-			"fwmark 2", "virtual_server_group G: fwmark entries are not supported"},
+		{"fwmark 0", "virtual_server fwmark 0 {\n  real_server 192.0.2.2 80 {\n  }\n}\n", "fwmark 0", "virtual_server fwmark 0 marks nothing"},
+		{"fwmark 0 group entry", "virtual_server_group G {\n  192.0.2.1 80\n  fwmark 0\n}\nvirtual_server group G {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n",
+			"fwmark 0", "virtual_server_group G: fwmark 0 marks nothing"},
 		{"group entry without port", "virtual_server_group G {\n  192.0.2.1\n}\nvirtual_server group G {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n",
 			"  192.0.2.1", "an entry without a port makes keepalived's service persistent"},
-		{"service without port", "virtual_server 192.0.2.1 {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n", "virtual_server", "a service without a port"},
 		{"ha_suspend", vs("  ha_suspend\n  real_server 192.0.2.2 80 {\n  }\n"), "virtual_server", "ha_suspend is not supported"},
 		{"weight 0", rs("    weight 0\n"), "real_server", "real server 192.0.2.2:80: weight 0 is not supported"},
 		{"uthreshold", rs("    uthreshold 100\n"), "real_server", "uthreshold and lthreshold are not supported"},
@@ -511,7 +508,10 @@ func TestConvertLVSErrors(t *testing.T) {
 		{"url path", rs("    HTTP_GET {\n      url {\n        path health\n      }\n    }\n"), "url {", `url path "health" must start with /`},
 		{"url digest", rs("    HTTP_GET {\n      url {\n        path /\n        digest 12345\n      }\n    }\n"), "url {", `Digest "12345" is not 32 hexadecimal digits`},
 		{"no url", rs("    HTTP_GET {\n    }\n"), "HTTP_GET", "HTTP_GET has no url block"},
-		{"address families", vs("  real_server 2001:db8::2 80 {\n  }\n"), "2001:db8::2", "real server 2001:db8::2 and virtual service 192.0.2.1:80 are of different address families"},
+		// (In a virtual_server of an address, kaconf skips such a real
+		// server with keepalived's warning.)
+		{"address families", "virtual_server_group G {\n  192.0.2.1 80\n}\nvirtual_server group G {\n  protocol TCP\n  real_server 2001:db8::2 80 {\n  }\n}\n",
+			"2001:db8::2", "real server 2001:db8::2 and virtual service TCP 192.0.2.1:80 are of different address families"},
 		{"bindto family", rs("    TCP_CHECK {\n      bindto 2001:db8::1\n    }\n"), "TCP_CHECK", "bindto 2001:db8::1 and 192.0.2.2 are of different address families"},
 	}
 	for _, tt := range tests {
@@ -1130,4 +1130,154 @@ func newLVSNetns(t *testing.T) string {
 		}
 	})
 	return filepath.Join("/var/run/netns", name)
+}
+
+// persistenceConf has a persistent service with a granularity, a
+// firewall-mark service, an IPv6 firewall-mark service with an IPv6
+// granularity, and a group with an address and a fwmark entry.
+const persistenceConf = `
+virtual_server 198.18.0.10 80 {
+  lvs_sched rr
+  lvs_method DR
+  protocol TCP
+  persistence_timeout 600
+  persistence_granularity 255.255.255.0
+  real_server 198.18.1.1 80 {
+  }
+  real_server 198.18.1.2 80 {
+  }
+}
+virtual_server fwmark 7 {
+  lvs_sched rr
+  lvs_method DR
+  persistence_timeout
+  real_server 198.18.1.3 80 {
+  }
+  real_server 198.18.1.4 {
+  }
+}
+virtual_server fwmark 8 {
+  ip_family inet6
+  lvs_sched rr
+  persistence_granularity 64
+  real_server fd00::1:1 {
+  }
+}
+virtual_server_group G {
+  198.18.0.11 443
+  fwmark 9
+}
+virtual_server group G {
+  lvs_sched rr
+  protocol TCP
+  real_server 198.18.1.5 443 {
+  }
+}
+virtual_server 198.18.0.12 0 {
+  lvs_sched rr
+  protocol TCP
+  lvs_method DR
+  real_server 198.18.1.6 0 {
+  }
+}
+`
+
+// persistence_timeout, persistence_granularity and fwmark services map
+// onto pool.Services, and run on the in-memory balancer with IPVS's
+// persistence.
+func TestConvertLVSPersistence(t *testing.T) {
+	services, warnings, err := loadLVS(t, persistenceConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := func(marker string) string { return lineOf(t, persistenceConf, marker) }
+	wantWarnings := []string{
+		l("real_server 198.18.1.3") + ": WARNING - fwmark virtual server FWM 7, real server 198.18.1.3:80 has port specified - clearing",
+		l("198.18.0.12 0") + ": Virtual server TCP 198.18.0.12:0: zero port only valid for persistent services - setting",
+	}
+	if !slices.Equal(warnings, wantWarnings) {
+		t.Errorf("warnings\n%s\nwant\n%s", strings.Join(warnings, "\n"), strings.Join(wantWarnings, "\n"))
+	}
+	mask := netip.MustParseAddr
+	want := [][]pool.Service{
+		{{Addr: netip.MustParseAddrPort("198.18.0.10:80"), Protocol: pool.ProtocolTCP, Scheduler: "rr", Forwarding: pool.ForwardDR,
+			Persistence: 600 * time.Second, PersistenceMask: mask("255.255.255.0")}},
+		{{FWMark: 7, Protocol: pool.ProtocolUDP, Scheduler: "rr", Forwarding: pool.ForwardDR, Persistence: 360 * time.Second}},
+		{{FWMark: 8, IPv6: true, Protocol: pool.ProtocolUDP, Scheduler: "rr", Forwarding: pool.ForwardNAT, Persistence: 360 * time.Second,
+			PersistenceMask: mask("ffff:ffff:ffff:ffff::")}},
+		{{Addr: netip.MustParseAddrPort("198.18.0.11:443"), Protocol: pool.ProtocolTCP, Scheduler: "rr", Forwarding: pool.ForwardNAT},
+			{FWMark: 9, Protocol: pool.ProtocolTCP, Scheduler: "rr", Forwarding: pool.ForwardNAT}},
+		{{Addr: netip.MustParseAddrPort("198.18.0.12:0"), Protocol: pool.ProtocolTCP, Scheduler: "rr", Forwarding: pool.ForwardDR, Persistence: 360 * time.Second}},
+	}
+	if len(services) != len(want) {
+		t.Fatalf("%d services, want %d", len(services), len(want))
+	}
+	for i, s := range services {
+		if !slices.Equal(s.Services, want[i]) {
+			t.Errorf("virtual server %d (%s): services %+v, want %+v", i, s.Name, s.Services, want[i])
+		}
+	}
+	if b := services[1].Pool.Backends; len(b) != 2 || b[0].Addr.Port() != 0 || b[1].Addr.Port() != 0 {
+		t.Errorf("fwmark 7 backends %+v, want ports cleared", b)
+	}
+
+	// Run them on the in-memory balancer.
+	bal := &lvs.Memory{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- runLVS(ctx, services, bal, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		if left := bal.Services(); len(left) != 0 {
+			t.Errorf("services left after stop: %v", left)
+		}
+	}()
+	waitFor(t, "every service programmed", func() bool {
+		for _, s := range services {
+			for _, svc := range s.Services {
+				if ds, err := bal.Destinations(ctx, svc); err != nil || len(ds) != len(s.Pool.Backends) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	var got []string
+	for _, s := range bal.Services() {
+		got = append(got, s.String())
+	}
+	if w := []string{"FWM 7", "FWM 8 IPv6", "FWM 9", "TCP 198.18.0.10:80", "TCP 198.18.0.11:443", "TCP 198.18.0.12:0"}; !slices.Equal(got, w) {
+		t.Errorf("balancer services %v, want %v", got, w)
+	}
+	// The persistent service keeps a client's subnet on one real server,
+	// where rr alone would alternate.
+	vip := netip.MustParseAddrPort("198.18.0.10:80")
+	first, err := bal.Connect(lvs.Conn{Client: mask("198.18.100.1"), Dst: vip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"198.18.100.1", "198.18.100.2", "198.18.100.250"} {
+		if d, err := bal.Connect(lvs.Conn{Client: mask(c), Dst: vip}); err != nil || d.Addr != first.Addr {
+			t.Errorf("%s went to %v (%v), want %v", c, d.Addr, err, first.Addr)
+		}
+	}
+	// A marked packet goes to the fwmark service, whatever its address.
+	d, err := bal.Connect(lvs.Conn{Client: mask("198.18.100.1"), Dst: netip.MustParseAddrPort("203.0.113.1:25"), Mark: 7})
+	if err != nil || (d.Addr.Addr() != mask("198.18.1.3") && d.Addr.Addr() != mask("198.18.1.4")) {
+		t.Errorf("mark 7 went to %v (%v)", d.Addr, err)
+	}
+}
+
+// kubeinit's original virtual_server, with persistence_timeout 600, runs.
+func TestConvertLVSKubeinitPersistence(t *testing.T) {
+	services, _, err := loadLVS(t, strings.Replace(kubeinitConf, "protocol TCP", "protocol TCP\n    persistence_timeout 600", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(services) != 1 || services[0].Services[0].Persistence != 600*time.Second {
+		t.Errorf("services %+v", services)
+	}
 }

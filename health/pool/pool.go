@@ -907,12 +907,24 @@ func (p Protocol) String() string {
 const DefaultScheduler = "wlc"
 
 // Service is a load balancer's virtual service: keepalived's
-// virtual_server address and port, protocol, lb_algo (lvs_sched) and
-// lb_kind (lvs_method).
+// virtual_server address and port (or firewall mark), protocol, lb_algo
+// (lvs_sched), lb_kind (lvs_method) and persistence.
 type Service struct {
-	// Addr is the virtual address and port.
+	// Addr is the virtual address and port; it must be the zero value for
+	// a firewall-mark service. Port 0 is IPVS's catch-all port, which it
+	// allows on persistent services.
 	Addr netip.AddrPort
-	// Protocol is TCP (the zero value), UDP or SCTP.
+	// FWMark, when not 0, makes this a firewall-mark service (keepalived's
+	// virtual_server fwmark N): it takes the packets that carry the mark
+	// (set by netfilter, such as iptables -j MARK), whatever their address,
+	// port and protocol, and is identified by the mark alone.
+	FWMark uint32
+	// IPv6 makes a firewall-mark service take IPv6 packets instead of IPv4
+	// ones (keepalived's family inet6); an address service takes its
+	// address's family and must leave it false.
+	IPv6 bool
+	// Protocol is TCP (the zero value), UDP or SCTP; a firewall-mark
+	// service ignores it.
 	Protocol Protocol
 	// Scheduler is the IPVS scheduler (rr, wrr, lc, wlc, sh, mh, ...); ""
 	// means DefaultScheduler.
@@ -920,6 +932,96 @@ type Service struct {
 	// Forwarding is the default forwarding method of its destinations;
 	// the zero value means NAT.
 	Forwarding Forwarding
+	// Persistence, when not 0, makes the service persistent (keepalived's
+	// persistence_timeout): a client keeps going to the same destination
+	// until Persistence has passed since its last connection. IPVS counts
+	// it in whole seconds, from 1 s to MaxPersistence.
+	Persistence time.Duration
+	// PersistenceMask groups clients for persistence (keepalived's
+	// persistence_granularity): the clients whose addresses are equal
+	// under the mask share their destination. It is a netmask of the
+	// service's family (IPVS takes any IPv4 mask, and a prefix length for
+	// IPv6, so an IPv6 mask must be contiguous); the zero value means the
+	// whole address, and it must be the zero value without Persistence.
+	PersistenceMask netip.Addr
+	// PersistenceEngine names an IPVS persistence engine (keepalived's
+	// persistence_engine; the kernel has "sip"), which keys persistence on
+	// data of the packets instead of the client's address. "" means none.
+	PersistenceEngine string
+}
+
+// MaxPersistence is the longest Service.Persistence: IPVS's timeout is a
+// 32-bit number of seconds.
+const MaxPersistence = math.MaxUint32 * time.Second
+
+// maxPersistenceEngine is the longest persistence engine name (IPVS's
+// IP_VS_PENAME_MAXLEN, less its terminating NUL).
+const maxPersistenceEngine = 15
+
+// ErrService is wrapped by the errors of Service.Validate.
+var ErrService = errors.New("pool: invalid service")
+
+// Validate reports whether s is a service a balancer can hold: an address
+// or a firewall mark (not both), and persistence settings that fit IPVS.
+func (s Service) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w %s: %s", ErrService, s, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case s.FWMark != 0 && s.Addr.IsValid():
+		return bad("a firewall-mark service has no address (got %s)", s.Addr)
+	case s.FWMark == 0 && !s.Addr.IsValid():
+		return bad("an address or a firewall mark is required")
+	case s.FWMark == 0 && s.IPv6:
+		return bad("IPv6 is for firewall-mark services; an address service takes its address's family")
+	}
+	switch {
+	case s.Persistence < 0 || s.Persistence > MaxPersistence:
+		return bad("persistence %v is outside [0, %v]", s.Persistence, MaxPersistence)
+	case s.Persistence > 0 && s.Persistence < time.Second:
+		return bad("persistence %v is under IPVS's 1 s", s.Persistence)
+	case s.Persistence == 0 && s.PersistenceMask.IsValid():
+		return bad("a persistence mask without persistence")
+	case s.Persistence == 0 && s.PersistenceEngine != "":
+		return bad("a persistence engine without persistence")
+	case len(s.PersistenceEngine) > maxPersistenceEngine:
+		return bad("persistence engine name %q is longer than %d bytes", s.PersistenceEngine, maxPersistenceEngine)
+	}
+	if m := s.PersistenceMask; m.IsValid() {
+		if m.Zone() != "" || m.Is4In6() || m.Is6() != s.isIPv6() {
+			return bad("persistence mask %s is not of the service's family", m)
+		}
+		if m.Is6() {
+			if _, ok := MaskBits(m); !ok {
+				return bad("IPv6 persistence mask %s is not contiguous (IPVS takes a prefix length)", m)
+			}
+		}
+	}
+	return nil
+}
+
+// isIPv6 reports whether s takes IPv6 packets.
+func (s Service) isIPv6() bool {
+	if s.FWMark != 0 {
+		return s.IPv6
+	}
+	return s.Addr.Addr().Is6() && !s.Addr.Addr().Is4In6()
+}
+
+// MaskBits returns the prefix length of netmask m, and false if m is not
+// contiguous (ones, then zeros).
+func MaskBits(m netip.Addr) (int, bool) {
+	b := m.AsSlice()
+	n := 0
+	for n < len(b)*8 && b[n/8]&(0x80>>(n%8)) != 0 {
+		n++
+	}
+	for i := n; i < len(b)*8; i++ {
+		if b[i/8]&(0x80>>(i%8)) != 0 {
+			return 0, false
+		}
+	}
+	return n, true
 }
 
 func (s Service) withDefaults() Service {
@@ -935,8 +1037,16 @@ func (s Service) withDefaults() Service {
 	return s
 }
 
-// String returns "TCP 192.0.2.1:80" and the like.
+// String identifies the service as ipvsadm lists it: "TCP 192.0.2.1:80",
+// "FWM 5" or "FWM 5 IPv6". Persistence and the scheduler are not part of
+// it.
 func (s Service) String() string {
+	if s.FWMark != 0 {
+		if s.IPv6 {
+			return fmt.Sprintf("FWM %d IPv6", s.FWMark)
+		}
+		return fmt.Sprintf("FWM %d", s.FWMark)
+	}
 	return s.Protocol.String() + " " + s.Addr.String()
 }
 
@@ -997,8 +1107,8 @@ func (s *BalancerSync) Apply(ctx context.Context, m Membership) error {
 		return fmt.Errorf("%w: BalancerSync.Balancer is nil", ErrBalancer)
 	}
 	svc := s.Service.withDefaults()
-	if !svc.Addr.IsValid() {
-		return fmt.Errorf("%w: BalancerSync.Service.Addr is required", ErrBalancer)
+	if err := svc.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBalancer, err)
 	}
 	log := s.Logger
 	if log == nil {
@@ -1059,6 +1169,9 @@ func (s *BalancerSync) Remove(ctx context.Context) error {
 		return fmt.Errorf("%w: BalancerSync.Balancer is nil", ErrBalancer)
 	}
 	svc := s.Service.withDefaults()
+	if err := svc.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBalancer, err)
+	}
 	if err := s.Balancer.RemoveService(ctx, svc); err != nil {
 		return fmt.Errorf("%w: removing service %s: %w", ErrBalancer, svc, err)
 	}

@@ -468,7 +468,7 @@ type VirtualServerGroupEntry struct {
 	// Port is the service port (0 when not given).
 	Port uint16
 	// FWMark is the firewall mark of a "fwmark N" entry, and Family its
-	// optional family ("inet" or "inet6").
+	// optional family ("inet" or "inet6"; empty: the virtual server's).
 	FWMark uint32
 	Family string
 }
@@ -497,10 +497,23 @@ type VirtualServer struct {
 	// InhibitOnFailure sets a failed real server's weight to 0 rather than
 	// removing it (inhibit_on_failure).
 	InhibitOnFailure bool
-	// PersistenceTimeout is persistence_timeout (0 when not persistent).
+	// Family is the service's address family, "inet" or "inet6", as
+	// keepalived settles it: the address's; for a fwmark or group service,
+	// ip_family, else the form of persistence_granularity, else the first
+	// real server not tunnelled, else the sorry server, else "inet".
+	Family string
+	// PersistenceTimeout is persistence_timeout, 1 s to 31 days (360 s
+	// for the keyword alone, or when only persistence_granularity is
+	// given); 0 when the service is not persistent.
 	PersistenceTimeout time.Duration
-	// PersistenceGranularity is persistence_granularity.
-	PersistenceGranularity string
+	// PersistenceGranularity is persistence_granularity as a netmask of
+	// the service's family: an IPv4 netmask as written (keepalived and
+	// IPVS accept masks that are not contiguous), or the mask of an IPv6
+	// prefix length. The zero Addr means the whole client address.
+	PersistenceGranularity netip.Addr
+	// PersistenceEngine is persistence_engine (at most 15 bytes, as
+	// keepalived truncates it), such as "sip".
+	PersistenceEngine string
 	// HASuspend, Alpha and Omega are ha_suspend, alpha and omega.
 	HASuspend, Alpha, Omega bool
 	// VirtualHost is the default virtualhost of HTTP checks.
@@ -561,7 +574,8 @@ type CheckOptions struct {
 	// ConnectTimeout is connect_timeout (0 when not given; keepalived's
 	// default is 5 s).
 	ConnectTimeout time.Duration
-	// Retry is retry (or nb_get_retry), -1 when not given.
+	// Retry is retry (or nb_get_retry, which only HTTP_GET and SSL_GET
+	// take), -1 when not given.
 	Retry int
 	// DelayBeforeRetry, Warmup and DelayLoop are delay_before_retry,
 	// warmup and delay_loop (0 when not given).

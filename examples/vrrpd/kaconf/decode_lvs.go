@@ -1,7 +1,9 @@
 package kaconf
 
 import (
+	"math"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -44,6 +46,29 @@ func (dc *decoder) virtualServerGroup(n *Node) {
 	}
 	if len(g.Entries) == 0 {
 		dc.warnf(n, "virtual server group %s has no entries - removing", g.Name)
+		return
+	}
+	// A fwmark entry without a family takes the group's; keepalived
+	// removes a group where that is ambiguous.
+	var has4, has6, markNoFamily bool
+	for _, e := range g.Entries {
+		switch {
+		case e.First.IsValid():
+			has4, has6 = has4 || e.First.Is4(), has6 || e.First.Is6()
+		case e.Family == "inet":
+			has4 = true
+		case e.Family == "inet6":
+			has6 = true
+		default:
+			markNoFamily = true
+		}
+	}
+	if markNoFamily && has4 && has6 {
+		end := n
+		if n.End.Line != 0 {
+			end = &Node{Pos: n.End}
+		}
+		dc.warnf(end, "virtual server group %s cannot have IPv4, IPv6 and fwmark without family - removing", g.Name)
 		return
 	}
 	dc.cfg.VirtualServerGroups = append(dc.cfg.VirtualServerGroups, g)
@@ -125,6 +150,7 @@ func (dc *decoder) virtualServer(n *Node) {
 	}
 	vs := VirtualServer{Pos: n.Pos, DelayLoop: defaultDelayLoop, Quorum: 1}
 	vs.CheckDefaults.Retry = -1
+	granularity := false
 	switch n.Words[1] {
 	case "fwmark":
 		if !dc.need(n, 2) {
@@ -148,6 +174,7 @@ func (dc *decoder) virtualServer(n *Node) {
 			return
 		}
 		vs.Addr = a
+		vs.Family = family(a)
 		if len(n.Words) > 2 {
 			p, msg := parseUnsigned(n.Words[2], 0, 65535)
 			if msg != "" {
@@ -212,18 +239,45 @@ func (dc *decoder) virtualServer(n *Node) {
 				vs.InhibitOnFailure = v
 			}
 		case "persistence_timeout":
-			v := uint64(360)
+			// The keyword alone is IPVS's default; an invalid value
+			// leaves the timeout as it was.
+			v := uint64(defaultPersistence / time.Second)
 			if len(c.Words) > 1 {
 				var msg string
-				if v, msg = parseUnsigned(c.Words[1], 1, 1<<32-1); msg != "" {
-					dc.warnf(c, "persistence_timeout invalid")
+				if v, msg = parseUnsigned(c.Words[1], 1, uint64(maxPersistence/time.Second)); msg != "" {
+					dc.warnf(c, "%s", joinMsg("persistence_timeout invalid", msg))
 					continue
 				}
 			}
 			vs.PersistenceTimeout = time.Duration(v) * time.Second
 		case "persistence_granularity":
-			if dc.need(c, 1) {
-				vs.PersistenceGranularity = c.Words[1]
+			if m, ok := dc.granularity(c, vs.Family); ok {
+				vs.PersistenceGranularity = m
+				if vs.Family == "" {
+					vs.Family = family(m)
+				}
+				granularity = true
+			}
+		case "persistence_engine":
+			if !dc.need(c, 1) {
+				continue
+			}
+			vs.PersistenceEngine = c.Words[1]
+			if len(vs.PersistenceEngine) > maxPersistenceEngine {
+				dc.warnf(c, "persistence_name too long, truncating - %s", c.Words[1])
+				vs.PersistenceEngine = vs.PersistenceEngine[:maxPersistenceEngine]
+			}
+		case "ip_family":
+			if !dc.need(c, 1) {
+				continue
+			}
+			switch f := c.Words[1]; {
+			case f != "inet" && f != "inet6":
+				dc.warnf(c, "unknown address family %s", f)
+			case vs.Family != "" && vs.Family != f:
+				dc.warnf(c, "Virtual server specified family %s conflicts with server family", f)
+			default:
+				vs.Family = f
 			}
 		case "ha_suspend":
 			vs.HASuspend = true
@@ -252,22 +306,181 @@ func (dc *decoder) virtualServer(n *Node) {
 				vs.SorryServer = &rs
 			}
 		case "real_server":
-			if rs, ok := dc.realServer(c, true); ok {
-				vs.RealServers = append(vs.RealServers, rs)
+			rs, ok := dc.realServer(c, true)
+			if !ok {
+				continue
 			}
+			// Outside tunnels, a real server must be of the virtual
+			// server's family, which the first one sets if need be.
+			if cmpOr(rs.Forwarding, vs.Forwarding) != "TUN" {
+				if vs.Family == "" {
+					vs.Family = family(rs.Addr)
+				} else if vs.Family != family(rs.Addr) {
+					dc.warnf(c, "Address family of virtual server and real server %s don't match - skipping real server.", rs.Addr)
+					continue
+				}
+			}
+			vs.RealServers = append(vs.RealServers, rs)
 		case "smtp_alert":
 			dc.noEffect(c, "no e-mail is sent")
-		case "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup":
+		case "connect_timeout", "retry", "delay_before_retry", "warmup":
 			dc.checkOption(c, &vs.CheckDefaults)
 		default:
 			dc.lvsOther(c, lvsVirtualServerKeywords)
 		}
 	}
+	if granularity && vs.PersistenceTimeout == 0 {
+		vs.PersistenceTimeout = defaultPersistence
+	}
+	dc.endVirtualServer(n, &vs)
 	dc.cfg.VirtualServers = append(dc.cfg.VirtualServers, vs)
 }
 
+// IPVS's persistence timeouts, as keepalived reads them.
+const (
+	// defaultPersistence is persistence_timeout without a value, and the
+	// timeout persistence_granularity sets when none is given.
+	defaultPersistence = 360 * time.Second
+	// maxPersistence is the longest persistence_timeout, 31 days.
+	maxPersistence = 31 * 24 * time.Hour
+	// maxPersistenceEngine is the longest persistence_engine name.
+	maxPersistenceEngine = 15
+)
+
+// family returns "inet" or "inet6", the address family of a.
+func family(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "inet"
+	}
+	return "inet6"
+}
+
+// granularity reads persistence_granularity: for an IPv4 virtual server
+// a netmask in any form inet_aton accepts (keepalived takes masks that are
+// not contiguous, as IPVS does), for IPv6 a prefix length from 1 to 128,
+// returned as a mask. A virtual server whose family is not known yet
+// (af "") takes IPv4 when the value has a dot.
+func (dc *decoder) granularity(c *Node, af string) (netip.Addr, bool) {
+	if !dc.need(c, 1) {
+		return netip.Addr{}, false
+	}
+	v := c.Words[1]
+	if af == "" {
+		af = "inet6"
+		if strings.Contains(v, ".") {
+			af = "inet"
+		}
+	}
+	if af == "inet6" {
+		bits, msg := parseUnsigned(v, 1, 128)
+		if msg != "" {
+			dc.warnf(c, "%s", joinMsg("Invalid IPv6 persistence_granularity specified - "+v, msg))
+			return netip.Addr{}, false
+		}
+		var m [16]byte
+		for i := range int(bits) {
+			m[i/8] |= 0x80 >> (i % 8)
+		}
+		return netip.AddrFrom16(m), true
+	}
+	m, ok := parseInetAton(v)
+	if !ok {
+		dc.warnf(c, "Invalid IPv4 persistence_granularity specified - %s", v)
+		return netip.Addr{}, false
+	}
+	return m, true
+}
+
+// endVirtualServer applies keepalived's checks at the end of a
+// virtual_server block: a sorry server of another family (outside
+// tunnels) is dropped, and a virtual server whose family is still unknown
+// (a fwmark or group whose servers are all tunnelled) takes the sorry
+// server's, or its real servers' if they agree, or IPv4.
+func (dc *decoder) endVirtualServer(n *Node, vs *VirtualServer) {
+	if ss := vs.SorryServer; ss != nil && cmpOr(ss.Forwarding, vs.Forwarding) != "TUN" {
+		if vs.Family == "" {
+			vs.Family = family(ss.Addr)
+		} else if vs.Family != family(ss.Addr) {
+			at := n
+			if n.End.Line != 0 {
+				at = &Node{Pos: n.End}
+			}
+			dc.warnf(at, "Address family of virtual server and sorry server %s don't match - skipping sorry server.", ss.Addr)
+			vs.SorryServer = nil
+		}
+	}
+	if vs.Family != "" {
+		return
+	}
+	switch {
+	case vs.SorryServer != nil:
+		vs.Family = family(vs.SorryServer.Addr)
+	case len(vs.RealServers) > 0:
+		vs.Family = family(vs.RealServers[0].Addr)
+		for _, rs := range vs.RealServers[1:] {
+			if family(rs.Addr) != vs.Family {
+				vs.Family = "inet"
+				break
+			}
+		}
+	default:
+		vs.Family = "inet"
+	}
+}
+
+// parseInetAton reads an IPv4 address as inet_aton does: one to four
+// numbers separated by dots, each decimal, octal (leading 0) or
+// hexadecimal (leading 0x), the last filling the remaining bytes.
+func parseInetAton(s string) (netip.Addr, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var nums []uint64
+	for _, p := range parts {
+		base, digits := 10, p
+		switch {
+		case len(p) > 1 && (p[:2] == "0x" || p[:2] == "0X"):
+			base, digits = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, digits = 8, p[1:]
+		}
+		if digits == "" && base != 16 {
+			return netip.Addr{}, false
+		}
+		v, err := strconv.ParseUint(cmpOr(digits, "0"), base, 32)
+		if err != nil || strings.ContainsAny(digits, "+-") {
+			return netip.Addr{}, false
+		}
+		nums = append(nums, v)
+	}
+	var a uint32
+	last := len(nums) - 1
+	for i, v := range nums[:last] {
+		if v > 255 {
+			return netip.Addr{}, false
+		}
+		a |= uint32(v) << (24 - 8*i)
+	}
+	if nums[last] > math.MaxUint32>>(8*last) {
+		return netip.Addr{}, false
+	}
+	a |= uint32(nums[last])
+	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), true
+}
+
+// cmpOr returns the first of ss that is not empty.
+func cmpOr(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
 // lvsVirtualServerKeywords are keepalived's other virtual_server keywords.
-const lvsVirtualServerKeywords = "persistence_engine ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback hashed snmp_name ip_family sorry_server_inhibit sorry_server_lvs_method"
+const lvsVirtualServerKeywords = "ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback hashed snmp_name sorry_server_inhibit sorry_server_lvs_method"
 
 // lvsRealServerKeywords are keepalived's other real_server keywords.
 const lvsRealServerKeywords = "snmp_name virtualhost alpha"
@@ -401,7 +614,7 @@ func (dc *decoder) realServer(n *Node, real bool) (RealServer, bool) {
 			}
 		case "smtp_alert":
 			dc.noEffect(c, "no e-mail is sent")
-		case "connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup":
+		case "connect_timeout", "retry", "delay_before_retry", "warmup":
 			dc.checkOption(c, &rs.CheckDefaults)
 		default:
 			dc.lvsOther(c, lvsRealServerKeywords)
@@ -433,7 +646,16 @@ func (dc *decoder) checker(n *Node) (Checker, bool) {
 		}
 		switch kw {
 		case "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark",
-			"connect_timeout", "retry", "nb_get_retry", "delay_before_retry", "warmup", "delay_loop":
+			"connect_timeout", "retry", "delay_before_retry", "warmup", "delay_loop":
+			dc.checkOption(c, &ck.CheckOptions)
+		case "nb_get_retry":
+			// Only the HTTP checkers still know retry's old name; the
+			// others ignore it, leaving the retry count as it was.
+			if ck.Type != "HTTP_GET" && ck.Type != "SSL_GET" {
+				dc.unknown(c)
+				continue
+			}
+			dc.warnf(c, "nb_get_retry is deprecated - please use 'retry'")
 			dc.checkOption(c, &ck.CheckOptions)
 		case "url":
 			if u, ok := dc.url(c); ok {

@@ -652,7 +652,7 @@ virtual_server 10.1.0.1 80 {
     TCP_CHECK {
       connect_timeout 3
       connect_port 8081
-      nb_get_retry 2
+      retry 2
     }
     HTTP_GET {
       url {
