@@ -49,12 +49,18 @@ type daemonConfig struct {
 	// sync group name.
 	Notify      map[string]NotifyScripts
 	GroupNotify map[string]NotifyScripts
+	// GroupOf is the sync group of each member instance.
+	GroupOf map[string]string
 	// Priorities are the configured priorities by instance.
 	Priorities map[string]uint8
 	// Warnings are the settings vrrpd runs differently from keepalived.
 	Warnings []string
 	// LVS are the virtual_server sections, as health pools for IPVS.
 	LVS []lvsService
+	// FIFOs are the notify FIFOs (notify_fifo, then vrrp_notify_fifo):
+	// both get a line for every state change of an instance or sync
+	// group.
+	FIFOs []FIFOConfig
 }
 
 // hasHealth reports whether the configuration needs a health.Tracker.
@@ -93,6 +99,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		FileTracks:      map[string][]health.FileTrack{},
 		Notify:          map[string]NotifyScripts{},
 		GroupNotify:     map[string]NotifyScripts{},
+		GroupOf:         map[string]string{},
 		Priorities:      map[string]uint8{},
 	}
 	script := func(ns *kaconf.NotifyScript) *health.Script {
@@ -109,6 +116,20 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 	notify := func(n kaconf.Notify) NotifyScripts {
 		return NotifyScripts{Master: script(n.Master), Backup: script(n.Backup), Fault: script(n.Fault),
 			Stop: script(n.Stop), Any: script(n.Any)}
+	}
+
+	for _, f := range []struct {
+		kind string
+		f    kaconf.NotifyFIFO
+	}{{"notify_fifo", g.NotifyFIFO}, {"vrrp_notify_fifo", g.VRRPNotifyFIFO}} {
+		if f.f.Path == "" {
+			continue
+		}
+		fc := FIFOConfig{Kind: f.kind, Path: f.f.Path, User: f.f.User, Group: f.f.Group, Script: script(f.f.Script)}
+		if fc.User == "" {
+			fc.User, fc.Group = g.ScriptUser, g.ScriptGroup
+		}
+		d.FIFOs = append(d.FIFOs, fc)
 	}
 
 	// Health checks: vrrp_script, vrrp_track_process, track_file.
@@ -163,6 +184,9 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		}
 		if len(vg.Members) == 0 {
 			continue
+		}
+		for _, m := range vg.Members {
+			d.GroupOf[m] = sg.Name
 		}
 		d.SyncGroups = append(d.SyncGroups, vg)
 		d.GroupNotify[sg.Name] = notify(sg.Notify)

@@ -226,6 +226,7 @@ type daemon struct {
 	log      *slog.Logger
 	router   *vrrp.Router
 	notifier *notifier
+	order    notifyOrder
 	// netns is the net_namespace it runs in ("" for its own): a reload
 	// cannot change it.
 	netns string
@@ -344,7 +345,15 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	d := &daemon{opts: o, log: log, cfg: cfg, netns: cfg.NetNamespace, nsPath: nsPath,
 		notifier: newNotifier(log, notifyTimeout, ns)}
+	if len(cfg.FIFOs) > 0 {
+		d.notifier.fifos = openFIFOs(log, cfg.FIFOs, ns)
+	}
 	defer d.notifier.close()
+	defer func() {
+		for _, n := range d.order.flush() {
+			d.notifier.notify(n)
+		}
+	}()
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Instances:         cfg.Instances,
 		SyncGroups:        cfg.SyncGroups,
@@ -483,6 +492,9 @@ func (d *daemon) reload(ctx context.Context, tracker *health.Tracker) {
 	if err == nil && cfg.LogUnknownVRIDs != old0.LogUnknownVRIDs {
 		d.log.Warn("log_unknown_vrids changes at the next start of vrrpd, not at a reload")
 	}
+	if err == nil && fifosKey(cfg.FIFOs) != fifosKey(old0.FIFOs) {
+		d.log.Warn("the notify FIFOs and their scripts change at the next start of vrrpd, not at a reload")
+	}
 	if err == nil && cfg.NetNamespace != d.netns {
 		err = fmt.Errorf("net_namespace cannot change at a reload (running in %q, the file says %q): restart vrrpd", d.netns, cfg.NetNamespace)
 	}
@@ -521,29 +533,34 @@ func notifyState(s vrrp.State) string {
 	return s.String()
 }
 
-// onTransition runs the notify scripts of an instance.
+// onTransition runs the notify scripts of an instance and writes its line
+// to the notify FIFOs.
 func (d *daemon) onTransition(t vrrp.Transition) {
 	d.mu.Lock()
-	scripts, ok := d.cfg.Notify[t.Instance]
+	scripts, group := d.cfg.Notify[t.Instance], d.cfg.GroupOf[t.Instance]
+	groupScripts := d.cfg.GroupNotify[group]
 	d.mu.Unlock()
-	if !ok {
-		return
+	note := notification{kind: "INSTANCE", name: t.Instance, state: notifyState(t.To),
+		priority: int(t.Priority), scripts: scripts}
+	for _, n := range d.order.instance(t, group, note) {
+		if n.kind == "GROUP" {
+			n.scripts = groupScripts
+		}
+		d.notifier.notify(n)
 	}
-	d.notifier.notify(notification{kind: "INSTANCE", name: t.Instance, state: notifyState(t.To),
-		priority: int(t.Priority), scripts: scripts})
 }
 
-// onGroupTransition runs the notify scripts of a sync group.
+// onGroupTransition runs the notify scripts of a sync group and writes its
+// line to the notify FIFOs.
 func (d *daemon) onGroupTransition(t vrrp.GroupTransition) {
 	d.log.Info(fmt.Sprintf("(%s) Syncing instances to %s state", t.Group, t.To))
 	d.mu.Lock()
-	scripts, ok := d.cfg.GroupNotify[t.Group]
+	scripts := d.cfg.GroupNotify[t.Group]
 	d.mu.Unlock()
-	if !ok {
-		return
-	}
 	// keepalived passes priority 0 for groups.
-	d.notifier.notify(notification{kind: "GROUP", name: t.Group, state: notifyState(t.To), scripts: scripts})
+	for _, n := range d.order.group(notification{kind: "GROUP", name: t.Group, state: notifyState(t.To), scripts: scripts}) {
+		d.notifier.notify(n)
+	}
 }
 
 // scriptsIn returns a health.Tracker.WrapProbe that runs the probes of

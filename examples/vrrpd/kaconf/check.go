@@ -203,8 +203,8 @@ type usedScript struct {
 	lvs   bool
 }
 
-// usedScripts lists the scripts c would run: the tracked vrrp_scripts and
-// the notify scripts.
+// usedScripts lists the scripts c would run: the tracked vrrp_scripts, the
+// notify scripts and the notify FIFO scripts.
 func (c *Config) usedScripts() []usedScript {
 	var out []usedScript
 	tracked := map[string]bool{}
@@ -235,6 +235,11 @@ func (c *Config) usedScripts() []usedScript {
 	}
 	for _, g := range c.SyncGroups {
 		notify(g.Notify)
+	}
+	for _, f := range []NotifyFIFO{c.Global.NotifyFIFO, c.Global.VRRPNotifyFIFO} {
+		if s := f.Script; s != nil {
+			out = append(out, usedScript{pos: s.Pos, command: s.Command, user: s.User})
+		}
 	}
 	lvs := func(s *NotifyScript) {
 		if s != nil {

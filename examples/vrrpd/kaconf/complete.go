@@ -14,6 +14,17 @@ func (dc *decoder) complete() {
 	for i := range dc.cfg.Instances {
 		dc.completeInstance(&dc.cfg.Instances[i], dc.inst[i])
 	}
+	dc.completeFIFO(&dc.cfg.Global.NotifyFIFO, "notify_fifo")
+	dc.completeFIFO(&dc.cfg.Global.VRRPNotifyFIFO, "vrrp_notify_fifo")
+}
+
+// completeFIFO drops a FIFO script without its FIFO, which keepalived
+// never runs.
+func (dc *decoder) completeFIFO(f *NotifyFIFO, kw string) {
+	if f.Script != nil && f.Path == "" {
+		dc.diags.warnf(f.Script.Pos, "%s_script %s is never run: keepalived runs it only with %s", kw, f.Script.Command[0], kw)
+		f.Script = nil
+	}
 }
 
 // Maximum VIPs in an advert on a 1500-byte Ethernet link, as keepalived

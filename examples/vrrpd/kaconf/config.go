@@ -117,6 +117,30 @@ type GlobalDefs struct {
 	// VMACPrefix names generated VMAC interfaces (vmac_prefix, default
 	// "vrrp").
 	VMACPrefix string
+	// NotifyFIFO gets a line for every state change, VRRP's and (in
+	// keepalived) the checkers' (notify_fifo, notify_fifo_script);
+	// VRRPNotifyFIFO only VRRP's (vrrp_notify_fifo,
+	// vrrp_notify_fifo_script). An empty Path means none.
+	NotifyFIFO, VRRPNotifyFIFO NotifyFIFO
+}
+
+// NotifyFIFO is a notify FIFO of global_defs. keepalived creates the FIFO
+// when it is missing, starts the script with the FIFO's name appended as
+// its last argument, and writes one line per state change, such as
+// `INSTANCE "VI_1" MASTER 100` or `GROUP "G1" BACKUP 0`. At exit it sends
+// the script SIGTERM and removes a FIFO it created.
+type NotifyFIFO struct {
+	// Pos is where the FIFO keyword is.
+	Pos Pos
+	// Path is the FIFO's name.
+	Path string
+	// User and Group own a FIFO the daemon creates; empty means the
+	// script user (script_user, or keepalived's default).
+	User, Group string
+	// Script is the FIFO's script (notify_fifo_script,
+	// vrrp_notify_fifo_script), nil for none. keepalived runs a script
+	// only with its FIFO.
+	Script *NotifyScript
 }
 
 // Script is a vrrp_script: a command whose exit status moves the instances

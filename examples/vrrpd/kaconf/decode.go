@@ -352,10 +352,10 @@ var globalKeywords = newTable[*GlobalDefs]("global_defs",
 	refusedKey[*GlobalDefs]("vrrp_vmac_garp_intvl", "periodic gratuitous ARPs on other interfaces"),
 	refusedKey[*GlobalDefs]("startup_script", "scripts run when the daemon starts or stops"),
 	refusedKey[*GlobalDefs]("shutdown_script", "scripts run when the daemon starts or stops"),
-	refusedKey[*GlobalDefs]("notify_fifo", "notify FIFOs; use notify scripts"),
-	refusedKey[*GlobalDefs]("notify_fifo_script", "notify FIFOs; use notify scripts"),
-	refusedKey[*GlobalDefs]("vrrp_notify_fifo", "notify FIFOs; use notify scripts"),
-	refusedKey[*GlobalDefs]("vrrp_notify_fifo_script", "notify FIFOs; use notify scripts"),
+	key("notify_fifo", 0, "none", notifyFIFO),
+	key("notify_fifo_script", 0, "none", notifyFIFOScript),
+	key("vrrp_notify_fifo", 0, "none", notifyFIFO),
+	key("vrrp_notify_fifo_script", 0, "none", notifyFIFOScript),
 	noEffectKey[*GlobalDefs]("notification_email", mailWhy).withBlock(optBlock),
 	noEffectKey[*GlobalDefs]("vrrp_iptables", "no firewall rules are managed; no_accept mode is refused").when(globalCheck(iptables)),
 	noEffectKey[*GlobalDefs]("vrrp_ipsets", "no firewall rules are managed; no_accept mode is refused").when(globalCheck(iptables)),
@@ -444,7 +444,7 @@ var globalKeywords = newTable[*GlobalDefs]("global_defs",
 	noEffectKey[*GlobalDefs]("nftables_ipvs_priority", firewallWhy),
 	noEffectKey[*GlobalDefs]("nftables_ipvs_start_fwmark", firewallWhy),
 	noEffectKey[*GlobalDefs]("disable_local_igmp", firewallWhy),
-	noEffectKey[*GlobalDefs]("vrrp_notify_priority_changes", "no notify FIFO"),
+	noEffectKey[*GlobalDefs]("vrrp_notify_priority_changes", priorityChangesWhy).when(globalCheck(priorityChanges("", "global "))),
 	noEffectKey[*GlobalDefs]("net_namespace_ipvs", ipvsWhy),
 	noEffectKey[*GlobalDefs]("lvs_flush", ipvsWhy),
 	noEffectKey[*GlobalDefs]("lvs_flush_on_stop", ipvsWhy),
@@ -466,7 +466,71 @@ const (
 	firewallWhy   = "no firewall rules are managed"
 	ipvsWhy       = "IPVS settings are not managed"
 	downTimerWhy  = "the Master_Down_Interval is 3 advert intervals (RFC 5798); only 3 is accepted"
+	// priorityChangesWhy: the Router reports state changes, not changes of
+	// the effective priority, so no MASTER_PRIORITY / BACKUP_PRIORITY line
+	// can be written.
+	priorityChangesWhy = "the notify FIFOs get state changes only, no MASTER_PRIORITY or BACKUP_PRIORITY lines"
 )
+
+// fifoOf returns the FIFO a notify_fifo keyword names, and the prefix
+// keepalived puts in its messages ("" or "vrrp_").
+func fifoOf(g *GlobalDefs, kw string) (*NotifyFIFO, string) {
+	if strings.HasPrefix(kw, "vrrp_") {
+		return &g.VRRPNotifyFIFO, "vrrp_"
+	}
+	return &g.NotifyFIFO, ""
+}
+
+// notifyFIFO reads notify_fifo / vrrp_notify_fifo NAME [USER [GROUP]];
+// keepalived keeps the first.
+func notifyFIFO(dc *decoder, g *GlobalDefs, n *Node) {
+	f, typ := fifoOf(g, n.Keyword())
+	if len(n.Words) < 2 {
+		dc.warnf(n, "No %snotify_fifo name specified", typ)
+		return
+	}
+	if f.Path != "" {
+		dc.warnf(n, "%snotify_fifo already specified - ignoring %s", typ, n.Words[1])
+		return
+	}
+	f.Pos, f.Path, f.User, f.Group = n.Pos, n.Words[1], n.Arg(2), n.Arg(3)
+	if len(n.Words) > 4 {
+		dc.warnf(n, "%s: the words after the group (%s) are ignored, as keepalived ignores them", n.Keyword(), strings.Join(n.Words[4:], " "))
+	}
+}
+
+// notifyFIFOScript reads notify_fifo_script / vrrp_notify_fifo_script
+// SCRIPT [USER [GROUP]]; keepalived keeps the first.
+func notifyFIFOScript(dc *decoder, g *GlobalDefs, n *Node) {
+	f, typ := fifoOf(g, n.Keyword())
+	if len(n.Words) < 2 {
+		dc.warnf(n, "No %snotify_fifo_script specified", typ)
+		return
+	}
+	if f.Script != nil {
+		dc.warnf(n, "%snotify_fifo_script already specified - ignoring %s", typ, n.Words[1])
+		return
+	}
+	f.Script = dc.scriptLine(n, true)
+}
+
+// priorityChanges checks the <BOOL> of vrrp_notify_priority_changes and
+// notify_priority_changes with keepalived's message, which starts with
+// prefix ("(VI_1) ") and names the block with where ("global ", "sync
+// group "); only an enabling value has the keyword's diagnostic.
+func priorityChanges(prefix, where string) func(*decoder, *Node) bool {
+	return func(dc *decoder, n *Node) bool {
+		if len(n.Words) < 2 {
+			return true
+		}
+		v, ok := parseBool(n.Words[1])
+		if !ok {
+			dc.warnf(n, "%sInvalid value '%s' for %s%s specified", prefix, n.Words[1], where, n.Keyword())
+			return false
+		}
+		return v
+	}
+}
 
 func mcastGroup(dc *decoder, g *GlobalDefs, n *Node) {
 	kw := n.Keyword()

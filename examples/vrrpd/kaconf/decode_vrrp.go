@@ -321,7 +321,9 @@ var instanceKeywords = newTable[*instCtx]("vrrp_instance",
 		return ok
 	}),
 	noEffectKey[*instCtx]("debug", "not implemented in keepalived either"),
-	noEffectKey[*instCtx]("notify_priority_changes", ""),
+	noEffectKey[*instCtx]("notify_priority_changes", priorityChangesWhy).when(func(dc *decoder, x *instCtx, n *Node) bool {
+		return priorityChanges("("+x.in.Name+") ", "")(dc, n)
+	}),
 	noEffectKey[*instCtx]("kernel_rx_buf_size", ""),
 	noEffectKey[*instCtx]("linkbeat_use_polling", "link state comes from netlink").deprecated("linkbeat_interfaces", false).when(func(dc *decoder, x *instCtx, n *Node) bool {
 		dc.warnf(n, "(%s) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", x.in.Name)
@@ -1258,7 +1260,9 @@ var syncGroupKeywords = newTable[*syncGroupCtx]("vrrp_sync_group",
 		x.g.TrackingWeight = true
 	}).deprecated("sync_group_tracking_weight", false),
 	key("sync_group_tracking_weight", 0, "off", func(_ *decoder, x *syncGroupCtx, _ *Node) { x.g.TrackingWeight = true }),
-	noEffectKey[*syncGroupCtx]("notify_priority_changes", ""),
+	noEffectKey[*syncGroupCtx]("notify_priority_changes", priorityChangesWhy).when(func(dc *decoder, x *syncGroupCtx, n *Node) bool {
+		return priorityChanges("("+x.g.Name+") ", "sync group ")(dc, n)
+	}),
 )
 
 func groupNotify(dc *decoder, x *syncGroupCtx, n *Node) {

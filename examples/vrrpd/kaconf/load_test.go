@@ -526,7 +526,7 @@ vrrp_instance A {
   smtp_server 10.0.0.1
   lvs_id x
   vrrp_iptables
-  notify_fifo /run/fifo
+  vrrp_garp_extra_if 10
   bogus_block {
     x
   }
@@ -559,7 +559,7 @@ vrrp_instance VI_1 {` + body + `  smtp_alert
 			{Warning, 6, "Unknown keyword 'lvs_id' (keepalived 1.x's name for router_id"},
 			{Warning, 7, "vrrp_iptables: iptables not supported"},
 			{Warning, 7, "keyword vrrp_iptables has no effect here"},
-			{Error, 8, "notify_fifo is not supported"},
+			{Error, 8, "vrrp_garp_extra_if is not supported"},
 			{Warning, 9, "Unknown keyword 'bogus_block'"},
 			{Error, 9, "Unexpected '{' after unknown keyword bogus_block"},
 			{Error, 13, "static_routes is not supported"},
