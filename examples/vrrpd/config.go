@@ -227,7 +227,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		d.Notify[in.Name] = notify(in.Notify)
 		d.Priorities[in.Name] = c.Priority
 	}
-	lvsServices, lvsWarnings, err := convertLVS(cfg, diags)
+	lvsServices, lvsWarnings, err := convertLVS(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -197,22 +197,18 @@ func posMsg(pos kaconf.Pos, msg string) string {
 //
 // A setting that would change behaviour and that vrrpd cannot honour is an
 // error naming its FILE:LINE: fwmark 0, ha_suspend, real server weight 0, uthreshold / lthreshold,
-// misc_dynamic, checkers other than TCP_CHECK, HTTP_GET, SSL_GET and
-// MISC_CHECK, and the LVS keywords kaconf reads but does not type (its
-// "keyword K is not supported here and is ignored" warnings in diags, such
-// as regex, sorry_server_inhibit, sorry_server_lvs_method, a real server's
-// virtualhost or alpha, scheduler flags, tunnel options), except those
-// without effect here (snmp_name, log_all_failures, ip_family). diags are
-// kaconf's diagnostics of cfg; a configuration whose diagnostics hold
-// errors must be refused before (see convert).
+// misc_dynamic, and checkers other than TCP_CHECK, HTTP_GET, SSL_GET and
+// MISC_CHECK. The LVS keywords kaconf reads but does not type (regex,
+// sorry_server_inhibit, scheduler flags, tunnel options...) are errors of
+// kaconf's already (Refused in its keyword table). A configuration whose
+// diagnostics hold errors must be refused before (see convert).
 //
 // It returns nil services when cfg has no virtual servers.
-func convertLVS(cfg *kaconf.Config, diags kaconf.Diagnostics) ([]lvsService, []string, error) {
+func convertLVS(cfg *kaconf.Config) ([]lvsService, []string, error) {
 	if cfg == nil {
 		return nil, nil, nil
 	}
 	c := &lvsConv{cfg: cfg}
-	c.diagnostics(diags)
 	groups := map[string]*kaconf.VirtualServerGroup{}
 	for i := range cfg.VirtualServerGroups {
 		g := &cfg.VirtualServerGroups[i]
@@ -247,34 +243,6 @@ func convertLVS(cfg *kaconf.Config, diags kaconf.Diagnostics) ([]lvsService, []s
 		return nil, c.warns, fmt.Errorf("%w:\n%s", errLVSConfig, strings.Join(c.errs, "\n"))
 	}
 	return out, c.warns, nil
-}
-
-// lvsNoEffect are the LVS keywords kaconf does not type that have no
-// effect in vrrpd: kaconf's warning about them is enough.
-var lvsNoEffect = map[string]bool{
-	"snmp_name":        true, // no SNMP
-	"log_all_failures": true, // logging only
-}
-
-// diagnostics turns kaconf's warnings about LVS settings it drops into
-// errors when the setting changes behaviour.
-func (c *lvsConv) diagnostics(diags kaconf.Diagnostics) {
-	for _, d := range diags {
-		if d.Severity != kaconf.Warning {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(d.Message, "keyword "); ok {
-			if kw, ok := strings.CutSuffix(rest, " is not supported here and is ignored"); ok {
-				if !lvsNoEffect[kw] {
-					c.errorf(d.Pos(), "%s is not supported by vrrpd's LVS support (kaconf does not read it), and ignoring it would change behaviour", kw)
-				}
-				continue
-			}
-		}
-		if strings.HasPrefix(d.Message, "tunnel options ") && strings.HasSuffix(d.Message, " are not supported here and are ignored") {
-			c.errorf(d.Pos(), "tunnel options are not supported by vrrpd's LVS support (examples/lvs sets the forwarding method only)")
-		}
-	}
 }
 
 // lvsProtocol returns the protocol of a virtual server; none is UDP, as

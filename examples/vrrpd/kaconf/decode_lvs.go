@@ -150,7 +150,6 @@ func (dc *decoder) virtualServer(n *Node) {
 	}
 	vs := VirtualServer{Pos: n.Pos, DelayLoop: defaultDelayLoop, Quorum: 1}
 	vs.CheckDefaults.Retry = -1
-	granularity := false
 	switch n.Words[1] {
 	case "fwmark":
 		if !dc.need(n, 2) {
@@ -184,157 +183,177 @@ func (dc *decoder) virtualServer(n *Node) {
 			vs.Port = uint16(p)
 		}
 	}
+	x := &vsCtx{vs: &vs}
 	for _, c := range n.Block {
-		kw := c.Keyword()
-		if kw != "real_server" && kw != "sorry_server" {
-			dc.noBlock(c)
-		}
-		switch kw {
-		case "lvs_sched", "lb_algo":
-			if dc.need(c, 1) {
-				switch c.Words[1] {
-				case "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos":
-					vs.Scheduler = c.Words[1]
-				default:
-					dc.warnf(c, "Invalid lvs_scheduler '%s' - ignoring", c.Words[1])
-				}
-			}
-		case "lvs_method", "lb_kind":
-			if f, ok := dc.forwarding(c, "virtual"); ok {
-				vs.Forwarding = f
-			}
-		case "protocol":
-			if dc.need(c, 1) {
-				switch p := strings.ToUpper(c.Words[1]); p {
-				case "TCP", "UDP", "SCTP":
-					vs.Protocol = p
-				default:
-					dc.warnf(c, "Unknown protocol %s - ignoring", c.Words[1])
-				}
-			}
-		case "delay_loop":
-			if d, ok := dc.timer(c, "virtual server delay loop '%s' invalid - ignoring"); ok {
-				vs.DelayLoop = d
-			}
-		case "quorum":
-			if dc.need(c, 1) {
-				v, msg := parseUnsigned(c.Words[1], 1, 1<<31-1)
-				if msg != "" {
-					dc.warnf(c, "%s", joinMsg("Quorum "+c.Words[1]+" must be in [1, 2147483647]. Setting to 1.", msg))
-					v = 1
-				}
-				vs.Quorum = int(v)
-			}
-		case "hysteresis":
-			if dc.need(c, 1) {
-				v, msg := parseUnsigned(c.Words[1], 0, 1<<31-1)
-				if msg != "" {
-					dc.warnf(c, "%s", joinMsg("Hysteresis "+c.Words[1]+" must be in [0, 2147483647] - ignoring", msg))
-					continue
-				}
-				vs.Hysteresis = int(v)
-			}
-		case "inhibit_on_failure":
-			if v, ok := dc.optBool(c, "Invalid inhibit_on_failure parameter %s"); ok {
-				vs.InhibitOnFailure = v
-			}
-		case "persistence_timeout":
-			// The keyword alone is IPVS's default; an invalid value
-			// leaves the timeout as it was.
-			v := uint64(defaultPersistence / time.Second)
-			if len(c.Words) > 1 {
-				var msg string
-				if v, msg = parseUnsigned(c.Words[1], 1, uint64(maxPersistence/time.Second)); msg != "" {
-					dc.warnf(c, "%s", joinMsg("persistence_timeout invalid", msg))
-					continue
-				}
-			}
-			vs.PersistenceTimeout = time.Duration(v) * time.Second
-		case "persistence_granularity":
-			if m, ok := dc.granularity(c, vs.Family); ok {
-				vs.PersistenceGranularity = m
-				if vs.Family == "" {
-					vs.Family = family(m)
-				}
-				granularity = true
-			}
-		case "persistence_engine":
-			if !dc.need(c, 1) {
-				continue
-			}
-			vs.PersistenceEngine = c.Words[1]
-			if len(vs.PersistenceEngine) > maxPersistenceEngine {
-				dc.warnf(c, "persistence_name too long, truncating - %s", c.Words[1])
-				vs.PersistenceEngine = vs.PersistenceEngine[:maxPersistenceEngine]
-			}
-		case "ip_family":
-			if !dc.need(c, 1) {
-				continue
-			}
-			switch f := c.Words[1]; {
-			case f != "inet" && f != "inet6":
-				dc.warnf(c, "unknown address family %s", f)
-			case vs.Family != "" && vs.Family != f:
-				dc.warnf(c, "Virtual server specified family %s conflicts with server family", f)
-			default:
-				vs.Family = f
-			}
-		case "ha_suspend":
-			vs.HASuspend = true
-		case "alpha":
-			vs.Alpha = true
-		case "omega":
-			vs.Omega = true
-		case "virtualhost":
-			if len(c.Words) < 2 {
-				dc.warnf(c, "virtual server virtualhost missing")
-				continue
-			}
-			vs.VirtualHost = c.Words[1]
-		case "quorum_up", "quorum_down":
-			if !dc.need(c, 1) {
-				continue
-			}
-			s := dc.scriptLine(c, true)
-			if kw == "quorum_up" {
-				vs.QuorumUp = s
-			} else {
-				vs.QuorumDown = s
-			}
-		case "sorry_server":
-			if rs, ok := dc.realServer(c, false); ok {
-				vs.SorryServer = &rs
-			}
-		case "real_server":
-			rs, ok := dc.realServer(c, true)
-			if !ok {
-				continue
-			}
-			// Outside tunnels, a real server must be of the virtual
-			// server's family, which the first one sets if need be.
-			if cmpOr(rs.Forwarding, vs.Forwarding) != "TUN" {
-				if vs.Family == "" {
-					vs.Family = family(rs.Addr)
-				} else if vs.Family != family(rs.Addr) {
-					dc.warnf(c, "Address family of virtual server and real server %s don't match - skipping real server.", rs.Addr)
-					continue
-				}
-			}
-			vs.RealServers = append(vs.RealServers, rs)
-		case "smtp_alert":
-			dc.noEffect(c, "no e-mail is sent")
-		case "connect_timeout", "retry", "delay_before_retry", "warmup":
-			dc.checkOption(c, &vs.CheckDefaults)
-		default:
-			dc.lvsOther(c, lvsVirtualServerKeywords)
-		}
+		dispatch(dc, virtualServerKeywords, x, c)
 	}
+	granularity := x.granularity
 	if granularity && vs.PersistenceTimeout == 0 {
 		vs.PersistenceTimeout = defaultPersistence
 	}
 	dc.endVirtualServer(n, &vs)
 	dc.cfg.VirtualServers = append(dc.cfg.VirtualServers, vs)
 }
+
+// vsCtx is what a virtual_server keyword writes into.
+type vsCtx struct {
+	vs *VirtualServer
+	// granularity tells that persistence_granularity was given.
+	granularity bool
+}
+
+// virtualServerKeywords are the keywords of virtual_server.
+var virtualServerKeywords = newTable[*vsCtx]("virtual_server",
+	key("lvs_sched", 1, "wlc", vsScheduler),
+	key("lb_algo", 1, "wlc", vsScheduler),
+	key("lvs_method", 1, "NAT", vsForwarding),
+	key("lb_kind", 1, "NAT", vsForwarding),
+	key("protocol", 1, "TCP", func(dc *decoder, x *vsCtx, c *Node) {
+		switch p := strings.ToUpper(c.Words[1]); p {
+		case "TCP", "UDP", "SCTP":
+			x.vs.Protocol = p
+		default:
+			dc.warnf(c, "Unknown protocol %s - ignoring", c.Words[1])
+		}
+	}),
+	key("delay_loop", 0, "60", func(dc *decoder, x *vsCtx, c *Node) {
+		if d, ok := dc.timer(c, "virtual server delay loop '%s' invalid - ignoring"); ok {
+			x.vs.DelayLoop = d
+		}
+	}),
+	key("quorum", 1, "1", func(dc *decoder, x *vsCtx, c *Node) {
+		v, msg := parseUnsigned(c.Words[1], 1, 1<<31-1)
+		if msg != "" {
+			dc.warnf(c, "%s", joinMsg("Quorum "+c.Words[1]+" must be in [1, 2147483647]. Setting to 1.", msg))
+			v = 1
+		}
+		x.vs.Quorum = int(v)
+	}),
+	key("hysteresis", 1, "0", func(dc *decoder, x *vsCtx, c *Node) {
+		v, msg := parseUnsigned(c.Words[1], 0, 1<<31-1)
+		if msg != "" {
+			dc.warnf(c, "%s", joinMsg("Hysteresis "+c.Words[1]+" must be in [0, 2147483647] - ignoring", msg))
+			return
+		}
+		x.vs.Hysteresis = int(v)
+	}),
+	key("inhibit_on_failure", 0, "off; alone: on", func(dc *decoder, x *vsCtx, c *Node) {
+		if v, ok := dc.optBool(c, "Invalid inhibit_on_failure parameter %s"); ok {
+			x.vs.InhibitOnFailure = v
+		}
+	}),
+	key("persistence_timeout", 0, "none; alone: 360", func(dc *decoder, x *vsCtx, c *Node) {
+		// The keyword alone is IPVS's default; an invalid value leaves
+		// the timeout as it was.
+		v := uint64(defaultPersistence / time.Second)
+		if len(c.Words) > 1 {
+			var msg string
+			if v, msg = parseUnsigned(c.Words[1], 1, uint64(maxPersistence/time.Second)); msg != "" {
+				dc.warnf(c, "%s", joinMsg("persistence_timeout invalid", msg))
+				return
+			}
+		}
+		x.vs.PersistenceTimeout = time.Duration(v) * time.Second
+	}),
+	key("persistence_granularity", 0, "255.255.255.255 / 128", func(dc *decoder, x *vsCtx, c *Node) {
+		if m, ok := dc.granularity(c, x.vs.Family); ok {
+			x.vs.PersistenceGranularity = m
+			if x.vs.Family == "" {
+				x.vs.Family = family(m)
+			}
+			x.granularity = true
+		}
+	}),
+	key("persistence_engine", 1, "none", func(dc *decoder, x *vsCtx, c *Node) {
+		x.vs.PersistenceEngine = c.Words[1]
+		if len(x.vs.PersistenceEngine) > maxPersistenceEngine {
+			dc.warnf(c, "persistence_name too long, truncating - %s", c.Words[1])
+			x.vs.PersistenceEngine = x.vs.PersistenceEngine[:maxPersistenceEngine]
+		}
+	}),
+	key("ip_family", 1, "the addresses'", func(dc *decoder, x *vsCtx, c *Node) {
+		switch f := c.Words[1]; {
+		case f != "inet" && f != "inet6":
+			dc.warnf(c, "unknown address family %s", f)
+		case x.vs.Family != "" && x.vs.Family != f:
+			dc.warnf(c, "Virtual server specified family %s conflicts with server family", f)
+		default:
+			x.vs.Family = f
+		}
+	}),
+	key("ha_suspend", 0, "off", func(_ *decoder, x *vsCtx, _ *Node) { x.vs.HASuspend = true }),
+	key("alpha", 0, "off", func(_ *decoder, x *vsCtx, _ *Node) { x.vs.Alpha = true }),
+	key("omega", 0, "off", func(_ *decoder, x *vsCtx, _ *Node) { x.vs.Omega = true }),
+	key("virtualhost", 0, "", func(dc *decoder, x *vsCtx, c *Node) {
+		if len(c.Words) < 2 {
+			dc.warnf(c, "virtual server virtualhost missing")
+			return
+		}
+		x.vs.VirtualHost = c.Words[1]
+	}),
+	key("quorum_up", 1, "", func(dc *decoder, x *vsCtx, c *Node) { x.vs.QuorumUp = dc.scriptLine(c, true) }),
+	key("quorum_down", 1, "", func(dc *decoder, x *vsCtx, c *Node) { x.vs.QuorumDown = dc.scriptLine(c, true) }),
+	key("sorry_server", 0, "", func(dc *decoder, x *vsCtx, c *Node) {
+		if rs, ok := dc.realServer(c, false); ok {
+			x.vs.SorryServer = &rs
+		}
+	}).withBlock(optBlock),
+	key("real_server", 0, "", func(dc *decoder, x *vsCtx, c *Node) {
+		vs := x.vs
+		rs, ok := dc.realServer(c, true)
+		if !ok {
+			return
+		}
+		// Outside tunnels, a real server must be of the virtual server's
+		// family, which the first one sets if need be.
+		if cmpOr(rs.Forwarding, vs.Forwarding) != "TUN" {
+			if vs.Family == "" {
+				vs.Family = family(rs.Addr)
+			} else if vs.Family != family(rs.Addr) {
+				dc.warnf(c, "Address family of virtual server and real server %s don't match - skipping real server.", rs.Addr)
+				return
+			}
+		}
+		vs.RealServers = append(vs.RealServers, rs)
+	}).withBlock(optBlock),
+	noEffectKey[*vsCtx]("smtp_alert", mailWhy),
+	key("connect_timeout", 1, "5", vsCheckDefault),
+	key("retry", 1, "1", vsCheckDefault),
+	key("delay_before_retry", 1, "1", vsCheckDefault),
+	key("warmup", 1, "0", vsCheckDefault),
+	refusedKey[*vsCtx]("ops", lvsRefusedWhy),
+	refusedKey[*vsCtx]("flag-1", lvsRefusedWhy),
+	refusedKey[*vsCtx]("flag-2", lvsRefusedWhy),
+	refusedKey[*vsCtx]("flag-3", lvsRefusedWhy),
+	refusedKey[*vsCtx]("sh-port", lvsRefusedWhy),
+	refusedKey[*vsCtx]("sh-fallback", lvsRefusedWhy),
+	refusedKey[*vsCtx]("mh-port", lvsRefusedWhy),
+	refusedKey[*vsCtx]("mh-fallback", lvsRefusedWhy),
+	refusedKey[*vsCtx]("hashed", lvsRefusedWhy),
+	noEffectKey[*vsCtx]("snmp_name", "no SNMP"),
+	refusedKey[*vsCtx]("sorry_server_inhibit", lvsRefusedWhy),
+	refusedKey[*vsCtx]("sorry_server_lvs_method", lvsRefusedWhy),
+)
+
+// lvsRefusedWhy is the reason for the LVS options vrrpd refuses.
+const lvsRefusedWhy = "vrrpd's pools and IPVS programming (examples/lvs) do not implement it"
+
+func vsScheduler(dc *decoder, x *vsCtx, c *Node) {
+	switch c.Words[1] {
+	case "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos":
+		x.vs.Scheduler = c.Words[1]
+	default:
+		dc.warnf(c, "Invalid lvs_scheduler '%s' - ignoring", c.Words[1])
+	}
+}
+
+func vsForwarding(dc *decoder, x *vsCtx, c *Node) {
+	if f, ok := dc.forwarding(c, "virtual"); ok {
+		x.vs.Forwarding = f
+	}
+}
+
+func vsCheckDefault(dc *decoder, x *vsCtx, c *Node) { dc.checkOption(c, &x.vs.CheckDefaults) }
 
 // IPVS's persistence timeouts, as keepalived reads them.
 const (
@@ -479,27 +498,6 @@ func cmpOr(ss ...string) string {
 	return ""
 }
 
-// lvsVirtualServerKeywords are keepalived's other virtual_server keywords.
-const lvsVirtualServerKeywords = "ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback hashed snmp_name sorry_server_inhibit sorry_server_lvs_method"
-
-// lvsRealServerKeywords are keepalived's other real_server keywords.
-const lvsRealServerKeywords = "snmp_name virtualhost alpha"
-
-// lvsCheckerKeywords are keepalived's other checker keywords.
-const lvsCheckerKeywords = "alpha log_all_failures fast_recovery regex regex_no_match regex_options regex_min_offset regex_max_offset regex_stack helo_name type name payload require_reply min_reply_length max_reply_length track_file dynamic weight user"
-
-// lvsOther reports an LVS keyword that is not typed: a warning when
-// keepalived knows it, "Unknown keyword" otherwise.
-func (dc *decoder) lvsOther(c *Node, known string) {
-	for _, k := range strings.Fields(known) {
-		if k == c.Keyword() {
-			dc.warnf(c, "keyword %s is not supported here and is ignored", k)
-			return
-		}
-	}
-	dc.unknown(c)
-}
-
 // forwarding reads lvs_method / lb_kind.
 func (dc *decoder) forwarding(c *Node, which string) (string, bool) {
 	if !dc.need(c, 1) {
@@ -508,7 +506,7 @@ func (dc *decoder) forwarding(c *Node, which string) (string, bool) {
 	switch m := c.Words[1]; m {
 	case "NAT", "DR", "TUN":
 		if m == "TUN" && len(c.Words) > 2 {
-			dc.warnf(c, "tunnel options %s are not supported here and are ignored", strings.Join(c.Words[2:], " "))
+			dc.errorf(c, "tunnel options %s are not supported: examples/lvs sets the forwarding method only", strings.Join(c.Words[2:], " "))
 		}
 		return m, true
 	default:
@@ -559,146 +557,160 @@ func (dc *decoder) realServer(n *Node, real bool) (RealServer, bool) {
 		return rs, false
 	}
 	for _, c := range n.Block {
-		kw := c.Keyword()
-		if checkerType(kw) {
-			if ck, ok := dc.checker(c); ok {
-				rs.Checkers = append(rs.Checkers, ck)
-			}
-			continue
-		}
-		dc.noBlock(c)
-		switch kw {
-		case "weight":
-			if dc.need(c, 1) {
-				v, msg := parseInt(c.Words[1], 0, 65535)
-				if msg != "" {
-					dc.warnf(c, "%s", joinMsg("Real server weight "+c.Words[1]+" is outside range 0-65535", msg))
-					continue
-				}
-				rs.Weight = int(v)
-			}
-		case "lvs_method", "lb_kind":
-			if f, ok := dc.forwarding(c, "real"); ok {
-				rs.Forwarding = f
-			}
-		case "inhibit_on_failure":
-			if v, ok := dc.optBool(c, "Invalid inhibit_on_failure parameter %s"); ok {
-				rs.InhibitOnFailure = v
-			}
-		case "notify_up", "notify_down":
-			if !dc.need(c, 1) {
-				continue
-			}
-			s := dc.scriptLine(c, true)
-			if kw == "notify_up" {
-				rs.NotifyUp = s
-			} else {
-				rs.NotifyDown = s
-			}
-		case "uthreshold", "lthreshold":
-			if dc.need(c, 1) {
-				v, msg := parseUnsigned(c.Words[1], 0, 1<<32-1)
-				if msg != "" {
-					dc.warnf(c, "Invalid real_server %s '%s' - ignoring", kw, c.Words[1])
-					continue
-				}
-				if kw == "uthreshold" {
-					rs.UThreshold = int(v)
-				} else {
-					rs.LThreshold = int(v)
-				}
-			}
-		case "delay_loop":
-			if d, ok := dc.timer(c, "real server delay_loop '%s' invalid - ignoring"); ok {
-				rs.DelayLoop = d
-			}
-		case "smtp_alert":
-			dc.noEffect(c, "no e-mail is sent")
-		case "connect_timeout", "retry", "delay_before_retry", "warmup":
-			dc.checkOption(c, &rs.CheckDefaults)
-		default:
-			dc.lvsOther(c, lvsRealServerKeywords)
-		}
+		dispatch(dc, realServerKeywords, &rs, c)
 	}
 	return rs, true
 }
 
-func checkerType(kw string) bool {
-	switch kw {
-	case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK",
-		"PING_CHECK", "UDP_CHECK", "BFD_CHECK", "FILE_CHECK":
-		return true
+// realServerKeywords are the keywords of real_server.
+var realServerKeywords = newTable[*RealServer]("real_server",
+	key("weight", 1, "1", func(dc *decoder, rs *RealServer, c *Node) {
+		v, msg := parseInt(c.Words[1], 0, 65535)
+		if msg != "" {
+			dc.warnf(c, "%s", joinMsg("Real server weight "+c.Words[1]+" is outside range 0-65535", msg))
+			return
+		}
+		rs.Weight = int(v)
+	}),
+	key("lvs_method", 1, "the virtual server's", rsForwarding),
+	key("lb_kind", 1, "the virtual server's", rsForwarding),
+	key("inhibit_on_failure", 0, "the virtual server's; alone: on", func(dc *decoder, rs *RealServer, c *Node) {
+		if v, ok := dc.optBool(c, "Invalid inhibit_on_failure parameter %s"); ok {
+			rs.InhibitOnFailure = v
+		}
+	}),
+	key("notify_up", 1, "", func(dc *decoder, rs *RealServer, c *Node) { rs.NotifyUp = dc.scriptLine(c, true) }),
+	key("notify_down", 1, "", func(dc *decoder, rs *RealServer, c *Node) { rs.NotifyDown = dc.scriptLine(c, true) }),
+	key("uthreshold", 1, "0 (none)", rsThreshold),
+	key("lthreshold", 1, "0 (none)", rsThreshold),
+	key("delay_loop", 0, "the virtual server's", func(dc *decoder, rs *RealServer, c *Node) {
+		if d, ok := dc.timer(c, "real server delay_loop '%s' invalid - ignoring"); ok {
+			rs.DelayLoop = d
+		}
+	}),
+	noEffectKey[*RealServer]("smtp_alert", mailWhy),
+	key("connect_timeout", 1, "the virtual server's", rsCheckDefault),
+	key("retry", 1, "the virtual server's", rsCheckDefault),
+	key("delay_before_retry", 1, "the virtual server's", rsCheckDefault),
+	key("warmup", 1, "the virtual server's", rsCheckDefault),
+	key("TCP_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	key("HTTP_GET", 0, "", rsChecker).withBlock(needBlock),
+	key("SSL_GET", 0, "", rsChecker).withBlock(needBlock),
+	key("MISC_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	key("SMTP_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	key("DNS_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	key("PING_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	key("UDP_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	key("BFD_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	key("FILE_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	noEffectKey[*RealServer]("snmp_name", "no SNMP"),
+	refusedKey[*RealServer]("virtualhost", lvsRefusedWhy),
+	refusedKey[*RealServer]("alpha", lvsRefusedWhy),
+)
+
+func rsForwarding(dc *decoder, rs *RealServer, c *Node) {
+	if f, ok := dc.forwarding(c, "real"); ok {
+		rs.Forwarding = f
 	}
-	return false
+}
+
+func rsThreshold(dc *decoder, rs *RealServer, c *Node) {
+	kw := c.Keyword()
+	v, msg := parseUnsigned(c.Words[1], 0, 1<<32-1)
+	if msg != "" {
+		dc.warnf(c, "Invalid real_server %s '%s' - ignoring", kw, c.Words[1])
+		return
+	}
+	if kw == "uthreshold" {
+		rs.UThreshold = int(v)
+	} else {
+		rs.LThreshold = int(v)
+	}
+}
+
+func rsCheckDefault(dc *decoder, rs *RealServer, c *Node) { dc.checkOption(c, &rs.CheckDefaults) }
+
+func rsChecker(dc *decoder, rs *RealServer, c *Node) {
+	if ck, ok := dc.checker(c); ok {
+		rs.Checkers = append(rs.Checkers, ck)
+	}
 }
 
 // checker decodes a checker block.
 func (dc *decoder) checker(n *Node) (Checker, bool) {
 	ck := Checker{Pos: n.Pos, Type: n.Keyword()}
 	ck.Retry = -1
-	if !dc.block(n) {
-		return ck, false
-	}
 	for _, c := range n.Block {
-		kw := c.Keyword()
-		if kw != "url" {
-			dc.noBlock(c)
-		}
-		switch kw {
-		case "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark",
-			"connect_timeout", "retry", "delay_before_retry", "warmup", "delay_loop":
-			dc.checkOption(c, &ck.CheckOptions)
-		case "nb_get_retry":
-			// Only the HTTP checkers still know retry's old name; the
-			// others ignore it, leaving the retry count as it was.
-			if ck.Type != "HTTP_GET" && ck.Type != "SSL_GET" {
-				dc.unknown(c)
-				continue
-			}
-			dc.warnf(c, "nb_get_retry is deprecated - please use 'retry'")
-			dc.checkOption(c, &ck.CheckOptions)
-		case "url":
-			if u, ok := dc.url(c); ok {
-				ck.URLs = append(ck.URLs, u)
-			}
-		case "http_protocol":
-			if len(c.Words) < 2 {
-				dc.warnf(c, "Missing http_protocol version")
-				continue
-			}
-			switch p := c.Words[1]; p {
-			case "1.0", "1.1", "1.0C", "1.0c":
-				ck.HTTPProtocol = strings.ToUpper(p)
-			default:
-				dc.warnf(c, "Invalid http_protocol %s - ignoring", p)
-			}
-		case "virtualhost":
-			if dc.need(c, 1) {
-				ck.VirtualHost = c.Words[1]
-			}
-		case "enable_sni":
-			ck.EnableSNI = true
-		case "misc_path":
-			if dc.need(c, 1) {
-				ck.MiscPath = dc.scriptLine(c, false)
-			}
-		case "misc_timeout":
-			if dc.need(c, 1) {
-				v, msg := parseUnsigned(c.Words[1], 0, 4294)
-				if msg != "" {
-					dc.warnf(c, "%s", joinMsg("Invalid misc_timeout "+c.Words[1]+" - ignoring", msg))
-					continue
-				}
-				ck.MiscTimeout = time.Duration(v) * time.Second
-			}
-		case "misc_dynamic":
-			ck.MiscDynamic = true
-		default:
-			dc.lvsOther(c, lvsCheckerKeywords)
-		}
+		dispatch(dc, checkerKeywords, &ck, c)
 	}
 	return ck, true
 }
+
+// checkerKeywords are the keywords of the checker blocks (TCP_CHECK,
+// HTTP_GET...).
+var checkerKeywords = newTable[*Checker]("checker",
+	key("connect_ip", 1, "the real server's", checkerOption),
+	key("connect_port", 1, "the real server's", checkerOption),
+	key("bindto", 1, "", checkerOption),
+	key("bind_port", 1, "", checkerOption),
+	key("bind_if", 1, "", checkerOption),
+	key("fwmark", 1, "", checkerOption),
+	key("connect_timeout", 1, "the real server's", checkerOption),
+	key("retry", 1, "the real server's; 1 for TCP_CHECK, 3 for HTTP_GET", checkerOption),
+	key("delay_before_retry", 1, "the real server's", checkerOption),
+	key("warmup", 1, "the real server's", checkerOption),
+	key("delay_loop", 1, "the real server's", checkerOption),
+	key("nb_get_retry", 1, "", func(dc *decoder, ck *Checker, c *Node) {
+		// Only the HTTP checkers still know retry's old name; the
+		// others ignore it, leaving the retry count as it was.
+		if ck.Type != "HTTP_GET" && ck.Type != "SSL_GET" {
+			dc.unknown(c)
+			return
+		}
+		dc.warnf(c, "nb_get_retry is deprecated - please use 'retry'")
+		dc.checkOption(c, &ck.CheckOptions)
+	}).deprecated("retry (HTTP_GET and SSL_GET only)", false),
+	key("url", 0, "", func(dc *decoder, ck *Checker, c *Node) {
+		if u, ok := dc.url(c); ok {
+			ck.URLs = append(ck.URLs, u)
+		}
+	}).withBlock(needBlock),
+	key("http_protocol", 0, "1.0", func(dc *decoder, ck *Checker, c *Node) {
+		if len(c.Words) < 2 {
+			dc.warnf(c, "Missing http_protocol version")
+			return
+		}
+		switch p := c.Words[1]; p {
+		case "1.0", "1.1", "1.0C", "1.0c":
+			ck.HTTPProtocol = strings.ToUpper(p)
+		default:
+			dc.warnf(c, "Invalid http_protocol %s - ignoring", p)
+		}
+	}),
+	key("virtualhost", 1, "the real server's", func(_ *decoder, ck *Checker, c *Node) { ck.VirtualHost = c.Words[1] }),
+	key("enable_sni", 0, "off", func(_ *decoder, ck *Checker, _ *Node) { ck.EnableSNI = true }),
+	key("misc_path", 1, "", func(dc *decoder, ck *Checker, c *Node) { ck.MiscPath = dc.scriptLine(c, false) }),
+	key("misc_timeout", 1, "delay_loop", func(dc *decoder, ck *Checker, c *Node) {
+		v, msg := parseUnsigned(c.Words[1], 0, 4294)
+		if msg != "" {
+			dc.warnf(c, "%s", joinMsg("Invalid misc_timeout "+c.Words[1]+" - ignoring", msg))
+			return
+		}
+		ck.MiscTimeout = time.Duration(v) * time.Second
+	}),
+	key("misc_dynamic", 0, "off", func(_ *decoder, ck *Checker, _ *Node) { ck.MiscDynamic = true }),
+	noEffectKey[*Checker]("log_all_failures", "logging only"),
+	checkerIgnored("alpha"), checkerIgnored("fast_recovery"),
+	checkerIgnored("regex"), checkerIgnored("regex_no_match"), checkerIgnored("regex_options"),
+	checkerIgnored("regex_min_offset"), checkerIgnored("regex_max_offset"), checkerIgnored("regex_stack"),
+	checkerIgnored("helo_name"), checkerIgnored("type"), checkerIgnored("name"), checkerIgnored("payload"),
+	checkerIgnored("require_reply"), checkerIgnored("min_reply_length"), checkerIgnored("max_reply_length"),
+	checkerIgnored("track_file"), checkerIgnored("dynamic"), checkerIgnored("weight"), checkerIgnored("user"),
+)
+
+func checkerIgnored(name string) kw[*Checker] { return refusedKey[*Checker](name, lvsRefusedWhy) }
+
+func checkerOption(dc *decoder, ck *Checker, c *Node) { dc.checkOption(c, &ck.CheckOptions) }
 
 // checkOption decodes a connection option of a checker (or its default on
 // a virtual or real server).
@@ -772,42 +784,34 @@ func (dc *decoder) checkOption(c *Node, o *CheckOptions) {
 // url decodes a url block of an HTTP check.
 func (dc *decoder) url(n *Node) (URL, bool) {
 	u := URL{Pos: n.Pos}
-	if !dc.block(n) {
-		return u, false
-	}
 	for _, c := range n.Block {
-		dc.noBlock(c)
-		switch c.Keyword() {
-		case "path":
-			if dc.need(c, 1) {
-				u.Path = c.Words[1]
-			}
-		case "digest":
-			if dc.need(c, 1) {
-				u.Digest = c.Words[1]
-			}
-		case "virtualhost":
-			if dc.need(c, 1) {
-				u.VirtualHost = c.Words[1]
-			}
-		case "status_code":
-			for _, w := range c.Words[1:] {
-				lo, hi, isRange := strings.Cut(w, "-")
-				a, m1 := parseUnsigned(lo, 100, 599)
-				b := a
-				var m2 string
-				if isRange {
-					b, m2 = parseUnsigned(hi, 100, 599)
-				}
-				if m1 != "" || m2 != "" || b < a {
-					dc.warnf(c, "Invalid HTTP_GET status code %s - ignoring", w)
-					continue
-				}
-				u.StatusCodes = append(u.StatusCodes, [2]int{int(a), int(b)})
-			}
-		default:
-			dc.lvsOther(c, lvsCheckerKeywords)
-		}
+		dispatch(dc, urlKeywords, &u, c)
 	}
 	return u, true
 }
+
+// urlKeywords are the keywords of an HTTP_GET / SSL_GET url block.
+var urlKeywords = newTable[*URL]("url",
+	key("path", 1, "", func(_ *decoder, u *URL, c *Node) { u.Path = c.Words[1] }),
+	key("digest", 1, "", func(_ *decoder, u *URL, c *Node) { u.Digest = c.Words[1] }),
+	key("virtualhost", 1, "the checker's", func(_ *decoder, u *URL, c *Node) { u.VirtualHost = c.Words[1] }),
+	key("status_code", 0, "200-299", func(dc *decoder, u *URL, c *Node) {
+		for _, w := range c.Words[1:] {
+			lo, hi, isRange := strings.Cut(w, "-")
+			a, m1 := parseUnsigned(lo, 100, 599)
+			b := a
+			var m2 string
+			if isRange {
+				b, m2 = parseUnsigned(hi, 100, 599)
+			}
+			if m1 != "" || m2 != "" || b < a {
+				dc.warnf(c, "Invalid HTTP_GET status code %s - ignoring", w)
+				continue
+			}
+			u.StatusCodes = append(u.StatusCodes, [2]int{int(a), int(b)})
+		}
+	}),
+	refusedKey[*URL]("regex", lvsRefusedWhy), refusedKey[*URL]("regex_no_match", lvsRefusedWhy),
+	refusedKey[*URL]("regex_options", lvsRefusedWhy), refusedKey[*URL]("regex_min_offset", lvsRefusedWhy),
+	refusedKey[*URL]("regex_max_offset", lvsRefusedWhy), refusedKey[*URL]("regex_stack", lvsRefusedWhy),
+)

@@ -58,7 +58,8 @@
 //   - Info: a remark.
 //
 // The LVS sections (virtual_server, virtual_server_group) are read into
-// their own types for the pool and IPVS support; they raise warnings only.
+// their own types for the pool and IPVS support; what of them examples/lvs
+// cannot do is refused like the rest.
 //
 // Config.Diagnostics checks the cross references of a Config (tracks of
 // undefined scripts, sync group members, duplicate VRIDs, script

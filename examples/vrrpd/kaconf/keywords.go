@@ -187,5 +187,9 @@ func Keywords() []Keyword {
 	out = append(out, trackProcessKeywords.keywords()...)
 	out = append(out, trackFileKeywords.keywords()...)
 	out = append(out, syncGroupKeywords.keywords()...)
+	out = append(out, virtualServerKeywords.keywords()...)
+	out = append(out, realServerKeywords.keywords()...)
+	out = append(out, checkerKeywords.keywords()...)
+	out = append(out, urlKeywords.keywords()...)
 	return out
 }

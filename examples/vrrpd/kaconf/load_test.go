@@ -667,7 +667,7 @@ virtual_server 10.1.0.1 80 {
 }
 `,
 		diags: []want{
-			{Warning, 30, "keyword helo_name is not supported here and is ignored"},
+			{Error, 30, "helo_name is not supported: vrrpd's pools and IPVS programming (examples/lvs) do not implement it"},
 			{Warning, 17, "SECURITY VIOLATION - check scripts are being executed"},
 		},
 		check: func(t *testing.T, c *Config) {
