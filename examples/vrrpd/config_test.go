@@ -20,8 +20,9 @@ import (
 // do not depend on the machine.
 type fakeHost struct{}
 
-func (fakeHost) FindScript(string) error { return nil }
-func (fakeHost) UserExists(string) bool  { return true }
+func (fakeHost) FindScript(string) error    { return nil }
+func (fakeHost) UserExists(string) bool     { return true }
+func (fakeHost) FindInterface(string) error { return nil }
 
 func convertText(t *testing.T, text string) (*daemonConfig, kaconf.Diagnostics, error) {
 	t.Helper()
@@ -462,7 +463,7 @@ func TestConvertStrict(t *testing.T) {
 // FILE:LINE: message starts with (or, without a position, contains) want.
 func hasDiag(diags kaconf.Diagnostics, sev kaconf.Severity, want string) bool {
 	for _, d := range diags {
-		if d.Severity == sev && (strings.HasPrefix(d.String(), want) || strings.Contains(d.String(), want)) {
+		if d.Severity == sev && (strings.HasPrefix(d.Text(), want) || strings.Contains(d.Text(), want)) {
 			return true
 		}
 	}
@@ -490,7 +491,7 @@ func TestConfigTestStrict(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("exit 0:\n%s", stderr)
 	}
-	if want := f + ":4: (VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`"; !strings.Contains(stderr, want) {
+	if want := f + ":4: error: (VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`"; !strings.Contains(stderr, want) {
 		t.Errorf("no %q in:\n%s", want, stderr)
 	}
 }

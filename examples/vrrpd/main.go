@@ -190,20 +190,210 @@ func load(o options) (*daemonConfig, kaconf.Diagnostics, error) {
 	return d, diags, err
 }
 
-// configTest implements -t: every diagnostic on w, non-zero on errors.
+// The exit statuses of -t, keepalived 2.2.7's for the same file (measured
+// with keepalived -t -l -f FILE in a network namespace holding the
+// interfaces the file names).
+const (
+	// exitStopped is for a line that lacks its parameter ("*** Configuration
+	// line starting ... is missing a parameter"): keepalived stops reading
+	// there and exits with 2.
+	exitStopped = 2
+	// exitCannotRun is for a file that cannot be read, or is refused
+	// whole (a directory, an executable file): keepalived's
+	// KEEPALIVED_EXIT_CONFIG. keepalived 2.2.7 itself exits with 0 there,
+	// as it runs such a file as an empty configuration; vrrpd does not
+	// run it, so -t does not pass it.
+	exitCannotRun = 4
+	// exitConfigTest is for a file with errors or warnings:
+	// KEEPALIVED_EXIT_CONFIG_TEST. keepalived -t gives it for any
+	// configuration error it reports, fatal or not, a missing interface
+	// included.
+	exitConfigTest = 5
+	// exitSecurity is for scripts that would run as root without
+	// enable_script_security (SECURITY VIOLATION), whatever else the file
+	// has: KEEPALIVED_EXIT_CONFIG_TEST_SECURITY. keepalived 2.2.7 also
+	// exits with 6 when an includea, includem or includew names files
+	// that are missing.
+	exitSecurity = 6
+)
+
+// configTest implements -t, keepalived's gate before a reload: every
+// diagnostic on w as "FILE:LINE: severity: message", then a summary line,
+// and keepalived's exit status (see exitConfigTest and its kin; 0 for a
+// clean file). Remarks (kaconf.Diagnostic.Remark), the settings vrrpd
+// runs differently from keepalived and the warnings keepalived prints
+// without failing (a plain include whose files are missing) are printed
+// but do not fail the test: keepalived -t passes such a file. The
+// interfaces and scripts the file names are looked for on this host, in
+// vrrpd's own network namespace.
 func configTest(o options, w io.Writer) int {
-	d, diags, err := load(o)
+	return configTestHost(o, kaconf.OSHost{}, w)
+}
+
+// configTestHost is configTest with host's view of scripts, users and
+// interfaces.
+func configTestHost(o options, host kaconf.Host, w io.Writer) int {
+	if st, err := os.Stat(o.file); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		fmt.Fprintf(w, "%s: error: Configuration file '%s' is not a regular non-executable file\n", o.file, o.file)
+		fmt.Fprintf(w, "%s: 1 error: vrrpd cannot run this file\n", o.file)
+		return exitCannotRun
+	}
+	lo := loadOptions(o)
+	lo.Host = host
+	cfg, diags, err := kaconf.Load(o.file, lo)
+	if err != nil {
+		fmt.Fprintf(w, "%s: error: %v\n", o.file, err)
+		fmt.Fprintf(w, "%s: 1 error: vrrpd cannot run this file\n", o.file)
+		return exitCannotRun
+	}
 	for _, dg := range diags {
 		fmt.Fprintln(w, dg.String())
 	}
-	if err != nil {
-		if !diags.HasErrors() {
-			fmt.Fprintln(w, err)
-		}
-		return 1
+	d, convErr := convert(cfg, diags)
+	var own []string
+	if d != nil {
+		own = d.Warnings
 	}
-	fmt.Fprintf(w, "%s: configuration OK (%d instances, %d sync groups)\n", o.file, len(d.Instances), len(d.SyncGroups))
+	for _, msg := range own {
+		fmt.Fprintln(w, "warning: "+msg)
+	}
+	if convErr != nil && !diags.HasErrors() {
+		// Refused by the conversion or the vrrp package.
+		fmt.Fprintln(w, "error: "+convErr.Error())
+	}
+	t := tally(diags, includeKinds(diags))
+	if convErr != nil && t.errors == 0 {
+		t.errors = 1
+	}
+	t.remarks += len(own)
+	counts := fmt.Sprintf("%s, %s", plural(t.errors, "error"), plural(t.warnings, "warning"))
+	if t.remarks > 0 {
+		counts += fmt.Sprintf(" (and %s keepalived -t does not fail on)", plural(t.remarks, "warning"))
+	}
+	if t.infos > 0 {
+		counts += ", " + plural(t.infos, "info")
+	}
+	runs := "vrrpd would refuse this configuration"
+	if t.errors == 0 {
+		runs = fmt.Sprintf("%s, %s", plural(len(d.Instances), "instance"), plural(len(d.SyncGroups), "sync group"))
+	}
+	switch t.status() {
+	case exitStopped:
+		fmt.Fprintf(w, "%s: %s: a line lacks its parameter, where keepalived stops reading; %s\n", o.file, counts, runs)
+	case exitSecurity:
+		why := "SECURITY VIOLATION - scripts would run as root without enable_script_security"
+		if !t.security {
+			why = "files an includea, includem or includew names are missing"
+		}
+		fmt.Fprintf(w, "%s: %s: %s; %s\n", o.file, counts, why, runs)
+	case exitConfigTest:
+		if t.errors == 0 {
+			runs = "it runs, not quite as written (" + runs + ")"
+		}
+		fmt.Fprintf(w, "%s: %s: %s\n", o.file, counts, runs)
+	default:
+		fmt.Fprintf(w, "%s: configuration OK (%s); %s\n", o.file, runs, counts)
+	}
+	return t.status()
+}
+
+// testTally counts the diagnostics of a configuration test as keepalived
+// -t would weigh them.
+type testTally struct {
+	errors, warnings, remarks, infos int
+	// stopped: a line lacks its parameter; security: a SECURITY
+	// VIOLATION; strictInclude: an includea, includem or includew whose
+	// files are missing.
+	stopped, security, strictInclude bool
+}
+
+// status returns the exit status keepalived -t gives for t.
+func (t testTally) status() int {
+	switch {
+	case t.stopped:
+		return exitStopped
+	case t.security, t.strictInclude:
+		return exitSecurity
+	case t.errors > 0 || t.warnings > 0:
+		return exitConfigTest
+	}
 	return 0
+}
+
+// missingInclude reports the diagnostics kaconf gives for an include whose
+// files are missing.
+func missingInclude(d kaconf.Diagnostic) bool {
+	return strings.HasPrefix(d.Message, "Config files missing '") ||
+		strings.HasPrefix(d.Message, "Some config files missing: ") ||
+		strings.HasPrefix(d.Message, "No config files matched '")
+}
+
+// includeKinds returns, for each diagnostic of a missing include, the
+// include keyword its line starts with ("include", "includea", ...), read
+// from the file; keepalived fails -t on missing files for some kinds only.
+func includeKinds(diags kaconf.Diagnostics) map[int]string {
+	kinds := map[int]string{}
+	files := map[string][]string{}
+	for i, d := range diags {
+		if !missingInclude(d) || d.File == "" || d.Line < 1 {
+			continue
+		}
+		lines, ok := files[d.File]
+		if !ok {
+			b, err := os.ReadFile(d.File)
+			if err == nil {
+				lines = strings.Split(string(b), "\n")
+			}
+			files[d.File] = lines
+		}
+		if d.Line <= len(lines) {
+			if f := strings.Fields(lines[d.Line-1]); len(f) > 0 {
+				kinds[i] = f[0]
+			}
+		}
+	}
+	return kinds
+}
+
+// tally weighs diags; kinds are their include keywords (includeKinds).
+func tally(diags kaconf.Diagnostics, kinds map[int]string) testTally {
+	var t testTally
+	for i, d := range diags {
+		if d.SecurityViolation() {
+			t.security = true
+		}
+		if strings.HasPrefix(d.Message, "*** Configuration line starting ") {
+			t.stopped = true
+		}
+		switch {
+		case d.Severity == kaconf.Error:
+			t.errors++
+		case d.Severity == kaconf.Info:
+			t.infos++
+		case d.Remark():
+			t.remarks++
+		case missingInclude(d):
+			switch kinds[i] {
+			case "includea", "includem", "includew":
+				t.strictInclude = true
+				t.warnings++
+			default:
+				// keepalived prints it, and passes the file.
+				t.remarks++
+			}
+		default:
+			t.warnings++
+		}
+	}
+	return t
+}
+
+// plural returns "1 error", "2 errors".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 // logDiags logs every diagnostic at a level matching its severity.
@@ -216,7 +406,7 @@ func logDiags(log *slog.Logger, diags kaconf.Diagnostics) {
 		case kaconf.Warning:
 			level = slog.LevelWarn
 		}
-		log.Log(context.Background(), level, d.String())
+		log.Log(context.Background(), level, d.Text())
 	}
 }
 

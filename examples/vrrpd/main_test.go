@@ -53,7 +53,7 @@ func TestConfigTestAndVersion(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.conf")
 	bad := filepath.Join(dir, "bad.conf")
-	if err := os.WriteFile(good, []byte("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n smtp_alert\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
+	if err := os.WriteFile(good, []byte("vrrp_instance V {\n interface lo\n virtual_router_id 9\n smtp_alert\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(bad, []byte("vrrp_instance V {\n interface eth0\n"), 0o644); err != nil {
@@ -63,14 +63,14 @@ func TestConfigTestAndVersion(t *testing.T) {
 	if code := realMain([]string{"-t", "-f", good}, &stdout, &stderr); code != 0 {
 		t.Errorf("good: exit %d\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), good+":4: ") {
-		t.Errorf("good: the warning is not printed as FILE:LINE: message:\n%s", stderr.String())
+	if !strings.Contains(stderr.String(), good+":4: warning: ") {
+		t.Errorf("good: the warning is not printed as FILE:LINE: warning: message:\n%s", stderr.String())
 	}
 	stderr.Reset()
 	if code := realMain([]string{"--config-test", "-f", bad}, &stdout, &stderr); code == 0 {
 		t.Errorf("bad: exit 0")
 	}
-	if !strings.Contains(stderr.String(), bad+":1: ") {
+	if !strings.Contains(stderr.String(), bad+":1: error: ") {
 		t.Errorf("bad: no FILE:LINE: diagnostic:\n%s", stderr.String())
 	}
 	stderr.Reset()

@@ -22,10 +22,66 @@ func (c *Config) Diagnostics() Diagnostics {
 // scripts when host is not nil, and returns the tracked scripts the host
 // check disables.
 func (c *Config) diagnostics(d *diagSink, host Host) map[string]bool {
+	c.checkInterfaces(d, host)
 	c.checkRefs(d)
 	c.checkGroups(d)
 	c.checkVRIDs(d)
 	return c.checkSecurity(d, host)
+}
+
+// checkInterfaces reports, in keepalived's words, the interfaces the
+// configuration names that host does not have: an instance's interface,
+// its tracked interfaces and its addresses' devices, and a sync group's
+// tracked interfaces. keepalived 2.2.7 reports them as configuration
+// errors (keepalived -t exits with status 5), ending with "Non-existent
+// interface specified in configuration". With dynamic_interfaces missing
+// interfaces are allowed; with net_namespace they are looked for in a
+// namespace this check does not enter, so neither is checked.
+func (c *Config) checkInterfaces(d *diagSink, host Host) {
+	if host == nil || c.Global.DynamicInterfaces || c.Global.NetNamespace != "" {
+		return
+	}
+	known := map[string]bool{}
+	exists := func(name string) bool {
+		if ok, seen := known[name]; seen {
+			return ok
+		}
+		ok := host.FindInterface(name) == nil
+		known[name] = ok
+		return ok
+	}
+	missing := false
+	for _, in := range c.Instances {
+		if in.Interface != "" && !exists(in.Interface) {
+			d.warnf(in.Pos, "WARNING - interface %s for vrrp_instance %s doesn't exist", in.Interface, in.Name)
+			missing = true
+		}
+		for _, t := range in.TrackInterfaces {
+			if !exists(t.Name) {
+				d.warnf(t.Pos, "(%s) tracked interface %s doesn't exist", in.Name, t.Name)
+				missing = true
+			}
+		}
+		for _, vips := range [][]VIP{in.VIPs, in.ExcludedVIPs} {
+			for _, v := range vips {
+				if v.Device != "" && v.Device != in.Interface && !exists(v.Device) {
+					d.warnf(v.Pos, "WARNING - interface %s for ip address %s doesn't exist", v.Device, v.Prefix.Addr())
+					missing = true
+				}
+			}
+		}
+	}
+	for _, g := range c.SyncGroups {
+		for _, t := range g.TrackInterfaces {
+			if !exists(t.Name) {
+				d.warnf(t.Pos, "(%s) tracked interface %s doesn't exist", g.Name, t.Name)
+				missing = true
+			}
+		}
+	}
+	if missing {
+		d.warnf(Pos{}, "Non-existent interface specified in configuration")
+	}
 }
 
 func (c *Config) checkRefs(d *diagSink) {

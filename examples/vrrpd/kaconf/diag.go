@@ -77,13 +77,64 @@ type Diagnostic struct {
 // Pos returns the position of d.
 func (d Diagnostic) Pos() Pos { return Pos{File: d.File, Line: d.Line} }
 
-// String returns "FILE:LINE: message" (or just the message when d has no
-// position).
+// String returns "FILE:LINE: severity: message", as compilers print
+// theirs (or "severity: message" when d has no position).
 func (d Diagnostic) String() string {
+	if p := d.Pos().String(); p != "" {
+		return p + ": " + d.Severity.String() + ": " + d.Message
+	}
+	return d.Severity.String() + ": " + d.Message
+}
+
+// Text returns "FILE:LINE: message" without the severity (or just the
+// message when d has no position), for logs that carry the severity as
+// their level.
+func (d Diagnostic) Text() string {
 	if p := d.Pos().String(); p != "" {
 		return p + ": " + d.Message
 	}
 	return d.Message
+}
+
+// remarks are the beginnings and parts of the warnings about this package
+// rather than about the configuration: keepalived 2.2.7 reports none of
+// them, and runs the file as written.
+var remarks = []struct{ prefix, part string }{
+	// A keyword that does nothing in a VRRP-only daemon (noEffect).
+	{"keyword ", " has no effect here"},
+	// LVS settings the IPVS runner leaves alone.
+	{"keyword ", " is not supported here and is ignored"},
+	{"tunnel options ", " are not supported here and are ignored"},
+	// keepalived ignores them without a word.
+	{"", ": the words after the command ("},
+	// A limit of keepalived's reader that it does not report.
+	{"", ": keepalived 2.2.7 reads this section twice"},
+	// keepalived logs it at info level, not as a configuration error.
+	{"(", ") the first IPv6 VIP address should be link local"},
+}
+
+// Remark reports whether d is a warning about how this package runs the
+// configuration rather than about the configuration itself: a keyword that
+// has no effect here, words keepalived ignores silently. keepalived 2.2.7
+// gives none of these, and keepalived -t passes a file whose only warnings
+// are remarks; so does vrrpd -t.
+func (d Diagnostic) Remark() bool {
+	if d.Severity != Warning {
+		return false
+	}
+	for _, r := range remarks {
+		if rest, ok := strings.CutPrefix(d.Message, r.prefix); ok && strings.Contains(rest, r.part) {
+			return true
+		}
+	}
+	return false
+}
+
+// SecurityViolation reports whether d is keepalived's SECURITY VIOLATION:
+// scripts that would run as root without enable_script_security, for which
+// keepalived -t exits with status 6 rather than 5.
+func (d Diagnostic) SecurityViolation() bool {
+	return strings.HasPrefix(d.Message, "SECURITY VIOLATION")
 }
 
 // ErrConfig is wrapped by the error that Diagnostics.Err returns.
@@ -123,7 +174,27 @@ func (ds Diagnostics) Err() error {
 	return fmt.Errorf("%w:\n%s", ErrConfig, errs.String())
 }
 
-// String returns the diagnostics one per line, as "FILE:LINE: message".
+// Count returns how many diagnostics ds holds of each severity, with the
+// warnings that are remarks (Diagnostic.Remark) counted apart from the
+// others.
+func (ds Diagnostics) Count() (errors, warnings, remarks, infos int) {
+	for _, d := range ds {
+		switch {
+		case d.Severity == Error:
+			errors++
+		case d.Remark():
+			remarks++
+		case d.Severity == Warning:
+			warnings++
+		case d.Severity == Info:
+			infos++
+		}
+	}
+	return errors, warnings, remarks, infos
+}
+
+// String returns the diagnostics one per line, as
+// "FILE:LINE: severity: message".
 func (ds Diagnostics) String() string {
 	var b strings.Builder
 	for i, d := range ds {

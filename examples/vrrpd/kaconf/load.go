@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -20,13 +21,16 @@ type LoadOptions struct {
 	ConfigID string
 	// FS reads the configuration files; nil means OSFileSystem.
 	FS FileSystem
-	// Host, when set, checks the scripts against the host as keepalived
-	// does when it starts: a tracked script whose command is missing is
-	// disabled ("Disabling track script ... since not found/accessible"),
-	// and the user keepalived_script is looked up as the default script
-	// user. When nil, the result depends on the configuration alone:
-	// every script is taken to exist, and to run as root unless a user is
-	// configured.
+	// Host, when set, checks the scripts and the interfaces against the
+	// host as keepalived does when it starts: a tracked script whose
+	// command is missing is disabled ("Disabling track script ... since
+	// not found/accessible"), the user keepalived_script is looked up as
+	// the default script user, and the interfaces the file names must
+	// exist ("WARNING - interface eth1 for vrrp_instance VI_1 doesn't
+	// exist") unless dynamic_interfaces or net_namespace is set. When nil,
+	// the result depends on the configuration alone: every script and
+	// interface is taken to exist, and scripts to run as root unless a
+	// user is configured.
 	Host Host
 	// RandomSeed seeds ${_RANDOM}.
 	RandomSeed uint64
@@ -35,13 +39,16 @@ type LoadOptions struct {
 	MaxLines int
 }
 
-// Host is what keepalived asks the host about scripts at startup.
+// Host is what keepalived asks the host about scripts and interfaces at
+// startup.
 type Host interface {
 	// FindScript returns nil when the command can be run: an executable
 	// regular file, searched in $PATH when the name has no '/'.
 	FindScript(command string) error
 	// UserExists reports whether the named user exists.
 	UserExists(name string) bool
+	// FindInterface returns nil when the named network interface exists.
+	FindInterface(name string) error
 }
 
 // OSHost is the Host of the running system.
@@ -67,6 +74,13 @@ func (OSHost) FindScript(command string) error {
 func (OSHost) UserExists(name string) bool {
 	_, err := user.Lookup(name)
 	return err == nil
+}
+
+// FindInterface calls net.InterfaceByName: it looks in the network
+// namespace of the calling thread.
+func (OSHost) FindInterface(name string) error {
+	_, err := net.InterfaceByName(name)
+	return err
 }
 
 // DefaultConfigID returns keepalived's default config id: the host name up

@@ -881,6 +881,9 @@ func (h fakeHost) FindScript(cmd string) error {
 
 func (h fakeHost) UserExists(name string) bool { return h.users[name] }
 
+// FindInterface finds every interface.
+func (fakeHost) FindInterface(string) error { return nil }
+
 func TestDiagnosticsOfBuiltConfig(t *testing.T) {
 	c := &Config{
 		Scripts: []Script{{Name: "s", Command: []string{"/bin/s"}, User: "nobody"}},
@@ -901,8 +904,11 @@ func TestDiagnosticsOfBuiltConfig(t *testing.T) {
 	if ds.Err() == nil || !errors.Is(ds.Err(), ErrConfig) || !ds.HasErrors() || len(ds.Filter(Warning)) != 3 {
 		t.Errorf("Err %v, HasErrors %v", ds.Err(), ds.HasErrors())
 	}
-	if got, want := ds[0].String(), "x.conf:3: (A) track script t not found, ignoring..."; got != want {
+	if got, want := ds[0].String(), "x.conf:3: warning: (A) track script t not found, ignoring..."; got != want {
 		t.Errorf("String %q, want %q", got, want)
+	}
+	if got, want := ds[0].Text(), "x.conf:3: (A) track script t not found, ignoring..."; got != want {
+		t.Errorf("Text %q, want %q", got, want)
 	}
 }
 
