@@ -55,6 +55,9 @@ type daemonConfig struct {
 	Priorities map[string]uint8
 	// Warnings are the settings vrrpd runs differently from keepalived.
 	Warnings []string
+	// LVSWarnings are keepalived's warnings for the virtual servers it
+	// corrects, which keepalived -t counts.
+	LVSWarnings kaconf.Diagnostics
 	// LVS are the virtual_server sections, as health pools for IPVS.
 	LVS []lvsService
 	// FIFOs are the notify FIFOs (notify_fifo, then vrrp_notify_fifo):
@@ -227,7 +230,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		d.Notify[in.Name] = notify(in.Notify)
 		d.Priorities[in.Name] = c.Priority
 	}
-	lvsServices, lvsWarnings, err := convertLVS(cfg)
+	lvsServices, lvsWarnings, err := convertLVSDiags(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +241,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 			lvsServices[0].Pos, lvsServices[0].Name, ns, ns)
 	}
 	d.LVS = lvsServices
-	d.Warnings = append(d.Warnings, lvsWarnings...)
+	d.LVSWarnings = lvsWarnings
 	if err := d.validate(); err != nil {
 		return nil, err
 	}

@@ -167,9 +167,11 @@ func (c *lvsCheck) attempt(ctx context.Context) error {
 
 // lvsConv collects the errors and warnings of a conversion.
 type lvsConv struct {
-	cfg   *kaconf.Config
-	errs  []string
-	warns []string
+	cfg  *kaconf.Config
+	errs []string
+	// warns are keepalived's warnings for what it corrects: -t counts
+	// them, as keepalived -t does.
+	warns kaconf.Diagnostics
 }
 
 func (c *lvsConv) errorf(pos kaconf.Pos, format string, args ...any) {
@@ -177,7 +179,8 @@ func (c *lvsConv) errorf(pos kaconf.Pos, format string, args ...any) {
 }
 
 func (c *lvsConv) warnf(pos kaconf.Pos, format string, args ...any) {
-	c.warns = append(c.warns, posMsg(pos, fmt.Sprintf(format, args...)))
+	c.warns = append(c.warns, kaconf.Diagnostic{File: pos.File, Line: pos.Line, Severity: kaconf.Warning,
+		Message: fmt.Sprintf(format, args...)})
 }
 
 func posMsg(pos kaconf.Pos, msg string) string {
@@ -205,6 +208,16 @@ func posMsg(pos kaconf.Pos, msg string) string {
 //
 // It returns nil services when cfg has no virtual servers.
 func convertLVS(cfg *kaconf.Config) ([]lvsService, []string, error) {
+	services, warns, err := convertLVSDiags(cfg)
+	var out []string
+	for _, w := range warns {
+		out = append(out, posMsg(w.Pos(), w.Message))
+	}
+	return services, out, err
+}
+
+// convertLVSDiags is convertLVS with the warnings as diagnostics.
+func convertLVSDiags(cfg *kaconf.Config) ([]lvsService, kaconf.Diagnostics, error) {
 	if cfg == nil {
 		return nil, nil, nil
 	}

@@ -183,6 +183,7 @@ func load(o options) (*daemonConfig, kaconf.Diagnostics, error) {
 	}
 	d, err := convert(cfg, diags)
 	if d != nil {
+		diags = append(diags, d.LVSWarnings...)
 		for _, w := range d.Warnings {
 			diags = append(diags, kaconf.Diagnostic{Severity: kaconf.Warning, Message: w})
 		}
@@ -246,13 +247,14 @@ func configTestHost(o options, host kaconf.Host, w io.Writer) int {
 		fmt.Fprintf(w, "%s: 1 error: vrrpd cannot run this file\n", o.file)
 		return exitCannotRun
 	}
-	for _, dg := range diags {
-		fmt.Fprintln(w, dg.String())
-	}
 	d, convErr := convert(cfg, diags)
 	var own []string
 	if d != nil {
 		own = d.Warnings
+		diags = append(diags, d.LVSWarnings...)
+	}
+	for _, dg := range diags {
+		fmt.Fprintln(w, dg.String())
 	}
 	for _, msg := range own {
 		fmt.Fprintln(w, "warning: "+msg)
