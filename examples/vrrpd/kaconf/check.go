@@ -127,7 +127,7 @@ func (c *Config) checkRefs(d *diagSink) {
 	}
 	for _, s := range c.Scripts {
 		if !used[s.Name] {
-			d.warnf(s.Pos, "Warning - script %s is not used", s.Name)
+			d.remarkf(s.Pos, "Warning - script %s is not used", s.Name)
 		}
 	}
 }
@@ -259,25 +259,13 @@ type usedScript struct {
 	lvs   bool
 }
 
-// usedScripts lists the scripts c would run: the tracked vrrp_scripts, the
-// notify scripts and the notify FIFO scripts.
+// usedScripts lists the scripts c would run: every vrrp_script (keepalived
+// 2.2.7 checks them all, tracked or not: an untracked one still counts for
+// the SECURITY VIOLATION, measured) and the notify scripts.
 func (c *Config) usedScripts() []usedScript {
 	var out []usedScript
-	tracked := map[string]bool{}
-	for _, in := range c.Instances {
-		for _, t := range in.TrackScripts {
-			tracked[t.Name] = true
-		}
-	}
-	for _, g := range c.SyncGroups {
-		for _, t := range g.TrackScripts {
-			tracked[t.Name] = true
-		}
-	}
 	for _, s := range c.Scripts {
-		if tracked[s.Name] {
-			out = append(out, usedScript{pos: s.Pos, command: s.Command, user: s.User, track: s.Name})
-		}
+		out = append(out, usedScript{pos: s.Pos, command: s.Command, user: s.User, track: s.Name})
 	}
 	notify := func(n Notify) {
 		for _, s := range []*NotifyScript{n.Master, n.Backup, n.Fault, n.Stop, n.Any} {

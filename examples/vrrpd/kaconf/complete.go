@@ -179,7 +179,7 @@ func completeMinimum(dc *decoder, in *Instance, st *instanceState) {
 		if in.Strict {
 			dc.errorf(n, "(%s) the first IPv6 VIP address must be link local", name)
 		} else {
-			dc.warnf(n, "(%s) the first IPv6 VIP address should be link local", name)
+			dc.diags.remarkf(n.Pos, "(%s) the first IPv6 VIP address should be link local", name)
 		}
 	}
 }

@@ -135,9 +135,9 @@ func unknownHint(kw string) string {
 // VRRP-only daemon.
 func (dc *decoder) noEffect(n *Node, why string) {
 	if why != "" {
-		dc.warnf(n, "keyword %s has no effect here (%s)", n.Keyword(), why)
+		dc.diags.remarkf(n.Pos, "keyword %s has no effect here (%s)", n.Keyword(), why)
 	} else {
-		dc.warnf(n, "keyword %s has no effect here", n.Keyword())
+		dc.diags.remarkf(n.Pos, "keyword %s has no effect here", n.Keyword())
 	}
 }
 

@@ -879,7 +879,7 @@ func (dc *decoder) scriptLine(n *Node, withUser bool) *NotifyScript {
 		extra = extra[min(len(extra), 2):]
 	}
 	if len(extra) > 0 {
-		dc.warnf(n, "%s: the words after the command (%s) are ignored, as keepalived ignores them; quote the command and its arguments", n.Keyword(), strings.Join(extra, " "))
+		dc.diags.remarkf(n.Pos, "%s: the words after the command (%s) are ignored, as keepalived ignores them; quote the command and its arguments", n.Keyword(), strings.Join(extra, " "))
 	}
 	return s
 }

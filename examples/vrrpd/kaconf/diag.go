@@ -72,6 +72,8 @@ type Diagnostic struct {
 	// Message says what it is, in keepalived's words when keepalived
 	// reports the same problem.
 	Message string
+
+	remark bool
 }
 
 // Pos returns the position of d.
@@ -96,39 +98,13 @@ func (d Diagnostic) Text() string {
 	return d.Message
 }
 
-// remarks are the beginnings and parts of the warnings about this package
-// rather than about the configuration: keepalived 2.2.7 reports none of
-// them, and runs the file as written.
-var remarks = []struct{ prefix, part string }{
-	// A keyword that does nothing in a VRRP-only daemon (noEffect).
-	{"keyword ", " has no effect here"},
-	// LVS settings the IPVS runner leaves alone.
-	{"keyword ", " is not supported here and is ignored"},
-	{"tunnel options ", " are not supported here and are ignored"},
-	// keepalived ignores them without a word.
-	{"", ": the words after the command ("},
-	// A limit of keepalived's reader that it does not report.
-	{"", ": keepalived 2.2.7 reads this section twice"},
-	// keepalived logs it at info level, not as a configuration error.
-	{"(", ") the first IPv6 VIP address should be link local"},
-}
-
 // Remark reports whether d is a warning about how this package runs the
 // configuration rather than about the configuration itself: a keyword that
-// has no effect here, words keepalived ignores silently. keepalived 2.2.7
-// gives none of these, and keepalived -t passes a file whose only warnings
-// are remarks; so does vrrpd -t.
-func (d Diagnostic) Remark() bool {
-	if d.Severity != Warning {
-		return false
-	}
-	for _, r := range remarks {
-		if rest, ok := strings.CutPrefix(d.Message, r.prefix); ok && strings.Contains(rest, r.part) {
-			return true
-		}
-	}
-	return false
-}
+// has no effect here, words keepalived ignores silently, what keepalived
+// logs only when it runs (an unused script). keepalived 2.2.7 -t gives
+// none of these, and passes a file whose only warnings are remarks; so
+// does vrrpd -t.
+func (d Diagnostic) Remark() bool { return d.Severity == Warning && d.remark }
 
 // SecurityViolation reports whether d is keepalived's SECURITY VIOLATION:
 // scripts that would run as root without enable_script_security, for which
@@ -225,6 +201,12 @@ func (s *diagSink) errorf(pos Pos, format string, args ...any) {
 
 func (s *diagSink) warnf(pos Pos, format string, args ...any) {
 	s.add(pos, Warning, format, args...)
+}
+
+// remarkf adds a warning that is a remark (see Diagnostic.Remark).
+func (s *diagSink) remarkf(pos Pos, format string, args ...any) {
+	s.add(pos, Warning, format, args...)
+	s.list[len(s.list)-1].remark = true
 }
 
 func (s *diagSink) infof(pos Pos, format string, args ...any) {

@@ -50,29 +50,59 @@ func TestHostInterfaces(t *testing.T) {
 	}
 }
 
+// Remarks are the warnings keepalived -t does not give: set where kaconf
+// reports them, never by their text.
 func TestRemark(t *testing.T) {
-	for _, tc := range []struct {
-		d    Diagnostic
-		want bool
-	}{
-		{Diagnostic{Severity: Warning, Message: "keyword smtp_alert has no effect here (no e-mail is sent)"}, true},
-		{Diagnostic{Severity: Warning, Message: "keyword nat_mask is not supported here and is ignored"}, true},
-		{Diagnostic{Severity: Warning, Message: "(V) the first IPv6 VIP address should be link local"}, true},
-		{Diagnostic{Severity: Warning, Message: "vrrp_iptables: iptables not supported, and keyword vrrp_iptables has no effect here (no firewall rules are managed; no_accept mode is refused)"}, false},
-		{Diagnostic{Severity: Warning, Message: "Truncating auth_pass to 8 characters"}, false},
-		{Diagnostic{Severity: Error, Message: "keyword x has no effect here"}, false},
-		{Diagnostic{Severity: Info, Message: "keyword x has no effect here"}, false},
+	src := `global_defs {
+  smtp_server 198.18.0.1
+  vrrp_iptables
+}
+vrrp_script unused {
+  script "/bin/true" extra words
+}
+vrrp_instance V {
+  interface eth0
+  virtual_router_id 1
+  authentication {
+    auth_type PASS
+    auth_pass longer_than_8
+  }
+  virtual_ipaddress {
+    fd00::1
+  }
+}
+`
+	_, ds := load(t, src, LoadOptions{})
+	remark := map[string]bool{}
+	for _, d := range ds {
+		remark[d.Message] = d.Remark()
+	}
+	for msg, want := range map[string]bool{
+		"keyword smtp_server has no effect here (no e-mail is sent)":                                                                     true,
+		"vrrp_iptables: iptables not supported":                                                                                          false,
+		"keyword vrrp_iptables has no effect here (no firewall rules are managed; no_accept mode is refused)":                            true,
+		"script: the words after the command (extra words) are ignored, as keepalived ignores them; quote the command and its arguments": true,
+		"Warning - script unused is not used":                                                                                            true,
+		"Truncating auth_pass to 8 characters":                                                                                           false,
+		"(V) the first IPv6 VIP address should be link local":                                                                            true,
 	} {
-		if got := tc.d.Remark(); got != tc.want {
-			t.Errorf("%v: Remark %v, want %v", tc.d, got, tc.want)
+		got, ok := remark[msg]
+		if !ok {
+			t.Errorf("no diagnostic %q in\n%s", msg, ds)
+		} else if got != want {
+			t.Errorf("%q: Remark %v, want %v", msg, got, want)
+		}
+	}
+	for _, d := range []Diagnostic{{Severity: Error, Message: "keyword x has no effect here"}, {Severity: Info}} {
+		if d.Remark() {
+			t.Errorf("%v is a remark", d)
 		}
 	}
 	sec := Diagnostic{Severity: Warning, Message: "SECURITY VIOLATION - scripts are being executed but script_security not enabled."}
 	if !sec.SecurityViolation() || sec.Remark() {
 		t.Errorf("%v: SecurityViolation %v, Remark %v", sec, sec.SecurityViolation(), sec.Remark())
 	}
-	ds := Diagnostics{{Severity: Error}, {Severity: Warning, Message: "x"}, {Severity: Warning, Message: "keyword y has no effect here"}, {Severity: Info}}
-	if e, w, r, i := ds.Count(); e != 1 || w != 1 || r != 1 || i != 1 {
-		t.Errorf("Count %d %d %d %d", e, w, r, i)
+	if e, w, r, i := ds.Count(); e != 0 || r != 5 || w+r+i != len(ds) {
+		t.Errorf("Count %d %d %d %d of\n%s", e, w, r, i, ds)
 	}
 }

@@ -113,6 +113,25 @@ func (t *table[T]) keywords() []Keyword {
 // unknown keyword gets keepalived's warning.
 func dispatch[T any](dc *decoder, t *table[T], x T, n *Node) {
 	k := t.byName[n.Keyword()]
+	if k == nil && n.HasBlock && t.block == "" {
+		// At the top level keepalived skips the keyword and its '{', and
+		// reads the block's lines as top-level keywords: the '}' too.
+		// (Deeper, its '}' would close the enclosing block: dc.unknown
+		// refuses that.)
+		bare := *n
+		bare.HasBlock = false
+		dc.unknown(&bare)
+		dc.warnf(n, "Unexpected '{' - ignoring")
+		for _, c := range n.Block {
+			dispatch(dc, t, x, c)
+		}
+		end := n.End
+		if !end.IsValid() {
+			end = n.Pos
+		}
+		dc.diags.warnf(end, "Unknown keyword '}'")
+		return
+	}
 	if k == nil {
 		dc.unknown(n)
 		return

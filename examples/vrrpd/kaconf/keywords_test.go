@@ -57,6 +57,14 @@ func TestKeywordDispatch(t *testing.T) {
 			[]string{"error 3: vrrp_down_timer_adverts is not supported"}},
 		{"unknown", "global_defs {\n frobnicate 1\n}\n",
 			[]string{"warning 2: Unknown keyword 'frobnicate'"}},
+		// keepalived 2.2.7 (measured): the block's lines are read where
+		// the keyword stands.
+		{"unknown block at the top level", "local_address_group g {\n198.18.1.1\n}\nglobal_defs {\n router_id r\n}\n",
+			[]string{"warning 1: Unknown keyword 'local_address_group'", "warning 1: Unexpected '{' - ignoring",
+				"warning 2: Unknown keyword '198.18.1.1'", "warning 3: Unknown keyword '}'"}},
+		// Deeper, its '}' would close the enclosing block: refused.
+		{"unknown block in a block", "global_defs {\n frob {\n  router_id r\n }\n}\n",
+			[]string{"warning 2: Unknown keyword 'frob'", "error 2: Unexpected '{' after unknown keyword frob"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := LoadBytes("k.conf", []byte(tc.src), LoadOptions{})

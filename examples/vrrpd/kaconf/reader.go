@@ -361,7 +361,7 @@ func decomment(s string) (string, bool) {
 func (r *reader) secondRead(text string, pos Pos) string {
 	out, _ := decomment(text)
 	if out != text {
-		r.diags.warnf(pos, "'%s' is cut to '%s': keepalived 2.2.7 reads this section twice, and a '#' or '!' from \\#, \\!, ${_HASH}, ${_BANG} or a parameter starts a comment the second time (put it inside double quotes)", text, out)
+		r.diags.remarkf(pos, "'%s' is cut to '%s': keepalived 2.2.7 reads this section twice, and a '#' or '!' from \\#, \\!, ${_HASH}, ${_BANG} or a parameter starts a comment the second time (put it inside double quotes)", text, out)
 	}
 	return out
 }
