@@ -161,6 +161,7 @@ func TestNetlink(t *testing.T) {
 	t.Run("BindErrors", func(t *testing.T) { t.Parallel(); testBindErrors(t, h1) })
 	t.Run("Lease", func(t *testing.T) { t.Parallel(); testLease(t, h1) })
 	t.Run("VMAC", func(t *testing.T) { t.Parallel(); testVMAC(t, h1, h2) })
+	t.Run("Routes", func(t *testing.T) { testRoutes(t, h2) })
 }
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -756,6 +757,94 @@ func checkAnswer(t *testing.T, from, to *netns.Host, addr, mac string) {
 	for _, got := range answers() {
 		if got != want {
 			t.Errorf("%s answered for by %s; want only the VMAC %s", addr, got, mac)
+		}
+	}
+}
+
+// testRoutes adds routes and rules as keepalived's virtual_routes and
+// virtual_rules do (checked against ip(8)), twice without error or
+// duplicate, then removes them, twice without error.
+func testRoutes(t *testing.T, h *netns.Host) {
+	n := newBinder(t, h, 0)
+	ctx := t.Context()
+	vip := pfx("198.18.0.150/24")
+	if err := n.Bind(ctx, "eth0", []vrrpio.VIP{{Prefix: vip}}); err != nil {
+		t.Fatal(err)
+	}
+	routes := []vrrpio.Route{
+		{Dst: pfx("198.19.30.0/24"), Via: netip.MustParseAddr("198.18.0.254"), Dev: "eth0"},
+		{Dst: pfx("198.19.31.0/24"), Src: vip.Addr(), Dev: "eth0", Table: 100, Metric: 5},
+		{Dst: pfx("198.19.32.0/24"), Type: "blackhole"},
+		{Dst: pfx("0.0.0.0/0"), Via: netip.MustParseAddr("198.18.0.253"), Table: 200},
+		{Dst: pfx("fd00:30::/64"), Type: "unreachable"},
+	}
+	rules := []vrrpio.Rule{
+		{From: pfx("198.18.0.150/32"), Table: 100, Priority: 100},
+		{To: pfx("198.19.33.0/24"), Table: 200, Priority: 200},
+		{FWMark: 5, Table: 100, Priority: 300},
+		{IIf: "eth0", Table: 100, Priority: 400, IPv6: true},
+	}
+	wantRoutes := []string{
+		"198.19.30.0/24 via 198.18.0.254 dev eth0 proto keepalived",
+		"198.19.31.0/24 dev eth0 table 100 proto keepalived src 198.18.0.150 metric 5",
+		"blackhole 198.19.32.0/24 proto keepalived",
+		"default via 198.18.0.253 dev eth0 table 200 proto keepalived",
+		"unreachable fd00:30::/64 dev lo proto keepalived metric 1024 pref medium",
+	}
+	wantRules := []string{
+		"100:\tfrom 198.18.0.150 lookup 100 proto keepalived",
+		"200:\tfrom all to 198.19.33.0/24 lookup 200 proto keepalived",
+		"300:\tfrom all fwmark 0x5 lookup 100 proto keepalived",
+		"400:\tfrom all iif eth0 lookup 100 proto keepalived",
+	}
+	lines := func(args ...string) []string {
+		var out []string
+		for _, l := range strings.Split(h.Run(t, "ip", args...), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				out = append(out, strings.Join(strings.Fields(l), " "))
+			}
+		}
+		return out
+	}
+	has := func(list []string, want string) bool {
+		want = strings.Join(strings.Fields(want), " ")
+		n := 0
+		for _, l := range list {
+			if l == want {
+				n++
+			}
+		}
+		if n > 1 {
+			t.Errorf("%q is there %d times", want, n)
+		}
+		return n == 1
+	}
+	for round := range 2 {
+		if err := n.BindRoutes(ctx, routes, rules); err != nil {
+			t.Fatalf("BindRoutes (round %d): %v", round, err)
+		}
+		got := append(lines("-4", "route", "show", "table", "all"), lines("-6", "route", "show", "table", "all")...)
+		for _, w := range wantRoutes {
+			if !has(got, w) {
+				t.Errorf("round %d: no route %q in\n%s", round, w, strings.Join(got, "\n"))
+			}
+		}
+		gotRules := append(lines("-4", "rule"), lines("-6", "rule")...)
+		for _, w := range wantRules {
+			if !has(gotRules, w) {
+				t.Errorf("round %d: no rule %q in\n%s", round, w, strings.Join(gotRules, "\n"))
+			}
+		}
+	}
+	for round := range 2 {
+		if err := n.UnbindRoutes(ctx, routes, rules); err != nil {
+			t.Fatalf("UnbindRoutes (round %d): %v", round, err)
+		}
+	}
+	for _, l := range append(append(lines("-4", "route", "show", "table", "all"), lines("-6", "route", "show", "table", "all")...),
+		append(lines("-4", "rule"), lines("-6", "rule")...)...) {
+		if strings.Contains(l, "proto keepalived") {
+			t.Errorf("left after UnbindRoutes: %q", l)
 		}
 	}
 }

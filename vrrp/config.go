@@ -89,6 +89,19 @@ type Config struct {
 	// previous call returned (still draining after its context ended), the
 	// next call starts once it has. Run waits for every call to return.
 	OnMaster func(ctx context.Context, instance string)
+	// Static are the addresses, routes and rules held for as long as Run
+	// runs, whatever the state of the instances (keepalived's
+	// static_ipaddress, static_routes and static_rules): added when Run
+	// starts, before the instances, and removed when it returns. Each
+	// address names its Device. Routes and rules need a RouteBinder.
+	Static Static
+}
+
+// Static is what a Router holds for as long as it runs (Config.Static).
+type Static struct {
+	Addresses []VIP
+	Routes    []Route
+	Rules     []Rule
 }
 
 // InstanceConfig configures one virtual router (keepalived's vrrp_instance).
@@ -127,6 +140,13 @@ type InstanceConfig struct {
 	// themselves from OnMaster, as cloud deployments do with their
 	// provider's API.
 	VIPs []VIP
+	// VirtualRoutes and VirtualRules are held with the VIPs (keepalived's
+	// virtual_routes and virtual_rules): added once the Master's addresses
+	// are bound, before it is taken as bound (a failure is a failed bind),
+	// and removed, rules first, when it stops being Master. A reload adds
+	// and removes them on a running Master. They need a RouteBinder.
+	VirtualRoutes []Route
+	VirtualRules  []Rule
 	// ExcludedVIPs are addresses the Master holds like its VIPs but does
 	// not advertise (keepalived's virtual_ipaddress_excluded): they are
 	// added at takeover and removed on leaving Master, at stop and as
@@ -336,7 +356,82 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if _, ok := c.Binder.(RouteBinder); !ok && !c.realHost() {
+		for i, inst := range c.Instances {
+			if len(inst.VirtualRoutes)+len(inst.VirtualRules) > 0 {
+				add(fmt.Sprintf("Instances[%d] (%s).VirtualRoutes", i, inst.Name), "the Binder does not manage routes and rules (a RouteBinder)")
+			}
+		}
+		if len(c.Static.Routes)+len(c.Static.Rules) > 0 {
+			add("Static", "the Binder does not manage routes and rules (a RouteBinder)")
+		}
+	}
+	if len(c.Static.Addresses) > 0 && c.Binder == nil && !c.realHost() {
+		add("Static.Addresses", "no Binder")
+	}
+	for j, v := range c.Static.Addresses {
+		if !v.Prefix.IsValid() || v.Device == "" {
+			add(fmt.Sprintf("Static.Addresses[%d]", j), "a valid prefix and a Device are required")
+		}
+	}
+	for j, rt := range c.Static.Routes {
+		if err := validateRoute(rt); err != nil {
+			add(fmt.Sprintf("Static.Routes[%d]", j), "%v", err)
+		}
+	}
+	for j, rl := range c.Static.Rules {
+		if err := validateRule(rl); err != nil {
+			add(fmt.Sprintf("Static.Rules[%d]", j), "%v", err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// routeTypes are the Route types the kernel knows by these names.
+var routeTypes = map[string]bool{"": true, "unicast": true, "blackhole": true, "unreachable": true, "prohibit": true, "throw": true}
+
+// validateRoute checks what the kernel would refuse, or misread, in r.
+func validateRoute(r Route) error {
+	switch {
+	case !r.Dst.IsValid() || r.Dst.Addr().Is4In6():
+		return fmt.Errorf("invalid destination %v", r.Dst)
+	case r.Src.IsValid() && r.Src.Is4() != r.Dst.Addr().Is4():
+		return fmt.Errorf("source %v is not of the family of %v", r.Src, r.Dst)
+	case r.Via.IsValid() && r.Via.Is4() != r.Dst.Addr().Is4():
+		return fmt.Errorf("gateway %v is not of the family of %v", r.Via, r.Dst)
+	case !routeTypes[r.Type]:
+		return fmt.Errorf("unknown type %q", r.Type)
+	case r.Type != "" && r.Type != "unicast" && (r.Via.IsValid() || r.Dev != ""):
+		return fmt.Errorf("a %s route has no gateway or device", r.Type)
+	case r.Table < 0 || r.Metric < 0 || r.Protocol < 0 || r.Protocol > 255:
+		return errors.New("negative table or metric, or protocol outside 0-255")
+	}
+	return nil
+}
+
+// validateRule checks what the kernel would refuse in r.
+func validateRule(r Rule) error {
+	fam := func(p netip.Prefix) int {
+		if !p.IsValid() {
+			return 0
+		}
+		if p.Addr().Is4() {
+			return 4
+		}
+		return 6
+	}
+	f, t := fam(r.From), fam(r.To)
+	switch {
+	case f != 0 && t != 0 && f != t:
+		return fmt.Errorf("from %v and to %v are of different families", r.From, r.To)
+	case (f == 4 || t == 4) && r.IPv6:
+		return errors.New("IPv6 with an IPv4 address")
+	case r.Table < 0 || r.Priority < 0 || r.Protocol < 0 || r.Protocol > 255:
+		return errors.New("negative table or priority, or protocol outside 0-255")
+	case r.Table == 0:
+		return errors.New("a table is required")
+	}
+	return nil
 }
 
 func validateInstances(insts []InstanceConfig) []error {
@@ -413,6 +508,16 @@ func validateInstances(insts []InstanceConfig) []error {
 				add(fmt.Sprintf("ExcludedVIPs[%d]", j), "broadcast %v: only IPv4 addresses have one", v.Broadcast)
 			}
 			seen[a] = true
+		}
+		for j, rt := range c.VirtualRoutes {
+			if err := validateRoute(rt); err != nil {
+				add(fmt.Sprintf("VirtualRoutes[%d]", j), "%v", err)
+			}
+		}
+		for j, rl := range c.VirtualRules {
+			if err := validateRule(rl); err != nil {
+				add(fmt.Sprintf("VirtualRules[%d]", j), "%v", err)
+			}
 		}
 		if len(c.VIPs) > 255 {
 			add("VIPs", "at most 255 addresses, not %d", len(c.VIPs))

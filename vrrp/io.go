@@ -84,6 +84,12 @@ type (
 	LeaseBinder = vrrpio.LeaseBinder
 	// VMACBinder is vrrpio.VMACBinder.
 	VMACBinder = vrrpio.VMACBinder
+	// Route is vrrpio.Route.
+	Route = vrrpio.Route
+	// Rule is vrrpio.Rule.
+	Rule = vrrpio.Rule
+	// RouteBinder is vrrpio.RouteBinder.
+	RouteBinder = vrrpio.RouteBinder
 	// LinkState is vrrpio.LinkState.
 	LinkState = vrrpio.LinkState
 	// LinkMonitor is vrrpio.LinkMonitor.

@@ -124,6 +124,9 @@ type Effect struct {
 	Iface string
 	// VIPs are the addresses to bind or unbind.
 	VIPs []VIP
+	// Routes and Rules are bound after VIPs, and unbound before them.
+	Routes []Route
+	Rules  []Rule
 	// Addrs are the addresses to announce.
 	Addrs []netip.Addr
 }
@@ -253,6 +256,8 @@ type nodeInst struct {
 	vips     []VIP        // cfg.VIPs then cfg.ExcludedVIPs, on the VMAC when one is used
 	vipAddrs []netip.Addr // the addresses of vips, for announcements
 	vipIface string       // the interface VIPs and announcements go on
+	routes   []Route      // cfg.VirtualRoutes, held with vips
+	rules    []Rule       // cfg.VirtualRules, held with vips
 
 	override uint8
 	deltas   map[string]int
@@ -445,7 +450,7 @@ func (n *Node) Add(c InstanceConfig, a Addressing) int {
 	n.byName[c.Name] = inst
 	n.setAddressing(inst, a)
 	inst.m = *NewMachine(n.machineConfig(inst))
-	n.emit(Effect{Kind: EffectUnbind, ID: id, Iface: inst.vipIface, VIPs: inst.vips})
+	n.emit(Effect{Kind: EffectUnbind, ID: id, Iface: inst.vipIface, VIPs: inst.vips, Routes: inst.routes, Rules: inst.rules})
 	for name, ls := range n.links {
 		n.trackLink(inst, ls, name)
 	}
@@ -490,6 +495,18 @@ func (n *Node) setAddressing(inst *nodeInst, a Addressing) {
 		}
 	}
 	inst.vipAddrs = addrsOf(inst.vips)
+	inst.routes, inst.rules = c.VirtualRoutes, c.VirtualRules
+}
+
+// missing returns the elements of a that b lacks.
+func missing[T comparable](a, b []T) []T {
+	var out []T
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func addrsOf(vips []VIP) []netip.Addr {
@@ -532,7 +549,7 @@ func (n *Node) Remove(now time.Time, id int) {
 	inst := n.insts[id]
 	n.apply(inst, inst.m.Stop(now), now)
 	if inst.bind != unbound {
-		n.unbind(inst, inst.vips)
+		n.unbind(inst, inst.vips, inst.routes, inst.rules)
 	}
 	n.timers.remove(inst)
 	// Its last Status is still to be read: Changed forgets it.
@@ -558,26 +575,20 @@ func (n *Node) Stop(now time.Time) {
 // and releases removed ones, without a failover.
 func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing) {
 	inst := n.insts[id]
-	oldVIPs := inst.vips
+	oldVIPs, oldRoutes, oldRules := inst.vips, inst.routes, inst.rules
 	inst.cfg = c
 	n.setAddressing(inst, a)
 	if inst.bind != unbound {
-		var gone []VIP
-		for _, v := range oldVIPs {
-			if !slices.Contains(inst.vips, v) {
-				gone = append(gone, v)
-			}
-		}
-		if len(gone) > 0 {
-			n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: gone})
+		gone, goneRoutes, goneRules := missing(oldVIPs, inst.vips), missing(oldRoutes, inst.routes), missing(oldRules, inst.rules)
+		if len(gone)+len(goneRoutes)+len(goneRules) > 0 {
+			// A pending bind still counts: no new bind sequence.
+			n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: gone, Routes: goneRoutes, Rules: goneRules})
 		}
 		var added []netip.Addr
-		for _, v := range inst.vips {
-			if !slices.Contains(oldVIPs, v) {
-				added = append(added, v.Prefix.Addr())
-			}
+		for _, v := range missing(inst.vips, oldVIPs) {
+			added = append(added, v.Prefix.Addr())
 		}
-		if len(added) > 0 {
+		if len(added) > 0 || len(missing(inst.routes, oldRoutes))+len(missing(inst.rules, oldRules)) > 0 {
 			// Announced once bound.
 			inst.announce = added
 			n.bindNew(inst, now)
@@ -1023,18 +1034,19 @@ func (n *Node) bindNew(inst *nodeInst, now time.Time) {
 func (n *Node) bindVIPs(inst *nodeInst, now time.Time) {
 	n.seq++
 	inst.bindSeq = n.seq
-	if n.opts.NoBinds || len(inst.vips) == 0 {
+	if n.opts.NoBinds || len(inst.vips)+len(inst.routes)+len(inst.rules) == 0 {
 		// Nothing to wait for.
 		n.bindConfirmed(inst, now)
 		return
 	}
-	n.emit(Effect{Kind: EffectBind, ID: inst.id, Seq: inst.bindSeq, Iface: inst.vipIface, VIPs: inst.vips})
+	n.emit(Effect{Kind: EffectBind, ID: inst.id, Seq: inst.bindSeq, Iface: inst.vipIface, VIPs: inst.vips,
+		Routes: inst.routes, Rules: inst.rules})
 }
 
-func (n *Node) unbind(inst *nodeInst, vips []VIP) {
+func (n *Node) unbind(inst *nodeInst, vips []VIP, routes []Route, rules []Rule) {
 	n.seq++
 	inst.bindSeq = n.seq // a result of an earlier bind no longer matters
-	n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: vips})
+	n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: vips, Routes: routes, Rules: rules})
 }
 
 func (n *Node) emit(e Effect) { n.effects = append(n.effects, e) }
@@ -1075,7 +1087,7 @@ func (n *Node) apply(inst *nodeInst, e Effects, now time.Time) {
 		inst.leaseAt, inst.bindBy = time.Time{}, time.Time{}
 		if inst.bind != unbound {
 			inst.bind = unbound
-			n.unbind(inst, inst.vips)
+			n.unbind(inst, inst.vips, inst.routes, inst.rules)
 		}
 	}
 	if e.Bind {

@@ -206,6 +206,8 @@ func cloneInstances(in []InstanceConfig) []InstanceConfig {
 		c.ExcludedVIPs = slices.Clone(c.ExcludedVIPs)
 		c.UnicastPeers = slices.Clone(c.UnicastPeers)
 		c.PeerTTLs = slices.Clone(c.PeerTTLs)
+		c.VirtualRoutes = slices.Clone(c.VirtualRoutes)
+		c.VirtualRules = slices.Clone(c.VirtualRules)
 		out[i] = c
 	}
 	return out
@@ -471,6 +473,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.wallRef, r.wallOff, r.stepped, r.stepNow = r.clock.Now(), 0, false, time.Time{}
 	r.startLinks(ctx)
 
+	r.static(true)
 	startErr := r.addInstances(insts, true)
 	r.publish()
 	if startErr == nil {
@@ -478,6 +481,43 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.shutdown()
 	return startErr
+}
+
+// static adds Config.Static before the instances start, or removes it
+// once they have stopped: routes and rules after the addresses they may
+// use, removed before them. A failure is logged; the instances run on,
+// as keepalived's do.
+func (r *Router) static(add bool) {
+	st := r.cfg.Static
+	if r.binder == nil || len(st.Addresses)+len(st.Routes)+len(st.Rules) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	rb, _ := r.binder.(RouteBinder)
+	var err error
+	if add {
+		if len(st.Addresses) > 0 {
+			err = r.binder.Bind(ctx, "", st.Addresses)
+		}
+		if rb != nil && len(st.Routes)+len(st.Rules) > 0 {
+			err = errors.Join(err, rb.BindRoutes(ctx, st.Routes, st.Rules))
+		}
+	} else {
+		if rb != nil && len(st.Routes)+len(st.Rules) > 0 {
+			err = rb.UnbindRoutes(ctx, st.Routes, st.Rules)
+		}
+		if len(st.Addresses) > 0 {
+			err = errors.Join(err, r.binder.Unbind(ctx, "", st.Addresses))
+		}
+	}
+	if err != nil {
+		op := "adding"
+		if !add {
+			op = "removing"
+		}
+		r.log.Error(op+" static addresses, routes and rules", "err", err)
+	}
 }
 
 // addInstances sets up every instance of cs (sockets, VMACs), applies the
@@ -578,6 +618,7 @@ func (r *Router) shutdown() {
 	close(r.quit)
 	r.readers.Wait()
 	r.ops.wait()
+	r.static(false)
 	r.release()
 	r.disp.close()
 	r.masters.Wait()

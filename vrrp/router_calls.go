@@ -18,11 +18,19 @@ const opTimeout = 5 * time.Second
 // Node.
 func (r *Router) bind(io *instIO, e Effect) {
 	id, seq, iface, vips, name, stats := e.ID, e.Seq, e.Iface, e.VIPs, io.name, io.stats
+	routes, rules := e.Routes, e.Rules
 	r.ops.do(r, id, func(ctx context.Context) {
 		err := r.binder.Bind(ctx, iface, vips)
 		if err != nil {
 			stats.bindErrors.Add(1)
 			r.log.Error("adding virtual addresses", "instance", name, "err", err)
+		} else if len(routes)+len(rules) > 0 {
+			// Validate made sure the Binder is a RouteBinder. The routes
+			// may use the addresses (src): they come after them.
+			if err = r.binder.(RouteBinder).BindRoutes(ctx, routes, rules); err != nil {
+				stats.bindErrors.Add(1)
+				r.log.Error("adding virtual routes and rules", "instance", name, "err", err)
+			}
 		}
 		r.result(command{kind: cmdBindDone, id: id, seq: seq, err: err})
 	})
@@ -34,7 +42,19 @@ func (r *Router) unbind(io *instIO, e Effect) {
 		return
 	}
 	iface, vips, name, stats := e.Iface, e.VIPs, io.name, io.stats
+	routes, rules := e.Routes, e.Rules
 	r.ops.do(r, e.ID, func(ctx context.Context) {
+		if len(routes)+len(rules) > 0 {
+			if rb, ok := r.binder.(RouteBinder); ok {
+				if err := rb.UnbindRoutes(ctx, routes, rules); err != nil {
+					stats.bindErrors.Add(1)
+					r.log.Error("removing virtual routes and rules", "instance", name, "err", err)
+				}
+			}
+		}
+		if len(vips) == 0 {
+			return
+		}
 		if err := r.binder.Unbind(ctx, iface, vips); err != nil {
 			stats.bindErrors.Add(1)
 			r.log.Error("removing virtual addresses", "instance", name, "err", err)

@@ -46,6 +46,12 @@ func addr4(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(i
 // empty. It does not start it.
 func newNode(t *testing.T, seg *fake.Segment, name string, addrs []netip.Addr, insts ...vrrp.InstanceConfig) *node {
 	t.Helper()
+	return newNodeWith(t, seg, name, addrs, vrrp.Static{}, insts...)
+}
+
+// newNodeWith is newNode with static addresses, routes and rules.
+func newNodeWith(t *testing.T, seg *fake.Segment, name string, addrs []netip.Addr, static vrrp.Static, insts ...vrrp.InstanceConfig) *node {
+	t.Helper()
 	n := &node{t: t, name: name, host: seg.NewHost(name, addrs...), binder: &vipfake.Binder{},
 		ann: announcefake.NewAnnouncer(nil)}
 	r, err := vrrp.NewRouter(vrrp.Config{
@@ -53,6 +59,7 @@ func newNode(t *testing.T, seg *fake.Segment, name string, addrs []netip.Addr, i
 		Binder:    n.binder,
 		Announcer: n.ann,
 		Instances: insts,
+		Static:    static,
 		Logger:    debugLogger(name),
 		OnTransition: func(tr vrrp.Transition) {
 			n.mu.Lock()

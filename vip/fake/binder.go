@@ -52,13 +52,69 @@ type Call struct {
 // The zero value is ready to use. A Binder is safe for concurrent use and
 // must not be copied after first use.
 type Binder struct {
-	mu    sync.Mutex
-	bound map[string]map[netip.Prefix]vrrp.VIP
-	calls []Call
-	err   error
+	mu     sync.Mutex
+	bound  map[string]map[netip.Prefix]vrrp.VIP
+	routes map[vrrp.Route]bool
+	rules  map[vrrp.Rule]bool
+	calls  []Call
+	err    error
 }
 
-var _ vrrp.Binder = (*Binder)(nil)
+var _ vrrp.RouteBinder = (*Binder)(nil)
+
+// BindRoutes records routes and rules as held. It fails as Bind does.
+func (b *Binder) BindRoutes(ctx context.Context, routes []vrrp.Route, rules []vrrp.Rule) error {
+	return b.doRoutes(ctx, OpBind, routes, rules)
+}
+
+// UnbindRoutes forgets routes and rules. It fails as Unbind does.
+func (b *Binder) UnbindRoutes(ctx context.Context, routes []vrrp.Route, rules []vrrp.Rule) error {
+	return b.doRoutes(ctx, OpUnbind, routes, rules)
+}
+
+func (b *Binder) doRoutes(ctx context.Context, op Op, routes []vrrp.Route, rules []vrrp.Rule) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := ctx.Err()
+	if err == nil {
+		err = b.err
+	}
+	if err != nil {
+		return fmt.Errorf("fake: %v routes: %w", op, err)
+	}
+	if b.routes == nil {
+		b.routes, b.rules = map[vrrp.Route]bool{}, map[vrrp.Rule]bool{}
+	}
+	for _, r := range routes {
+		if op == OpBind {
+			b.routes[r] = true
+		} else {
+			delete(b.routes, r)
+		}
+	}
+	for _, r := range rules {
+		if op == OpBind {
+			b.rules[r] = true
+		} else {
+			delete(b.rules, r)
+		}
+	}
+	return nil
+}
+
+// HasRoute reports whether r is held.
+func (b *Binder) HasRoute(r vrrp.Route) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.routes[r]
+}
+
+// HasRule reports whether r is held.
+func (b *Binder) HasRule(r vrrp.Rule) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rules[r]
+}
 
 // Bind adds vips on iface (or each VIP's Device). It fails, changing
 // nothing, with an error wrapping the error given to SetError, or ctx.Err()

@@ -148,6 +148,68 @@ type LeaseBinder interface {
 	Lease() time.Duration
 }
 
+// Route is a route held with the virtual addresses (keepalived's
+// virtual_routes) or for the life of the process (static_routes).
+type Route struct {
+	// Dst is the destination; 0.0.0.0/0 or ::/0 for a default route.
+	Dst netip.Prefix
+	// Src is the preferred source address (ip route ... src), often a
+	// VIP; invalid for none.
+	Src netip.Addr
+	// Via is the gateway; invalid for none.
+	Via netip.Addr
+	// Dev is the output interface; empty lets the kernel pick it from
+	// Via.
+	Dev string
+	// Table is the routing table; 0 means main (254).
+	Table int
+	// Metric is the route's priority (ip route ... metric).
+	Metric int
+	// Scope is the route scope as ip(8) names it ("global", "link",
+	// "host", "nowhere", "site"); empty lets the kernel choose.
+	Scope string
+	// Protocol is the route's protocol number; 0 means 18, "keepalived"
+	// in iproute2's rt_protos, as keepalived marks its routes.
+	Protocol int
+	// OnLink takes Via as directly reachable on Dev (ip route ... onlink).
+	OnLink bool
+	// Type is "" (unicast), "blackhole", "unreachable", "prohibit" or
+	// "throw".
+	Type string
+}
+
+// Rule is a policy routing rule held with the virtual addresses
+// (keepalived's virtual_rules) or for the life of the process
+// (static_rules).
+type Rule struct {
+	// From and To match the source and destination; invalid matches all.
+	From, To netip.Prefix
+	// IPv6 makes a rule that has neither From nor To an IPv6 rule.
+	IPv6 bool
+	// Table is the table to look up.
+	Table int
+	// Priority orders the rules (ip rule ... priority / preference).
+	// Rules without one get 0, which the kernel replaces by one below the
+	// lowest existing; keepalived numbers them from 16384 down instead.
+	Priority int
+	// IIf and OIf match the input and output interfaces.
+	IIf, OIf string
+	// FWMark and FWMask match the firewall mark (FWMask 0: all bits).
+	FWMark, FWMask uint32
+	// Protocol is the rule's protocol; 0 means 18, as for Route.
+	Protocol int
+}
+
+// RouteBinder is a Binder that also adds and removes routes and policy
+// routing rules. Both calls are idempotent.
+type RouteBinder interface {
+	Binder
+	// BindRoutes adds routes, then rules.
+	BindRoutes(ctx context.Context, routes []Route, rules []Rule) error
+	// UnbindRoutes removes rules, then routes.
+	UnbindRoutes(ctx context.Context, routes []Route, rules []Rule) error
+}
+
 // VMACBinder is a Binder that also manages virtual MAC interfaces: macvlan
 // devices in bridge mode whose address is the VRRP virtual router MAC
 // (00:00:5e:00:01:VRID for IPv4, 00:00:5e:00:02:VRID for IPv6).

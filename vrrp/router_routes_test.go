@@ -1,0 +1,58 @@
+package vrrp_test
+
+import (
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vrrpkit/vrrpkit/transport/fake"
+	"github.com/vrrpkit/vrrpkit/vrrp"
+)
+
+// Virtual routes and rules follow the Master, as its addresses do
+// (keepalived's virtual_routes / virtual_rules): held by the Master only,
+// moved at failover, released at stop. Static ones are held for as long
+// as Run runs, whatever the state.
+func TestRouterVirtualRoutes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		route := vrrp.Route{Dst: netip.MustParsePrefix("198.18.30.0/24"), Via: netip.MustParseAddr("198.18.0.254"), Dev: "eth0"}
+		rule := vrrp.Rule{From: netip.MustParsePrefix("198.18.0.100/32"), Table: 100, Priority: 100}
+		static := vrrp.Route{Dst: netip.MustParsePrefix("198.18.20.0/24"), Via: netip.MustParseAddr("198.18.0.254")}
+		inst := func(prio uint8) vrrp.InstanceConfig {
+			c := v3inst(prio)
+			c.VirtualRoutes, c.VirtualRules = []vrrp.Route{route}, []vrrp.Rule{rule}
+			return c
+		}
+		r1 := newNodeWith(t, seg, "r1", []netip.Addr{addr4(1)}, vrrp.Static{Routes: []vrrp.Route{static}}, inst(150))
+		r2 := newNodeWith(t, seg, "r2", []netip.Addr{addr4(2)}, vrrp.Static{Routes: []vrrp.Route{static}}, inst(100))
+		r1.start()
+		r2.start()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		for _, n := range []*node{r1, r2} {
+			if !n.binder.HasRoute(static) || n.binder.HasRoute(route) || n.binder.HasRule(rule) {
+				t.Errorf("%s as Backup: static %v, virtual %v %v; want the static route alone", n.name,
+					n.binder.HasRoute(static), n.binder.HasRoute(route), n.binder.HasRule(rule))
+			}
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if !r1.binder.HasRoute(route) || !r1.binder.HasRule(rule) || r2.binder.HasRoute(route) || r2.binder.HasRule(rule) {
+			t.Fatalf("after the election: r1 %v %v, r2 %v %v; want the Master alone to hold them",
+				r1.binder.HasRoute(route), r1.binder.HasRule(rule), r2.binder.HasRoute(route), r2.binder.HasRule(rule))
+		}
+		r1.stop()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if r1.binder.HasRoute(route) || r1.binder.HasRule(rule) || r1.binder.HasRoute(static) {
+			t.Errorf("r1 stopped still holds %v %v %v", r1.binder.HasRoute(route), r1.binder.HasRule(rule), r1.binder.HasRoute(static))
+		}
+		if !r2.binder.HasRoute(route) || !r2.binder.HasRule(rule) {
+			t.Errorf("r2 took over without the routes: %v %v", r2.binder.HasRoute(route), r2.binder.HasRule(rule))
+		}
+		r2.stop()
+	})
+}
