@@ -220,6 +220,7 @@ const (
 	faultInterface = "interface"
 	faultBind      = "bind"
 	trackPrefix    = "track:"
+	routePrefix    = "route:"
 )
 
 // maxQueued bounds how long before now an advert's arrival time may be and

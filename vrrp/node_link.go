@@ -35,6 +35,17 @@ func (n *Node) trackLink(inst *nodeInst, ls LinkState, iface string) bool {
 		ok := ls.Exists && ls.Up && (c.SourceAddr.IsValid() || hasFamilyAddr(ls, c.Family()))
 		setFaultCause(inst.faults, faultInterface, !ok, linkCause(ls, c.Family()))
 	}
+	for _, rt := range c.VirtualRoutes {
+		// keepalived tracks the device of a virtual route: the Master
+		// cannot route through a device that is down (measured: FAULT
+		// while it is, BACKUP again once it is up).
+		if rt.Dev == iface && !rt.NoTrack && iface != c.Interface {
+			concerns = true
+			up := ls.Exists && ls.Up
+			setFaultCause(inst.faults, routePrefix+iface, !up, linkCause(ls, 0))
+			break
+		}
+	}
 	for _, t := range c.TrackInterfaces {
 		if t.Name != iface {
 			continue

@@ -575,3 +575,29 @@ func TestNodeHigherPrioSendAdvert(t *testing.T) {
 		}
 	}
 }
+
+// keepalived tracks the device of a virtual route (measured: FAULT while
+// it is down, BACKUP once it is up), unless no_track; the instance's own
+// interface is tracked anyway.
+func TestNodeVirtualRouteTracked(t *testing.T) {
+	c := nodeInst("VI_1", 1, 200)
+	c.VirtualRoutes = []vrrp.Route{
+		{Dst: netip.MustParsePrefix("198.19.30.0/24"), Dev: "eth2"},
+		{Dst: netip.MustParsePrefix("198.19.31.0/24"), Dev: "eth3", NoTrack: true},
+	}
+	tn := newTestNode(t, vrrp.NodeOptions{}, c)
+	tn.startAll()
+	tn.n.LinkChanged(tn.now, vrrp.LinkState{Interface: "eth3", Exists: true})
+	if tn.state("VI_1") == vrrp.Fault {
+		t.Fatalf("a no_track route's device down put the instance in FAULT")
+	}
+	tn.n.LinkChanged(tn.now, vrrp.LinkState{Interface: "eth2", Exists: true})
+	s := tn.n.Status(tn.id("VI_1"))
+	if s.State != vrrp.Fault || !slices.Equal(s.Faults, []string{"route:eth2"}) {
+		t.Errorf("eth2 down: %v %v, want FAULT [route:eth2]", s.State, s.Faults)
+	}
+	tn.n.LinkChanged(tn.now, vrrp.LinkState{Interface: "eth2", Exists: true, Up: true})
+	if got := tn.state("VI_1"); got != vrrp.Backup {
+		t.Errorf("eth2 up again: %v, want BACKUP", got)
+	}
+}

@@ -176,6 +176,11 @@ type Route struct {
 	// Type is "" (unicast), "blackhole", "unreachable", "prohibit" or
 	// "throw".
 	Type string
+	// NoTrack leaves the instance alone when Dev goes down (keepalived's
+	// no_track). By default a virtual route's Dev, if not the instance's
+	// interface, puts the instance in FAULT while it is down, as keepalived
+	// tracks it; static routes are not tracked.
+	NoTrack bool
 }
 
 // Rule is a policy routing rule held with the virtual addresses
