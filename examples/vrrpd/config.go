@@ -40,6 +40,8 @@ type daemonConfig struct {
 	// Instances and SyncGroups configure the vrrp.Router.
 	Instances  []vrrp.InstanceConfig
 	SyncGroups []vrrp.SyncGroup
+	// Static is static_ipaddress, static_routes and static_rules.
+	Static vrrp.Static
 	// Checks, Tracks, Files and FileTracks configure the health.Tracker.
 	Checks     []health.Check
 	Tracks     map[string][]health.Track
@@ -241,6 +243,11 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 			lvsServices[0].Pos, lvsServices[0].Name, ns, ns)
 	}
 	d.LVS = lvsServices
+	for _, v := range cfg.StaticAddresses {
+		d.Static.Addresses = append(d.Static.Addresses, vrrp.VIP{Prefix: v.Prefix, Device: v.Device, Label: v.Label,
+			Scope: v.Scope, Broadcast: v.Broadcast})
+	}
+	d.Static.Routes, d.Static.Rules = convertRoutes(cfg.StaticRoutes), convertRules(cfg.StaticRules)
 	d.LVSWarnings = lvsWarnings
 	if err := d.validate(); err != nil {
 		return nil, err
@@ -251,7 +258,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 // validate checks d as the vrrp package and the Tracker will, without
 // opening anything.
 func (d *daemonConfig) validate() error {
-	vc := vrrp.Config{Instances: d.Instances, SyncGroups: d.SyncGroups,
+	vc := vrrp.Config{Instances: d.Instances, SyncGroups: d.SyncGroups, Static: d.Static,
 		Transport: &transport.Linux{}, Binder: (*vip.Netlink)(nil)}
 	if err := vc.Validate(); err != nil {
 		return fmt.Errorf("vrrpd: %w", err)
@@ -274,6 +281,26 @@ func (d *daemonConfig) validate() error {
 }
 
 // convertInstance converts one vrrp_instance (without its health tracks).
+// convertRoutes and convertRules turn kaconf's routes and rules into the
+// vrrp package's.
+func convertRoutes(rs []kaconf.Route) []vrrp.Route {
+	var out []vrrp.Route
+	for _, r := range rs {
+		out = append(out, vrrp.Route{Dst: r.Dst, Src: r.Src, Via: r.Via, Dev: r.Dev, Table: r.Table, Metric: r.Metric,
+			Scope: r.Scope, Protocol: r.Protocol, OnLink: r.OnLink, Type: r.Type, NoTrack: r.NoTrack})
+	}
+	return out
+}
+
+func convertRules(rs []kaconf.Rule) []vrrp.Rule {
+	var out []vrrp.Rule
+	for _, r := range rs {
+		out = append(out, vrrp.Rule{From: r.From, To: r.To, IPv6: r.IPv6, Table: r.Table, Priority: r.Priority,
+			IIf: r.IIf, OIf: r.OIf, FWMark: r.FWMark, FWMask: r.FWMask, Protocol: r.Protocol})
+	}
+	return out
+}
+
 func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceConfig, error) {
 	version := in.Version
 	if version == 0 {
@@ -319,6 +346,7 @@ func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceCo
 		c.GARPLowerPrioDelay = -1
 	}
 	c.HigherPrioSendAdvert = in.HigherPrioSendAdvert
+	c.VirtualRoutes, c.VirtualRules = convertRoutes(in.VirtualRoutes), convertRules(in.VirtualRules)
 	if in.IPv6 {
 		c.GARPInterval = g.GNAInterval
 	} else {

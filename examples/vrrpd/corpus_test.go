@@ -60,10 +60,6 @@ var knownGaps = map[string]string{
 	"20-keepalived-default-etc-ah-lvs.conf":            "auth_type AH: issue 14",
 	"26-cloudstack-vr-ah-notify-primary.conf":          "auth_type AH and the brd address option: issue 14",
 	"60-soseth-router-ah-mixed-families.conf":          "auth_type AH: issue 14",
-	"02-keepalived-sample-vrrp-routes.conf":            "static_routes, virtual_routes: issue 14",
-	"03-keepalived-sample-static-ipaddress.conf":       "static_ipaddress, virtual_routes: issue 14",
-	"05-keepalived-sample-vrrp-rules.conf":             "static_rules, virtual_rules: issue 14",
-	"50-keepalived-sample-old-static-route.conf":       "virtual_routes: issue 14 (and a block after the unknown keyword static_route, which vrrpd refuses)",
 	"59-puppet-voxpupuli-track-file-rx-lower-pri.conf": "notify_master_rx_lower_pri (a script run when a Master hears a lower priority): issue 14 (reactions to other priorities)",
 }
 

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -549,6 +550,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Instances:         cfg.Instances,
 		SyncGroups:        cfg.SyncGroups,
+		Static:            cfg.Static,
 		Clock:             vrrp.PreciseClock{},
 		LogUnknownVRIDs:   cfg.LogUnknownVRIDs,
 		Transport:         &transport.Linux{Logger: log, Namespace: nsPath},
@@ -686,6 +688,9 @@ func (d *daemon) reload(ctx context.Context, tracker *health.Tracker) {
 	}
 	if err == nil && fifosKey(cfg.FIFOs) != fifosKey(old0.FIFOs) {
 		d.log.Warn("the notify FIFOs and their scripts change at the next start of vrrpd, not at a reload")
+	}
+	if err == nil && !reflect.DeepEqual(cfg.Static, old0.Static) {
+		d.log.Warn("static_ipaddress, static_routes and static_rules change at the next start of vrrpd, not at a reload")
 	}
 	if err == nil && cfg.NetNamespace != d.netns {
 		err = fmt.Errorf("net_namespace cannot change at a reload (running in %q, the file says %q): restart vrrpd", d.netns, cfg.NetNamespace)

@@ -32,6 +32,46 @@ type Config struct {
 	VirtualServerGroups []VirtualServerGroup
 	// VirtualServers are the LVS virtual_server blocks.
 	VirtualServers []VirtualServer
+	// StaticAddresses, StaticRoutes and StaticRules are static_ipaddress,
+	// static_routes and static_rules: held whatever the state.
+	StaticAddresses []VIP
+	StaticRoutes    []Route
+	StaticRules     []Rule
+}
+
+// Route is a line of virtual_routes or static_routes.
+type Route struct {
+	Pos Pos
+	// Dst is the destination (default: 0.0.0.0/0 or ::/0).
+	Dst netip.Prefix
+	// Src, Via (via or gw) and Dev are src, the gateway and dev.
+	Src, Via netip.Addr
+	Dev      string
+	// Table, Metric and Protocol are table, metric and proto (0: not
+	// given).
+	Table, Metric, Protocol int
+	// Scope is scope; Type is blackhole, unreachable, prohibit or throw.
+	Scope, Type string
+	// OnLink and NoTrack are onlink and no_track.
+	OnLink, NoTrack bool
+}
+
+// Rule is a line of virtual_rules or static_rules.
+type Rule struct {
+	Pos Pos
+	// From and To are from and to (invalid: all).
+	From, To netip.Prefix
+	// IPv6 is a rule of family inet6 without addresses.
+	IPv6 bool
+	// Table and Priority are table (lookup) and priority (preference,
+	// pref); keepalived numbers the rules without one from 16384 down.
+	Table, Priority, Protocol int
+	// IIf and OIf are iif (dev) and oif.
+	IIf, OIf string
+	// FWMark and FWMask are fwmark MARK[/MASK].
+	FWMark, FWMask uint32
+	// NoTrack is no_track.
+	NoTrack bool
 }
 
 // GlobalDefs holds the global_defs block and the daemon keywords that may
@@ -399,6 +439,9 @@ type Instance struct {
 	AuthPass string
 	// VIPs are virtual_ipaddress, ExcludedVIPs virtual_ipaddress_excluded.
 	VIPs, ExcludedVIPs []VIP
+	// VirtualRoutes and VirtualRules are virtual_routes and virtual_rules.
+	VirtualRoutes []Route
+	VirtualRules  []Rule
 	// SourceAddr is unicast_src_ip or mcast_src_ip (the same setting in
 	// keepalived).
 	SourceAddr netip.Addr

@@ -20,6 +20,9 @@ type decoder struct {
 	seenNetNS, seenInstance bool
 	// blockFlagged holds the nodes whose unexpected block was reported.
 	blockFlagged map[*Node]bool
+	// rulePref is the preference keepalived gives the next rule without
+	// one: 16384, then down.
+	rulePref int
 }
 
 // Defaults of keepalived 2.2.7 (global_data.c, vrrp_data.c).
@@ -42,6 +45,7 @@ func newDecoder(opts *LoadOptions, diags *diagSink) *decoder {
 		diags:        diags,
 		opts:         opts,
 		blockFlagged: map[*Node]bool{},
+		rulePref:     16384,
 		cfg: &Config{Global: GlobalDefs{
 			DefaultInterface:        "eth0",
 			VRRPVersion:             defaultVRRPVersion,
@@ -188,9 +192,33 @@ var topKeywords = newTable[*Config]("",
 	key("vrrp_sync_group", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.syncGroup(n) }).withBlock(optBlock),
 	key("virtual_server_group", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.virtualServerGroup(n) }).withBlock(optBlock),
 	key("virtual_server", 0, "", func(dc *decoder, _ *Config, n *Node) { dc.virtualServer(n) }).withBlock(optBlock),
-	refusedKey[*Config]("static_ipaddress", "static addresses are not configured by vrrpkit").withBlock(optBlock),
-	refusedKey[*Config]("static_routes", "static routes and rules are not configured by vrrpkit").withBlock(optBlock),
-	refusedKey[*Config]("static_rules", "static routes and rules are not configured by vrrpkit").withBlock(optBlock),
+	key("static_ipaddress", 0, "", func(dc *decoder, c *Config, n *Node) {
+		for _, k := range n.Block {
+			dc.noBlock(k)
+			if v, ok := dc.vip(k); ok {
+				if v.Device == "" {
+					v.Device = c.Global.DefaultInterface
+				}
+				c.StaticAddresses = append(c.StaticAddresses, v)
+			}
+		}
+	}).withBlock(needBlock),
+	key("static_routes", 0, "", func(dc *decoder, c *Config, n *Node) {
+		for _, k := range n.Block {
+			dc.noBlock(k)
+			if r, ok := dc.route(k); ok {
+				c.StaticRoutes = append(c.StaticRoutes, r)
+			}
+		}
+	}).withBlock(needBlock),
+	key("static_rules", 0, "", func(dc *decoder, c *Config, n *Node) {
+		for _, k := range n.Block {
+			dc.noBlock(k)
+			if r, ok := dc.rule(k); ok {
+				c.StaticRules = append(c.StaticRules, r)
+			}
+		}
+	}).withBlock(needBlock),
 	refusedKey[*Config]("track_group", "track groups of static addresses, routes and rules").withBlock(optBlock),
 	refusedKey[*Config]("garp_group", "per-interface gratuitous ARP delays; use vrrp_garp_interval / vrrp_gna_interval").withBlock(optBlock),
 	noEffectKey[*Config]("linkbeat_interfaces", "link state comes from netlink").withBlock(optBlock),

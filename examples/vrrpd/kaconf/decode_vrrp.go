@@ -333,16 +333,27 @@ var instanceKeywords = newTable[*instCtx]("vrrp_instance",
 		dc.warnf(n, "(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated", x.in.Name)
 		return true
 	}),
-	refusedKey[*instCtx]("virtual_routes", routesWhy).withBlock(needBlock).when(func(dc *decoder, _ *instCtx, n *Node) bool {
+	key("virtual_routes", 0, "", func(dc *decoder, x *instCtx, n *Node) {
 		for _, c := range n.Block {
 			dc.noBlock(c)
-			if len(c.Words) > 0 && !hasWord(c.Words, "dev") && !hasWord(c.Words, "no_track") {
+			r, ok := dc.route(c)
+			if !ok {
+				continue
+			}
+			if r.Dev == "" && !r.NoTrack {
 				dc.warnf(c, "Warning - cannot track route %s with no interface specified, not tracking", routeDest(c.Words))
 			}
+			x.in.VirtualRoutes = append(x.in.VirtualRoutes, r)
 		}
-		return true
-	}),
-	refusedKey[*instCtx]("virtual_rules", routesWhy).withBlock(needBlock),
+	}).withBlock(needBlock),
+	key("virtual_rules", 0, "", func(dc *decoder, x *instCtx, n *Node) {
+		for _, c := range n.Block {
+			dc.noBlock(c)
+			if r, ok := dc.rule(c); ok {
+				x.in.VirtualRules = append(x.in.VirtualRules, r)
+			}
+		}
+	}).withBlock(needBlock),
 	refusedKey[*instCtx]("track_bfd", "BFD").withBlock(needBlock),
 	refusedKey[*instCtx]("track_src_ip", "a removed unicast_src_ip does not put the instance in FAULT"),
 	refusedKey[*instCtx]("use_vmac_addr", "VMACs on the interfaces of VIPs"),
@@ -355,8 +366,6 @@ var instanceKeywords = newTable[*instCtx]("vrrp_instance",
 	refusedKey[*instCtx]("garp_extra_if", "periodic gratuitous ARPs on other interfaces"),
 	refusedKey[*instCtx]("vmac_garp_intvl", "periodic gratuitous ARPs on other interfaces"),
 )
-
-const routesWhy = "vrrpkit adds and removes addresses only, not routes or rules"
 
 // authKeywords are the keywords of an instance's authentication block.
 var authKeywords = newTable[*instCtx]("authentication",
@@ -417,15 +426,6 @@ func vips(dc *decoder, x *instCtx, n *Node) {
 
 func instNotify(dc *decoder, x *instCtx, n *Node) {
 	dc.notify(n, "("+x.in.Name+")", &x.in.Notify)
-}
-
-func hasWord(words []string, w string) bool {
-	for _, x := range words {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 // routeDest returns the destination of a virtual_routes line: the first

@@ -562,7 +562,6 @@ vrrp_instance VI_1 {` + body + `  smtp_alert
 			{Error, 8, "vrrp_garp_extra_if is not supported"},
 			{Warning, 9, "Unknown keyword 'bogus_block'"},
 			{Error, 9, "Unexpected '{' after unknown keyword bogus_block"},
-			{Error, 13, "static_routes is not supported"},
 			{Warning, 22, "keyword smtp_alert has no effect here"},
 			{Error, 24, "use_ipvlan is not supported"},
 			{Error, 25, "track_bfd is not supported: BFD"},
