@@ -298,6 +298,14 @@ func (s *sim) checkSettled() {
 					s.violate("vrid %d: VIP %v bound=%v on %s (%s)", id, p, bound, r.name, stateOf(r, &r.vrs[v]))
 				}
 			}
+			// The virtual routes and rules follow the Master as its VIPs
+			// do: never held by two live routers.
+			if held := r.binder.HasRoute(simRoute(v)); held != master {
+				s.violate("vrid %d: route %v held=%v on %s (%s)", id, simRoute(v).Dst, held, r.name, stateOf(r, &r.vrs[v]))
+			}
+			if held := r.binder.HasRule(simRule(v)); held != master {
+				s.violate("vrid %d: rule of table %d held=%v on %s (%s)", id, simRule(v).Table, held, r.name, stateOf(r, &r.vrs[v]))
+			}
 		}
 	}
 }

@@ -63,7 +63,8 @@
 // every instance runs, for each VRID exactly one Master; it has the highest
 // effective priority (of tied routers, any may be Master, as RFC 5798
 // allows, or with Config.StrictTies the one with the greatest address);
-// its VIPs are bound on it and on no other router. When binds failed late
+// its VIPs, virtual route and virtual rule are bound on it and on no other
+// router. When binds failed late
 // in the fault phase, the checks wait until the Node's backoff after a
 // failed bind (FAULT, then no preempting) is over, and for binder calls
 // still under way.

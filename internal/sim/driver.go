@@ -354,7 +354,7 @@ func (s *sim) bindAsked(r *router, v int, e vrrp.Effect) {
 		vr.floor = max(vr.cfg.AdvertInterval, bindTimeoutFloor)
 	}
 	vr.pend = e.Seq
-	o := op{bind: true, vips: slices.Clone(e.VIPs), seq: e.Seq, inc: r.inc, id: e.ID, at: s.now,
+	o := op{bind: true, vips: slices.Clone(e.VIPs), routes: slices.Clone(e.Routes), rules: slices.Clone(e.Rules), seq: e.Seq, inc: r.inc, id: e.ID, at: s.now,
 		dur: s.rng.Int64N(int64(20 * time.Millisecond))}
 	floor := int64(max(vr.cfg.AdvertInterval, bindTimeoutFloor))
 	if s.rng.Float64() < r.bindSlow {
@@ -383,7 +383,7 @@ func (s *sim) unbindAsked(r *router, v int, e vrrp.Effect) (timedOut bool) {
 		}
 		vr.bound, vr.held, vr.pend, vr.bindAt, vr.addAt = false, nil, 0, time.Time{}, time.Time{}
 	}
-	s.enqueue(r, v, op{vips: slices.Clone(e.VIPs), inc: r.inc, id: e.ID, at: s.now,
+	s.enqueue(r, v, op{vips: slices.Clone(e.VIPs), routes: slices.Clone(e.Routes), rules: slices.Clone(e.Rules), inc: r.inc, id: e.ID, at: s.now,
 		dur: s.rng.Int64N(int64(5 * time.Millisecond))})
 	s.dirty = true
 	return timedOut
@@ -416,6 +416,9 @@ func (s *sim) opDone(ev event) {
 	}
 	s.dirty = true
 	if !o.bind {
+		if s.broken&brokenRoutes == 0 {
+			_ = r.binder.UnbindRoutes(context.Background(), o.routes, o.rules)
+		}
 		_ = r.binder.Unbind(context.Background(), iface, o.vips)
 		return
 	}
@@ -432,6 +435,7 @@ func (s *sim) opDone(ev event) {
 	case s.broken&brokenBinds != 0:
 	default:
 		_ = r.binder.Bind(context.Background(), iface, o.vips)
+		_ = r.binder.BindRoutes(context.Background(), o.routes, o.rules)
 	}
 	if o.inc != r.inc || r.node == nil {
 		return

@@ -164,14 +164,16 @@ type view struct {
 // op is a binder call of an instance, run in order with the instance's
 // others, as the Router does.
 type op struct {
-	bind bool
-	vips []vrrp.VIP
-	seq  uint64
-	inc  uint64 // the Node that asked
-	id   int
-	fail bool
-	dur  int64
-	at   int64 // when it was asked
+	bind   bool
+	vips   []vrrp.VIP
+	routes []vrrp.Route
+	rules  []vrrp.Rule
+	seq    uint64
+	inc    uint64 // the Node that asked
+	id     int
+	fail   bool
+	dur    int64
+	at     int64 // when it was asked
 }
 
 // broken are deliberate bugs of the driver, for the tests that prove the
@@ -181,6 +183,7 @@ type broken uint8
 const (
 	brokenPriority broken = 1 << iota // SetPriority feeds the Node one more than the model holds
 	brokenBinds                       // a bind is reported done without binding
+	brokenRoutes                      // an unbind leaves the routes and rules
 	brokenCalls                       // MasterReturned is fed when the call is asked to stop, not when it returns
 	brokenGroups                      // the Node is given no sync groups
 )
@@ -303,6 +306,8 @@ func (s *sim) instanceConfig(r *router, v int) vrrp.InstanceConfig {
 		Priority:          c.Priorities[r.idx][v],
 		AdvertInterval:    c.Intervals[r.idx][v],
 		VIPs:              vipsOf(c.VIPs[v]),
+		VirtualRoutes:     []vrrp.Route{simRoute(v)},
+		VirtualRules:      []vrrp.Rule{simRule(v)},
 		NoLowerPrioAdvert: c.NoLowerPrioAdvert,
 
 		GARPMasterRepeat:        vrrp.DefaultGARPMasterRepeat,
@@ -315,6 +320,16 @@ func (s *sim) instanceConfig(r *router, v int) vrrp.InstanceConfig {
 		}
 	}
 	return ic
+}
+
+// simRoute and simRule are the virtual route and rule of VRID index v:
+// they follow its Master as its VIPs do.
+func simRoute(v int) vrrp.Route {
+	return vrrp.Route{Dst: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(100 + v%100), 0}), 24), Dev: iface}
+}
+
+func simRule(v int) vrrp.Rule {
+	return vrrp.Rule{FWMark: uint32(v + 1), Table: 100 + v, Priority: 1000 + v}
 }
 
 func vipsOf(addrs []netip.Addr) []vrrp.VIP {

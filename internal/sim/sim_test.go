@@ -301,6 +301,7 @@ func TestBrokenDriverCatches(t *testing.T) {
 		{"SetPriority feeds another priority", brokenPriority, "advert with priority"},
 		{"binds reported done, never made", brokenBinds, "Master with its VIPs unbound for more than"},
 		{"OnMaster on unbound VIPs", brokenBinds, "OnMaster call started while MASTER with VIPs bound=false"},
+		{"routes left behind at unbind", brokenRoutes, "held=true on"},
 		{"OnMaster returned when asked to stop", brokenCalls, "OnMaster call started while the previous one has not returned"},
 	}
 	for _, tt := range tests {
