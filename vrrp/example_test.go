@@ -138,3 +138,49 @@ func ExampleRouter_WaitState() {
 	// Output:
 	// MASTER <nil>
 }
+
+// A gateway that fails over: the Master holds the default route of table
+// 100 and the rule that sends its VIP's traffic there (keepalived's
+// virtual_routes and virtual_rules), and releases both when it stops being
+// Master. Here a fake binder shows what is held.
+func ExampleInstanceConfig_virtualRoutes() {
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	defer seg.Close()
+	binder := &vipfake.Binder{}
+	vip := netip.MustParsePrefix("198.18.0.100/24")
+	route := vrrp.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Via: netip.MustParseAddr("198.18.0.254"), Dev: "eth0", Table: 100}
+	rule := vrrp.Rule{From: netip.PrefixFrom(vip.Addr(), 32), Table: 100, Priority: 100}
+	r, err := vrrp.NewRouter(vrrp.Config{
+		Transport: seg.NewHost("a", netip.MustParseAddr("198.18.0.1")),
+		Binder:    binder,
+		Instances: []vrrp.InstanceConfig{{
+			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 200,
+			AdvertInterval: 10 * time.Millisecond,
+			VIPs:           []vrrp.VIP{{Prefix: vip}},
+			VirtualRoutes:  []vrrp.Route{route},
+			VirtualRules:   []vrrp.Rule{rule},
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	wait, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	if _, err := r.WaitState(wait, "VI_1", vrrp.Master); err != nil {
+		fmt.Println(err)
+	}
+	for !binder.HasRule(rule) && wait.Err() == nil {
+		time.Sleep(time.Millisecond) // the bind runs beside the Router's loop
+	}
+	fmt.Println("as Master:", binder.HasRoute(route), binder.HasRule(rule))
+	cancel()
+	<-done
+	fmt.Println("stopped:", binder.HasRoute(route), binder.HasRule(rule))
+	// Output:
+	// as Master: true true
+	// stopped: false false
+}
