@@ -89,6 +89,12 @@ type Config struct {
 	// previous call returned (still draining after its context ended), the
 	// next call starts once it has. Run waits for every call to return.
 	OnMaster func(ctx context.Context, instance string)
+	// OnLowerPriority, if set, is called each time a Master hears an
+	// advert of a lower priority, in order with OnTransition and from the
+	// same goroutine (keepalived's notify_master_rx_lower_pri). The
+	// Master has already answered it (see NoLowerPrioAdvert and
+	// GARPLowerPrioRepeat).
+	OnLowerPriority func(LowerPriority)
 	// Static are the addresses, routes and rules held for as long as Run
 	// runs, whatever the state of the instances (keepalived's
 	// static_ipaddress, static_routes and static_rules): added when Run

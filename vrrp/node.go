@@ -98,9 +98,12 @@ const (
 	// EffectStopMaster asks to cancel the context of instance ID's
 	// OnMaster call.
 	EffectStopMaster
+	// EffectLowerPriority reports that instance ID, Master, heard an
+	// advert of Priority from Addrs[0].
+	EffectLowerPriority
 )
 
-var effectNames = [...]string{"", "send", "bind", "unbind", "announce", "transition", "group-transition", "start-master", "stop-master"}
+var effectNames = [...]string{"", "send", "bind", "unbind", "announce", "transition", "group-transition", "start-master", "stop-master", "lower-priority"}
 
 // String returns a short name for k.
 func (k EffectKind) String() string {
@@ -853,6 +856,9 @@ func (n *Node) Receive(now time.Time, id int, r *Received) ReceiveResult {
 		}
 	}
 	n.apply(inst, e, now)
+	if e.Reassert {
+		n.emit(Effect{Kind: EffectLowerPriority, ID: inst.id, Priority: r.Adv.Priority, Addrs: []netip.Addr{r.Info.Src}})
+	}
 	return ReceiveResult{Drop: e.Drop, Counted: true}
 }
 

@@ -467,7 +467,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.in = make(chan *inbatch, 16)
 	r.quit = make(chan struct{})
 	r.ops = opRunner{}
-	r.disp = newDispatcher(r.cfg.OnTransition, r.cfg.OnGroupTransition)
+	r.disp = newDispatcher(r.cfg.OnTransition, r.cfg.OnGroupTransition, r.cfg.OnLowerPriority)
 	go r.disp.run()
 	r.modeq = nil
 	r.wallRef, r.wallOff, r.stepped, r.stepNow = r.clock.Now(), 0, false, time.Time{}
@@ -770,6 +770,8 @@ func (r *Router) effects(now time.Time) {
 			r.unbind(io, e)
 		case EffectAnnounce:
 			r.announce(io, e)
+		case EffectLowerPriority:
+			r.disp.pushLower(LowerPriority{Instance: io.name, From: e.Addrs[0], Priority: e.Priority, Time: now})
 		case EffectTransition:
 			// Its advert leaves before the log line and the callbacks.
 			r.flush()

@@ -214,6 +214,7 @@ func (o *opRunner) wait() { o.wg.Wait() }
 type dispatcher struct {
 	fn      func(Transition)
 	groupFn func(GroupTransition)
+	lowerFn func(LowerPriority)
 	// pending are the callbacks of the owner loop's current event, held
 	// until release: they run only once the Status they report has been
 	// published. The owner loop alone touches it.
@@ -231,10 +232,17 @@ type callback struct {
 	t     Transition
 	g     GroupTransition
 	group bool
+	lower *LowerPriority
 }
 
-func newDispatcher(fn func(Transition), groupFn func(GroupTransition)) *dispatcher {
-	return &dispatcher{fn: fn, groupFn: groupFn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newDispatcher(fn func(Transition), groupFn func(GroupTransition), lowerFn func(LowerPriority)) *dispatcher {
+	return &dispatcher{fn: fn, groupFn: groupFn, lowerFn: lowerFn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (d *dispatcher) pushLower(l LowerPriority) {
+	if d.lowerFn != nil {
+		d.pending = append(d.pending, callback{lower: &l})
+	}
 }
 
 func (d *dispatcher) push(t Transition) {
@@ -274,9 +282,12 @@ func (d *dispatcher) run() {
 		closed := d.closed
 		d.mu.Unlock()
 		for _, c := range batch {
-			if c.group {
+			switch {
+			case c.lower != nil:
+				d.lowerFn(*c.lower)
+			case c.group:
 				d.groupFn(c.g)
-			} else {
+			default:
 				d.fn(c.t)
 			}
 		}

@@ -24,6 +24,18 @@ type Transition struct {
 	Master netip.Addr
 }
 
+// LowerPriority is an advert of a lower priority heard by a Master
+// (Config.OnLowerPriority).
+type LowerPriority struct {
+	// Instance is the instance name.
+	Instance string
+	// From and Priority are the sender and its priority.
+	From     netip.Addr
+	Priority uint8
+	// Time is when it was received, by the Router's clock.
+	Time time.Time
+}
+
 // Stats are the counters of one instance, after the VRRPv3 MIB (RFC 6527).
 type Stats struct {
 	// AdvertsSent and AdvertsReceived count advertisements; received ones

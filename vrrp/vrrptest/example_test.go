@@ -24,7 +24,8 @@ func (e *exampleT) done() {
 	}
 }
 
-// Two nodes in one call; the Master crashes and the VIP moves. In a test,
+// Two nodes in one call; the Master crashes and the VIP moves (in real
+// time here, with intervals long enough for a loaded machine). In a test,
 // pass t, inside testing/synctest.Test so that it takes no real time.
 func ExampleStart() {
 	t := &exampleT{}
@@ -32,7 +33,7 @@ func ExampleStart() {
 	vip := netip.MustParsePrefix("198.18.0.100/24")
 	c := vrrptest.Start(t, vrrptest.Config{
 		Instances: []vrrp.InstanceConfig{{Name: "VI_1", Interface: "eth0", VRID: 51,
-			AdvertInterval: 10 * time.Millisecond, VIPs: []vrrp.VIP{{Prefix: vip}}}},
+			AdvertInterval: 100 * time.Millisecond, VIPs: []vrrp.VIP{{Prefix: vip}}}},
 		Priorities: []uint8{150, 100},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
