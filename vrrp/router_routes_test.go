@@ -1,6 +1,7 @@
 package vrrp_test
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -54,5 +55,39 @@ func TestRouterVirtualRoutes(t *testing.T) {
 			t.Errorf("r2 took over without the routes: %v %v", r2.binder.HasRoute(route), r2.binder.HasRule(rule))
 		}
 		r2.stop()
+	})
+}
+
+// OnLowerPriority reports each lower priority advert a Master hears
+// (keepalived's notify_master_rx_lower_pri), after the Master answered it.
+func TestRouterOnLowerPriority(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		host := seg.NewHost("r1", addr4(1))
+		var got []vrrp.LowerPriority
+		r, err := vrrp.NewRouter(vrrp.Config{Transport: host, Instances: []vrrp.InstanceConfig{v3inst(150)},
+			OnLowerPriority: func(l vrrp.LowerPriority) { got = append(got, l) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		adv := vrrp.Advertisement{Version: 3, VRID: 51, Priority: 100, Interval: 100, Addresses: []netip.Addr{vip4.Addr()}}
+		msg, err := adv.Append(nil, addr4(9), vrrp.Group4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seg.Inject(host, vrrp.PacketInfo{Src: addr4(9), Dst: vrrp.Group4, TTL: 255}, msg)
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		cancel()
+		<-done
+		if len(got) != 1 || got[0].Instance != "VI_1" || got[0].From != addr4(9) || got[0].Priority != 100 {
+			t.Errorf("OnLowerPriority calls %+v, want one for VI_1 from %v priority 100", got, addr4(9))
+		}
 	})
 }
