@@ -120,7 +120,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 	}
 	notify := func(n kaconf.Notify) NotifyScripts {
 		return NotifyScripts{Master: script(n.Master), Backup: script(n.Backup), Fault: script(n.Fault),
-			Stop: script(n.Stop), Any: script(n.Any)}
+			Stop: script(n.Stop), Any: script(n.Any), MasterRxLowerPri: script(n.MasterRxLowerPri)}
 	}
 
 	for _, f := range []struct {

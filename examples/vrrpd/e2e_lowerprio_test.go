@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,29 @@ func TestE2EPriorityReactions(t *testing.T) {
 					t.Errorf("next advert at %v (keepalived) and %v (vrrpd)", ka.firstAdvertAfter0, vd.firstAdvertAfter0)
 				}
 			}
+		})
+	}
+}
+
+// notify_master_rx_lower_pri runs, with its own arguments only, each time
+// the Master hears a lower priority; vrrpd and keepalived alike.
+func TestE2EMasterRxLowerPri(t *testing.T) {
+	for _, kind := range []string{"keepalived", "vrrpd"} {
+		t.Run(kind, func(t *testing.T) {
+			lab := netns.New(t, 2)
+			h1, h2 := lab.Host(1), lab.Host(2)
+			s, out := notifyScript(t)
+			conf := strings.Replace(e2eConf(200, ""), "  virtual_ipaddress {",
+				"  notify_master_rx_lower_pri \""+s+" rx\"\n  virtual_ipaddress {", 1)
+			startPeer(t, kind, h1, conf)
+			h1.WaitAddr(t, e2eVIP.Addr(), 10*time.Second)
+			injectAdvert(t, h2, 100)
+			waitNotified(t, out, "rx")
+			injectAdvert(t, h2, 150)
+			netns.WaitFor(t, 5*time.Second, "a second run", func() bool {
+				b, _ := os.ReadFile(out)
+				return string(b) == "rx\nrx\n"
+			})
 		})
 	}
 }

@@ -560,6 +560,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Logger:            log,
 		OnTransition:      d.onTransition,
 		OnGroupTransition: d.onGroupTransition,
+		OnLowerPriority:   d.onLowerPriority,
 	})
 	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
@@ -744,6 +745,18 @@ func (d *daemon) onTransition(t vrrp.Transition) {
 			n.scripts = groupScripts
 		}
 		d.notifier.notify(n)
+	}
+}
+
+// onLowerPriority runs the notify_master_rx_lower_pri script of the
+// instance, as keepalived does each time its Master hears a lower
+// priority.
+func (d *daemon) onLowerPriority(l vrrp.LowerPriority) {
+	d.mu.Lock()
+	s := d.cfg.Notify[l.Instance].MasterRxLowerPri
+	d.mu.Unlock()
+	if s != nil {
+		d.notifier.lowerPriority(l.Instance, *s)
 	}
 }
 

@@ -26,6 +26,10 @@ type NotifyScripts struct {
 	// Any is keepalived's notify: run after the state's own script for
 	// every transition with the arguments TYPE NAME STATE PRIORITY.
 	Any *health.Script
+	// MasterRxLowerPri is keepalived's notify_master_rx_lower_pri: run,
+	// with its own arguments only, each time the Master hears a lower
+	// priority.
+	MasterRxLowerPri *health.Script
 }
 
 // notification is one state change to report.
@@ -101,6 +105,12 @@ func (n *notifier) exec(note notification, s health.Script) {
 		return
 	}
 	n.log.Debug("notify script ran", "script", s.String(), "name", note.name, "state", note.state)
+}
+
+// lowerPriority queues the notify_master_rx_lower_pri script s of
+// instance name.
+func (n *notifier) lowerPriority(name string, s health.Script) {
+	n.q.push(func() { n.exec(notification{kind: "INSTANCE", name: name, state: "MASTER_RX_LOWER_PRI"}, s) })
 }
 
 // close runs what is queued and waits for it, then closes the FIFOs and

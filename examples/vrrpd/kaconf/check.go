@@ -268,7 +268,7 @@ func (c *Config) usedScripts() []usedScript {
 		out = append(out, usedScript{pos: s.Pos, command: s.Command, user: s.User, track: s.Name})
 	}
 	notify := func(n Notify) {
-		for _, s := range []*NotifyScript{n.Master, n.Backup, n.Fault, n.Stop, n.Any} {
+		for _, s := range []*NotifyScript{n.Master, n.Backup, n.Fault, n.Stop, n.Any, n.MasterRxLowerPri} {
 			if s != nil {
 				out = append(out, usedScript{pos: s.Pos, command: s.Command, user: s.User})
 			}
@@ -407,7 +407,7 @@ func (c *Config) dropUserless(d *diagSink, disabled map[string]bool) {
 		tracks(g.Name, g.TrackScripts)
 	}
 	notify := func(n *Notify) {
-		for _, slot := range []**NotifyScript{&n.Master, &n.Backup, &n.Fault, &n.Stop, &n.Any} {
+		for _, slot := range []**NotifyScript{&n.Master, &n.Backup, &n.Fault, &n.Stop, &n.Any, &n.MasterRxLowerPri} {
 			s := *slot
 			if s == nil || s.User != "" || checksFile(s.Command) {
 				continue

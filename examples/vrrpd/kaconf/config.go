@@ -229,6 +229,9 @@ type Notify struct {
 	Master, Backup, Fault, Stop *NotifyScript
 	// Any runs on every transition (notify), after the specific one.
 	Any *NotifyScript
+	// MasterRxLowerPri runs each time the Master hears a lower priority
+	// (notify_master_rx_lower_pri, instances only).
+	MasterRxLowerPri *NotifyScript
 }
 
 // ParamMatch says how a tracked process's parameters are compared.

@@ -361,7 +361,7 @@ var instanceKeywords = newTable[*instCtx]("vrrp_instance",
 	refusedKey[*instCtx]("vrf", "VRF interfaces"),
 	refusedKey[*instCtx]("unicast_fault_no_peer", "an instance without unicast peers runs multicast"),
 	refusedKey[*instCtx]("old_unicast_checksum", "adverts are sent with the current VRRPv3 checksum (all forms are accepted)"),
-	refusedKey[*instCtx]("notify_master_rx_lower_pri", "no callback when a Master hears a lower priority"),
+	key("notify_master_rx_lower_pri", 0, "", instNotify),
 	refusedKey[*instCtx]("notify_deleted", "instances deleted by a reload are notified as FAULT"),
 	refusedKey[*instCtx]("garp_extra_if", "periodic gratuitous ARPs on other interfaces"),
 	refusedKey[*instCtx]("vmac_garp_intvl", "periodic gratuitous ARPs on other interfaces"),
@@ -830,6 +830,8 @@ func (dc *decoder) notify(n *Node, owner string, nt *Notify) {
 		slot = &nt.Fault
 	case "notify_stop":
 		slot = &nt.Stop
+	case "notify_master_rx_lower_pri":
+		slot = &nt.MasterRxLowerPri
 	}
 	if !dc.need(n, 1) {
 		return
