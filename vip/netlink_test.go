@@ -783,6 +783,7 @@ func testRoutes(t *testing.T, h *netns.Host) {
 		{To: pfx("198.19.33.0/24"), Table: 200, Priority: 200},
 		{FWMark: 5, Table: 100, Priority: 300},
 		{IIf: "eth0", Table: 100, Priority: 400, IPv6: true},
+		{L3MDev: true, Priority: 500},
 	}
 	wantRoutes := []string{
 		"198.19.30.0/24 via 198.18.0.254 dev eth0 proto keepalived",
@@ -796,6 +797,7 @@ func testRoutes(t *testing.T, h *netns.Host) {
 		"200:\tfrom all to 198.19.33.0/24 lookup 200 proto keepalived",
 		"300:\tfrom all fwmark 0x5 lookup 100 proto keepalived",
 		"400:\tfrom all iif eth0 lookup 100 proto keepalived",
+		"500:\tfrom all lookup [l3mdev-table] proto keepalived",
 	}
 	lines := func(args ...string) []string {
 		var out []string

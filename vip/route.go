@@ -2,14 +2,17 @@ package vip
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
+	"github.com/vrrpkit/vrrpkit/internal/nsthread"
 	"github.com/vrrpkit/vrrpkit/vrrp/vrrpio"
 )
 
@@ -48,7 +51,12 @@ func (n *Netlink) BindRoutes(ctx context.Context, routes []vrrpio.Route, rules [
 		n.log.Debug("added route", "route", routeString(r))
 	}
 	for _, r := range rules {
-		err := n.h.RuleAdd(makeRule(r))
+		var err error
+		if r.L3MDev {
+			err = n.l3mdevRule(r, true)
+		} else {
+			err = n.h.RuleAdd(makeRule(r))
+		}
 		if errors.Is(err, unix.EEXIST) {
 			err = nil
 		}
@@ -71,7 +79,12 @@ func (n *Netlink) UnbindRoutes(ctx context.Context, routes []vrrpio.Route, rules
 	}
 	var errs []error
 	for _, r := range rules {
-		err := n.h.RuleDel(makeRule(r))
+		var err error
+		if r.L3MDev {
+			err = n.l3mdevRule(r, false)
+		} else {
+			err = n.h.RuleDel(makeRule(r))
+		}
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("vip: remove rule %s: %w", ruleString(r), err))
 		}
@@ -132,7 +145,55 @@ func (n *Netlink) makeRoute(r vrrpio.Route) (*netlink.Route, error) {
 	return nr, nil
 }
 
-// makeRule returns the netlink form of r.
+// l3mdevRule adds or removes an l3mdev rule, which the netlink library
+// cannot express (it has no FRA_L3MDEV): the request is built here, with
+// the library's message helpers, and sent from a thread in the Netlink's
+// namespace.
+func (n *Netlink) l3mdevRule(r vrrpio.Rule, add bool) error {
+	typ, flags := unix.RTM_DELRULE, unix.NLM_F_ACK
+	if add {
+		typ, flags = unix.RTM_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK
+	}
+	req := nl.NewNetlinkRequest(typ, flags)
+	msg := nl.NewRtMsg()
+	msg.Family = unix.AF_INET
+	if r.IPv6 {
+		msg.Family = unix.AF_INET6
+	}
+	msg.Protocol, msg.Scope, msg.Table = unix.RTPROT_BOOT, unix.RT_SCOPE_UNIVERSE, unix.RT_TABLE_UNSPEC
+	if add {
+		msg.Type = unix.RTN_UNICAST
+	}
+	req.AddData(msg)
+	u32 := func(v uint32) []byte {
+		b := make([]byte, 4)
+		binary.NativeEndian.PutUint32(b, v)
+		return b
+	}
+	if r.Priority > 0 {
+		req.AddData(nl.NewRtAttr(nl.FRA_PRIORITY, u32(uint32(r.Priority))))
+	}
+	req.AddData(nl.NewRtAttr(nl.FRA_L3MDEV, []byte{1}))
+	req.AddData(nl.NewRtAttr(nl.FRA_PROTOCOL, []byte{uint8(cmpInt(r.Protocol, protoKeepalived))}))
+	if r.FWMark != 0 || r.FWMask != 0 {
+		req.AddData(nl.NewRtAttr(nl.FRA_FWMARK, u32(r.FWMark)))
+		if r.FWMask != 0 {
+			req.AddData(nl.NewRtAttr(nl.FRA_FWMASK, u32(r.FWMask)))
+		}
+	}
+	if r.IIf != "" {
+		req.AddData(nl.NewRtAttr(nl.FRA_IIFNAME, nl.ZeroTerminated(r.IIf)))
+	}
+	if r.OIf != "" {
+		req.AddData(nl.NewRtAttr(nl.FRA_OIFNAME, nl.ZeroTerminated(r.OIf)))
+	}
+	return nsthread.Do(n.ns, func() error {
+		_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+		return err
+	})
+}
+
+// makeRule returns the netlink form of r (not an l3mdev rule).
 func makeRule(r vrrpio.Rule) *netlink.Rule {
 	nr := netlink.NewRule()
 	nr.Family = unix.AF_INET
@@ -219,7 +280,11 @@ func ruleString(r vrrpio.Rule) string {
 	if r.OIf != "" {
 		s += " oif " + r.OIf
 	}
-	s += fmt.Sprintf(" lookup %d", r.Table)
+	if r.L3MDev {
+		s += " lookup [l3mdev-table]"
+	} else {
+		s += fmt.Sprintf(" lookup %d", r.Table)
+	}
 	if r.Priority != 0 {
 		s = fmt.Sprintf("%d: %s", r.Priority, s)
 	}

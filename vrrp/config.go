@@ -434,8 +434,10 @@ func validateRule(r Rule) error {
 		return errors.New("IPv6 with an IPv4 address")
 	case r.Table < 0 || r.Priority < 0 || r.Protocol < 0 || r.Protocol > 255:
 		return errors.New("negative table or priority, or protocol outside 0-255")
-	case r.Table == 0:
-		return errors.New("a table is required")
+	case r.L3MDev && r.Table != 0:
+		return errors.New("an l3mdev rule takes the table of the VRF device, not Table")
+	case r.Table == 0 && !r.L3MDev:
+		return errors.New("a table is required (or L3MDev)")
 	}
 	return nil
 }

@@ -296,7 +296,7 @@ func convertRules(rs []kaconf.Rule) []vrrp.Rule {
 	var out []vrrp.Rule
 	for _, r := range rs {
 		out = append(out, vrrp.Rule{From: r.From, To: r.To, IPv6: r.IPv6, Table: r.Table, Priority: r.Priority,
-			IIf: r.IIf, OIf: r.OIf, FWMark: r.FWMark, FWMask: r.FWMask, Protocol: r.Protocol})
+			IIf: r.IIf, OIf: r.OIf, FWMark: r.FWMark, FWMask: r.FWMask, Protocol: r.Protocol, L3MDev: r.L3MDev})
 	}
 	return out
 }

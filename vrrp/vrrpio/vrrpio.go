@@ -201,6 +201,9 @@ type Rule struct {
 	IIf, OIf string
 	// FWMark and FWMask match the firewall mark (FWMask 0: all bits).
 	FWMark, FWMask uint32
+	// L3MDev looks up the table of the VRF device the packet arrived on
+	// or leaves by (ip rule ... l3mdev); Table is then 0.
+	L3MDev bool
 	// Protocol is the rule's protocol; 0 means 18, as for Route.
 	Protocol int
 }

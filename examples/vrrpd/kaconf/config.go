@@ -70,6 +70,8 @@ type Rule struct {
 	IIf, OIf string
 	// FWMark and FWMask are fwmark MARK[/MASK].
 	FWMark, FWMask uint32
+	// L3MDev is l3mdev: the table of the VRF device.
+	L3MDev bool
 	// NoTrack is no_track.
 	NoTrack bool
 }

@@ -218,7 +218,6 @@ var ruleRefused = map[string]string{
 	"dsfield":               "rules on the TOS",
 	"realms":                "route realms",
 	"goto":                  "goto rules",
-	"l3mdev":                "l3mdev rules (the netlink library vrrpkit uses has no FRA_L3MDEV)",
 	"uidrange":              "rules on user IDs",
 	"ipproto":               "rules on the IP protocol",
 	"sport":                 "rules on ports",
@@ -318,6 +317,8 @@ func (dc *decoder) rule(n *Node) (Rule, bool) {
 					ok = false
 				}
 			}
+		case "l3mdev":
+			r.L3MDev = true
 		case "inet6":
 			r.IPv6 = true
 		case "inet":
@@ -336,8 +337,8 @@ func (dc *decoder) rule(n *Node) (Rule, bool) {
 		dc.warnf(n, "Rule from and to addresses are of different families - ignoring")
 		return r, false
 	}
-	if r.Table == 0 {
-		dc.errorf(n, "rule without table is not supported: vrrpkit's rules look a table up")
+	if r.Table == 0 && !r.L3MDev {
+		dc.errorf(n, "rule without table is not supported: vrrpkit's rules look a table up (or l3mdev)")
 		return r, false
 	}
 	if ok && r.Priority == 0 {
