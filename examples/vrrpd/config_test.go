@@ -16,13 +16,16 @@ import (
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
-// fakeHost finds every script and knows every user, so that conversions
-// do not depend on the machine.
+// fakeHost finds every script and interface and knows every user but
+// keepalived_script, so that conversions do not depend on the machine.
 type fakeHost struct{}
 
 func (fakeHost) FindScript(string) error    { return nil }
-func (fakeHost) UserExists(string) bool     { return true }
 func (fakeHost) FindInterface(string) error { return nil }
+
+// UserExists: every user but keepalived_script, which Debian's package
+// does not create (with it, scripts would run as that user).
+func (fakeHost) UserExists(name string) bool { return name != "keepalived_script" }
 
 func convertText(t *testing.T, text string) (*daemonConfig, kaconf.Diagnostics, error) {
 	t.Helper()
