@@ -78,11 +78,18 @@ func (l Linux) Open(ctx context.Context, ep vrrpio.Endpoint) (vrrpio.Conn, error
 	if vrrpio.FamilyOf(group) != ep.Family || !group.IsMulticast() {
 		return nil, fmt.Errorf("transport: open %s: group %v is not an %v multicast address", ep.Interface, group, ep.Family)
 	}
+	switch {
+	case ep.Protocol == 0 || ep.Protocol == vrrpio.IPProtocol:
+	case ep.Protocol == vrrpio.IPProtocolAH && ep.Family == vrrpio.IPv4:
+	default:
+		return nil, fmt.Errorf("transport: open %s: IP protocol %d over %v: only VRRP, or AH over IPv4", ep.Interface, ep.Protocol, ep.Family)
+	}
 	c := &conn{
 		name:     ep.Interface,
 		fam:      ep.Family,
 		group:    group,
 		sendOnly: ep.SendOnly,
+		ah:       ep.Protocol == vrrpio.IPProtocolAH,
 		log:      logger(l.Logger).With("interface", ep.Interface, "family", ep.Family.String()),
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}),
@@ -169,6 +176,7 @@ type conn struct {
 	fam      vrrpio.Family
 	group    netip.Addr
 	sendOnly bool
+	ah       bool // IP protocol 51: whole IPv4 datagrams (IP_HDRINCL)
 	log      *slog.Logger
 	ns       netns.NsHandle // netns.None() for the current namespace
 	h        *netlink.Handle
@@ -199,6 +207,7 @@ var (
 // sock is one raw socket, bound to one interface index.
 type sock struct {
 	index int
+	ah    bool             // reads and writes whole datagrams
 	p4    *ipv4.PacketConn // for the socket options; I/O goes through rc
 	p6    *ipv6.PacketConn
 	rc    syscall.RawConn
@@ -311,7 +320,7 @@ func (c *conn) addrs(src, dst, local netip.Addr) (netip.Addr, netip.Addr, error)
 func (s *sock) write(b []byte, src, dst netip.Addr) error {
 	var sb sendBuf
 	sb.grow(1)
-	sb.set(0, b, src, dst, s.index, s.p6 != nil)
+	sb.set(0, b, src, dst, s.index, s.p6 != nil, s.ah)
 	_, err := s.sendmmsg(sb.hs)
 	return err
 }
@@ -345,7 +354,7 @@ func (c *conn) WriteBatch(ms []vrrpio.Outgoing) (int, error) {
 			if err != nil {
 				return sent, err
 			}
-			sb.set(i, rest[i].Msg, src, dst, s.index, s.p6 != nil)
+			sb.set(i, rest[i].Msg, src, dst, s.index, s.p6 != nil, s.ah)
 		}
 		n, err := s.sendmmsg(sb.hs[:len(rest)])
 		sent += n
@@ -788,6 +797,9 @@ func addrList(h *netlink.Handle, idx, family int) ([]netlink.Addr, error) {
 // openSocket opens, configures and binds a raw VRRP socket on interface idx.
 func (c *conn) openSocket(idx int) (*sock, error) {
 	network, laddr := fmt.Sprintf("ip4:%d", vrrpio.IPProtocol), "0.0.0.0"
+	if c.ah {
+		network = fmt.Sprintf("ip4:%d", vrrpio.IPProtocolAH)
+	}
 	if c.fam == vrrpio.IPv6 {
 		network, laddr = fmt.Sprintf("ip6:%d", vrrpio.IPProtocol), "::"
 	}
@@ -822,12 +834,14 @@ func (c *conn) openSocket(idx int) (*sock, error) {
 		}
 		return nil, fmt.Errorf("transport: open raw VRRP socket on %s: %w", c.name, err)
 	}
-	s := &sock{index: idx, hfd: -1}
+	s := &sock{index: idx, hfd: -1, ah: c.ah}
 	if err := c.configure(s, pc); err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("transport: set up VRRP socket on %s: %w", c.name, err)
 	}
-	if !c.sendOnly {
+	if !c.sendOnly && !c.ah {
+		// An AH socket has no held socket: its reads are never
+		// deferred.
 		if err := c.openHeld(s); err != nil {
 			pc.Close()
 			return nil, fmt.Errorf("transport: set up VRRP socket on %s: %w", c.name, err)
@@ -864,6 +878,15 @@ func (c *conn) configure(s *sock, pc net.PacketConn) error {
 	if c.fam == vrrpio.IPv4 {
 		p := ipv4.NewPacketConn(pc)
 		s.p4 = p
+		if c.ah {
+			// The AH's ICV covers the IP header: the Router builds
+			// it, identification included.
+			if err := control(rc, func(fd int) error {
+				return wrapOpt("IP_HDRINCL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1))
+			}); err != nil {
+				return err
+			}
+		}
 		err = errors.Join(
 			wrapOpt("IP_TOS", p.SetTOS(tosVRRP)),
 			wrapOpt("IP_TTL", p.SetTTL(ttlVRRP)),

@@ -115,7 +115,7 @@ func (sb *sendBuf) clear() {
 }
 
 // set prepares message i: msg from src to dst, out of interface index.
-func (sb *sendBuf) set(i int, msg []byte, src, dst netip.Addr, index int, v6 bool) {
+func (sb *sendBuf) set(i int, msg []byte, src, dst netip.Addr, index int, v6, hdrincl bool) {
 	h := &sb.hs[i]
 	*h = mmsghdr{}
 	iov := &sb.iovs[i]
@@ -148,6 +148,11 @@ func (sb *sendBuf) set(i int, msg []byte, src, dst netip.Addr, index int, v6 boo
 	sa.Addr = dst.As4()
 	h.hdr.Name = (*byte)(unsafe.Pointer(sa))
 	h.hdr.Namelen = unix.SizeofSockaddrInet4
+	if hdrincl {
+		// The datagram's header names its source; the kernel takes
+		// no IP_PKTINFO with IP_HDRINCL.
+		return
+	}
 	pi := unix.Inet4Pktinfo{Ifindex: int32(index), Spec_dst: src.As4()}
 	off := putCmsg(oob, unix.IPPROTO_IP, unix.IP_PKTINFO, unsafe.Slice((*byte)(unsafe.Pointer(&pi)), unix.SizeofInet4Pktinfo))
 	h.hdr.Control = &oob[0]

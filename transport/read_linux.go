@@ -104,7 +104,7 @@ func (s *sock) readBatch(ms []vrrpio.Incoming, rb *readBuf, held bool) (int, err
 		*h = mmsghdr{}
 		iov := &rb.iovs[i]
 		n := 0
-		if !v6 {
+		if !v6 && !s.ah {
 			// An IPv4 raw socket receives the IP header too.
 			iov[n] = unix.Iovec{Base: &rb.hdrs[i][0]}
 			iov[n].SetLen(ipv4.HeaderLen)
@@ -141,9 +141,16 @@ func (s *sock) readBatch(ms []vrrpio.Incoming, rb *readBuf, held bool) (int, err
 		h := &hs[i]
 		in := &ms[i]
 		in.Info = vrrpio.PacketInfo{}
-		if !v6 {
+		switch {
+		case s.ah:
+			// The whole datagram, header included.
+			in.N = min(int(h.n), len(in.Buf))
+			if in.N >= ipv4.HeaderLen {
+				header4((*[ipv4.HeaderLen]byte)(in.Buf), nil, ipv4.HeaderLen, &in.Info)
+			}
+		case !v6:
 			in.N = header4(&rb.hdrs[i], in.Buf, int(h.n), &in.Info)
-		} else {
+		default:
 			in.N = min(int(h.n), len(in.Buf))
 			if h.hdr.Namelen >= unix.SizeofSockaddrInet6 {
 				in.Info.Src = netip.AddrFrom16(rb.names[i].Addr)

@@ -136,8 +136,20 @@ type InstanceConfig struct {
 	// virtual addresses although it does not own them.
 	Accept bool
 	// AuthPass is the VRRPv2 simple password (at most 8 bytes); empty means
-	// no authentication.
+	// no authentication. With AuthAH it is the key of the ICV instead.
 	AuthPass string
+	// AuthAH authenticates adverts with an IPsec Authentication Header, as
+	// keepalived's auth_type AH does (RFC 2338 section 5.3.6.2, RFC 2402):
+	// adverts are IPv4 datagrams of protocol 51 whose AH carries the
+	// sender's address as SPI, a sequence number, and an HMAC-MD5-96 ICV
+	// keyed with AuthPass over the IP header, the AH and the VRRPv2
+	// message (auth type 2). A received advert must carry a valid ICV, the
+	// SPI of its source and a sequence number greater than the last one
+	// sent or accepted (see AHCounter); others count as DropAuth or
+	// DropReplay. It needs VRRPv2, IPv4 and AuthPass, and excludes
+	// InitialMaster (keepalived clears it: a Master starting with sequence
+	// number 1 would be rejected by peers that counted further).
+	AuthAH bool
 	// VIPs are the virtual addresses, all of one family, which is the
 	// family of the instance. VRRPv3 requires at least one (RFC 5798
 	// section 5.2.5). A VRRPv2 instance may have none (RFC 3768 sets no
@@ -539,6 +551,18 @@ func validateInstances(insts []InstanceConfig) []error {
 		if len(c.AuthPass) > AuthDataLen {
 			add("AuthPass", "at most %d bytes", AuthDataLen)
 		}
+		if c.AuthAH {
+			switch {
+			case c.Version != 2:
+				add("AuthAH", "authentication exists in VRRPv2 only")
+			case fam != IPv4:
+				add("AuthAH", "the Authentication Header is for IPv4 only")
+			case c.AuthPass == "":
+				add("AuthAH", "needs AuthPass as its key")
+			case c.InitialMaster && c.Priority != 255:
+				add("AuthAH", "excludes InitialMaster below priority 255, as keepalived")
+			}
+		}
 		for j, p := range c.UnicastPeers {
 			if !p.IsValid() || FamilyOf(p) != fam || p.IsMulticast() {
 				add(fmt.Sprintf("UnicastPeers[%d]", j), "%v is not a unicast %v address", p, fam)
@@ -623,7 +647,12 @@ func (c *InstanceConfig) machineConfig(local netip.Addr) MachineConfig {
 
 		HigherPrioSendAdvert: c.HigherPrioSendAdvert,
 	}
-	if c.AuthPass != "" {
+	switch {
+	case c.AuthAH:
+		// The VRRP message carries type 2 and zero data; the key
+		// authenticates the datagram.
+		mc.AuthType = AuthAH
+	case c.AuthPass != "":
 		mc.AuthType, mc.AuthData = AuthPass, PasswordData(c.AuthPass)
 	}
 	return mc
@@ -633,5 +662,5 @@ func (c *InstanceConfig) machineConfig(local netip.Addr) MachineConfig {
 // so that a reload can change b into a in place.
 func sameSlot(a, b *InstanceConfig) bool {
 	return a.Interface == b.Interface && a.VRID == b.VRID && a.Version == b.Version &&
-		a.Family() == b.Family() && a.Group == b.Group
+		a.Family() == b.Family() && a.Group == b.Group && a.AuthAH == b.AuthAH
 }

@@ -184,3 +184,31 @@ func ExampleInstanceConfig_virtualRoutes() {
 	// as Master: true true
 	// stopped: false false
 }
+
+// An instance that interoperates with keepalived's auth_type AH: VRRPv2
+// over IPv4, AuthPass as the key. Its adverts are whole IPv4 datagrams of
+// protocol 51, which AppendAH builds and ParseAH and VerifyAH check; the
+// transport.Linux Conn sends them with IP_HDRINCL.
+func ExampleInstanceConfig_authAH() {
+	c := vrrp.InstanceConfig{
+		Name: "VI_CS", Interface: "eth0", VRID: 51, Version: 2, Priority: 100,
+		AuthPass: "secret", AuthAH: true,
+		VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}},
+	}
+	fmt.Println((&vrrp.Config{Instances: []vrrp.InstanceConfig{c}}).Validate())
+
+	// The ICV covers the IP header: a datagram built for one source does
+	// not verify once the source changes.
+	a := vrrp.Advertisement{Version: 2, VRID: 51, Priority: 100, Interval: 1, AuthType: vrrp.AuthAH,
+		Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.100")}}
+	msg, _ := a.Append(nil, netip.Addr{}, netip.Addr{})
+	key := vrrp.PasswordData(c.AuthPass)
+	pkt, _ := vrrp.AppendAH(nil, vrrp.AHFields{Src: netip.MustParseAddr("198.18.0.1"), Dst: vrrp.Group4, ID: 1, Seq: 1}, msg, key)
+	fmt.Println(vrrp.VerifyAH(pkt, key, false))
+	pkt[15] = 2 // 198.18.0.2
+	fmt.Println(vrrp.VerifyAH(pkt, key, false))
+	// Output:
+	// <nil>
+	// true
+	// false
+}

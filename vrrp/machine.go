@@ -104,7 +104,8 @@ const (
 	// DropAuthType: VRRPv2 authentication type differs from the local one
 	// (RFC 3768 section 7.1).
 	DropAuthType
-	// DropAuth: VRRPv2 password differs.
+	// DropAuth: VRRPv2 password differs; with AuthAH, the ICV does not
+	// verify with the key or the SPI is not the sender's address.
 	DropAuth
 	// DropInterval: VRRPv2 advert interval differs from the local one (RFC
 	// 3768 section 7.1), or a zero interval.
@@ -135,13 +136,18 @@ const (
 	// DropOverflow: adverts the Conn discarded because too many were held
 	// for a deferred read (DeferredReader); counted in RouterStats only.
 	DropOverflow
+	// DropReplay: an AuthAH advert whose sequence number is not greater
+	// than the last one sent or accepted (AHCounter.Accept): a replay, or
+	// a peer whose count is behind, as keepalived drops it ("sequence
+	// number already processed").
+	DropReplay
 	// NumDropReasons is the number of drop reasons, for arrays of counters.
 	NumDropReasons
 )
 
 var dropNames = [...]string{"none", "truncated", "length", "version", "type", "checksum", "family",
 	"unknown-vrid", "unknown-peer", "ttl", "auth-type", "auth", "interval", "no-addresses",
-	"address-list", "owner", "lower-priority", "not-running", "loop", "stale", "overflow"}
+	"address-list", "owner", "lower-priority", "not-running", "loop", "stale", "overflow", "replay"}
 
 // String returns a short lower-case name for d, as used in metrics.
 func (d DropReason) String() string {

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -193,6 +194,11 @@ type Received struct {
 	// Untimed says not to date the advert by Info.Time (the wall clock
 	// stepped since the last read).
 	Untimed bool
+	// Packet is the whole IPv4 datagram of an advert read on an AH Conn
+	// (Endpoint.Protocol 51), whose message Adv decodes; nil for an advert
+	// read on a VRRP Conn. An AuthAH instance checks its ICV, SPI and
+	// sequence number. It is not retained.
+	Packet []byte
 }
 
 // ReceiveResult is what became of a Received advert.
@@ -283,6 +289,8 @@ type nodeInst struct {
 	keptSrc  netip.Addr // its source
 	heardAt  time.Time  // when a Master was last heard, even a lower one
 	dirty    bool
+	ah       AHCounter // the AH sequence number (AuthAH)
+	ipID     uint16    // the IPv4 identification of the last AH advert
 	removed  bool
 	shown    visible
 }
@@ -824,6 +832,13 @@ func (n *Node) Receive(now time.Time, id int, r *Received) ReceiveResult {
 		// against their PeerTTLs range or MinTTL.
 		return ReceiveResult{Drop: DropUnknownPeer}
 	}
+	var ah AH
+	if inst.cfg.AuthAH {
+		var d DropReason
+		if ah, d = n.checkAH(inst, r); d != DropNone {
+			return ReceiveResult{Drop: d, Counted: true}
+		}
+	}
 	kernel := r.Info.Time
 	if r.Untimed {
 		kernel = time.Time{}
@@ -843,7 +858,18 @@ func (n *Node) Receive(now time.Time, id int, r *Received) ReceiveResult {
 	// Never before the previous advert, so that the machine sees time
 	// move forward.
 	at = later(at, inst.recvAt)
+	master := inst.m.State() == Master
 	e := inst.m.Receive(at, r.Adv, r.Info)
+	if inst.cfg.AuthAH {
+		switch {
+		case master && e.Drop == DropLowerPriority:
+			// keepalived's Master goes on from the lower sender's
+			// count, its answer included.
+			inst.ah.LowerPriority(ah.Seq)
+		case !master:
+			inst.ah.Cycled = false
+		}
+	}
 	if e.Drop == DropNone || e.Drop == DropLowerPriority {
 		// Only an advert that passed the checks marks the time: a
 		// forged one must not make the live Master's look stale.
@@ -860,6 +886,31 @@ func (n *Node) Receive(now time.Time, id int, r *Received) ReceiveResult {
 		n.emit(Effect{Kind: EffectLowerPriority, ID: inst.id, Priority: r.Adv.Priority, Addrs: []netip.Addr{r.Info.Src}})
 	}
 	return ReceiveResult{Drop: e.Drop, Counted: true}
+}
+
+// checkAH applies keepalived's AH checks to an advert for the AuthAH
+// instance inst, in its order: an Authentication Header must be there, its
+// ICV must verify with the key, its SPI must be the source address, and
+// its sequence number must be greater than the counter, which it then
+// becomes.
+func (n *Node) checkAH(inst *nodeInst, r *Received) (AH, DropReason) {
+	if r.Packet == nil {
+		return AH{}, DropAuthType
+	}
+	ah, _, err := ParseAH(r.Packet)
+	if err != nil {
+		return ah, DropAuthType
+	}
+	if !VerifyAH(r.Packet, PasswordData(inst.cfg.AuthPass), len(inst.cfg.UnicastPeers) > 0) {
+		return ah, DropAuth
+	}
+	if src := AHSource(r.Packet); ah.SPI != binary.BigEndian.Uint32(src.AsSlice()) {
+		return ah, DropAuth
+	}
+	if !inst.ah.Accept(ah.Seq) {
+		return ah, DropReplay
+	}
+	return ah, DropNone
 }
 
 // ClockStepped tells the Node that the wall clock was stepped: the arrival
@@ -1062,6 +1113,10 @@ func (n *Node) emit(e Effect) { n.effects = append(n.effects, e) }
 // destinations, while inst is at hand, so that its owner only writes.
 func (n *Node) send(inst *nodeInst, prio uint8) {
 	inst.m.FillAdvert(&n.adv, prio)
+	if inst.cfg.AuthAH {
+		n.sendAH(inst, prio)
+		return
+	}
 	for _, dst := range inst.dsts {
 		psrc, pdst := inst.src, dst
 		if inst.cfg.ChecksumNoPseudo && inst.cfg.Family() == IPv4 {
@@ -1080,8 +1135,43 @@ func (n *Node) send(inst *nodeInst, prio uint8) {
 	}
 }
 
+// sendAH encodes an advert of an AuthAH instance as whole IPv4 datagrams,
+// one for each destination, with one IP identification and one sequence
+// number for them all, as keepalived does.
+func (n *Node) sendAH(inst *nodeInst, prio uint8) {
+	inst.ipID++
+	if inst.ipID == 0 {
+		inst.ipID++ // the kernel would replace 0
+	}
+	f := AHFields{Src: inst.src, ID: inst.ipID, Seq: inst.ah.Next(), Unicast: len(inst.cfg.UnicastPeers) > 0}
+	key := PasswordData(inst.cfg.AuthPass)
+	for _, dst := range inst.dsts {
+		f.Dst = dst
+		out := Outgoing{Src: inst.src, Dst: dst}
+		start := len(n.arena)
+		b, err := n.adv.Append(n.arena, netip.Addr{}, netip.Addr{})
+		// The datagram follows the message it is built from.
+		pstart := len(b)
+		if err == nil {
+			b, err = AppendAH(b, f, b[start:pstart], key)
+		}
+		if err != nil {
+			n.log.Error("cannot encode an advert", "instance", inst.cfg.Name, "err", err)
+		} else {
+			n.arena = b
+			out.Msg = b[pstart:len(b):len(b)]
+		}
+		n.sends = append(n.sends, out)
+		n.emit(Effect{Kind: EffectSend, ID: inst.id, Priority: prio, Ref: len(n.sends) - 1})
+	}
+}
+
 // apply carries out the effects of one Machine input, in order.
 func (n *Node) apply(inst *nodeInst, e Effects, now time.Time) {
+	if e.Transitioned() && e.To == Master {
+		// Before the takeover's advert.
+		inst.ah.BecomeMaster()
+	}
 	if e.Send {
 		n.send(inst, e.SendPriority)
 	}

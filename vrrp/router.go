@@ -114,6 +114,15 @@ type instIO struct {
 type connKey struct {
 	iface string
 	fam   Family
+	ah    bool // an AH Conn (Endpoint.Protocol 51), for AuthAH instances
+}
+
+// protocol is the Endpoint.Protocol of the Conn of k.
+func (k connKey) protocol() uint8 {
+	if k.ah {
+		return IPProtocolAH
+	}
+	return 0
 }
 
 type conn struct {

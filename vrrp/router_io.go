@@ -25,6 +25,7 @@ const readBatch = 16
 type inbound struct {
 	info PacketInfo
 	n    int
+	off  int // where the VRRP message starts in buf: after the IP and AH headers on an AH Conn
 	err  error
 	form ChecksumForm
 	adv  Advertisement
@@ -51,7 +52,7 @@ func newInbatch() any {
 // addInstance sets up an instance, its socket and its VMAC, and adds it to
 // the Node.
 func (r *Router) addInstance(c InstanceConfig) (int, error) {
-	key := connKey{c.Interface, c.Family()}
+	key := connKey{c.Interface, c.Family(), c.AuthAH}
 	cn := r.conns[key]
 	if cn == nil {
 		group := c.Group
@@ -61,13 +62,15 @@ func (r *Router) addInstance(c InstanceConfig) (int, error) {
 				group = Group6
 			}
 		}
-		conn0, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: c.Interface, Family: key.fam, Group: group})
+		conn0, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: c.Interface, Family: key.fam, Group: group, Protocol: key.protocol()})
 		if err != nil {
 			r.log.Error("cannot open VRRP socket", "instance", c.Name, "interface", c.Interface, "family", key.fam, "err", err)
 			return 0, fmt.Errorf("vrrp: instance %s: open %s %v: %w", c.Name, c.Interface, key.fam, err)
 		}
 		cn = &conn{key: key, conn: conn0, group: group}
-		if !r.cfg.EagerReads {
+		if !r.cfg.EagerReads && !key.ah {
+			// An AH Conn is read eagerly: a deferring filter would
+			// have to find the priority behind the AH.
 			cn.dr, _ = conn0.(DeferredReader)
 		}
 		r.conns[key] = cn
@@ -125,7 +128,7 @@ func (r *Router) openVMAC(io *instIO, c *InstanceConfig) error {
 	if c.VMACXmitBase {
 		return nil
 	}
-	vc, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: name, Family: c.Family(), Group: io.c.group, SendOnly: true})
+	vc, err := r.cfg.Transport.Open(r.ctx, Endpoint{Interface: name, Family: c.Family(), Group: io.c.group, SendOnly: true, Protocol: io.c.key.protocol()})
 	if err != nil {
 		r.log.Error("cannot open VRRP socket on the VMAC", "instance", c.Name, "vmac", name, "err", err)
 		return err
@@ -229,7 +232,18 @@ func decode(c *conn, p *inbound, n int, info PacketInfo) {
 	p.info, p.n = info, n
 	msg := p.buf[:n]
 	p.err = nil
+	p.off = 0
 	p.form = ChecksumBad
+	if c.key.ah && n < len(p.buf) {
+		// A whole datagram: the message follows the IP and AH headers.
+		var m []byte
+		if _, m, p.err = ParseAH(msg); p.err != nil {
+			p.off = n // no VRID to find
+			return
+		}
+		p.off = n - len(m)
+		msg = m
+	}
 	if n == len(p.buf) {
 		p.err = fmt.Errorf("%w: message of %d bytes or more", ErrLength, n)
 	} else if p.err = p.adv.Unmarshal(msg, c.key.fam == IPv6); p.err == nil {
@@ -276,6 +290,8 @@ func dropFor(err error) DropReason {
 		return DropFamily
 	case errors.Is(err, ErrVRID):
 		return DropUnknownVRID
+	case errors.Is(err, ErrAH):
+		return DropAuthType
 	}
 	return DropLength
 }
@@ -299,16 +315,16 @@ func (r *Router) unknownVRID(c *conn, p *inbound, now time.Time) {
 		l.suppressed++
 		return
 	}
-	r.log.Info(fmt.Sprintf("(%s) Unknown VRID %d received from %v, ignoring", c.key.iface, p.buf[1], p.info.Src),
-		"interface", c.key.iface, "family", c.key.fam, "vrid", p.buf[1], "src", p.info.Src, "suppressed", l.suppressed)
+	r.log.Info(fmt.Sprintf("(%s) Unknown VRID %d received from %v, ignoring", c.key.iface, p.buf[p.off+1], p.info.Src),
+		"interface", c.key.iface, "family", c.key.fam, "vrid", p.buf[p.off+1], "src", p.info.Src, "suppressed", l.suppressed)
 	l.last, l.suppressed = now, 0
 }
 
 // receive hands one message to the Node, and counts it.
 func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 	var io *instIO
-	if p.n >= 2 {
-		io = c.vrids[p.buf[1]]
+	if p.n >= p.off+2 {
+		io = c.vrids[p.buf[p.off+1]]
 	}
 	r.rstats.received.Add(1)
 	if io == nil || c.closed {
@@ -317,12 +333,16 @@ func (r *Router) receive(c *conn, p *inbound, now time.Time) {
 			d = dropFor(p.err)
 		}
 		r.rstats.drops[d].Add(1)
-		if d == DropUnknownVRID && r.cfg.LogUnknownVRIDs && !c.closed && p.n >= 2 {
+		if d == DropUnknownVRID && r.cfg.LogUnknownVRIDs && !c.closed && p.n >= p.off+2 {
 			r.unknownVRID(c, p, now)
 		}
 		return
 	}
-	res := r.node.Receive(now, io.id, &Received{Adv: &p.adv, Info: p.info, Err: p.err, Form: p.form, Untimed: r.stepped})
+	rc := Received{Adv: &p.adv, Info: p.info, Err: p.err, Form: p.form, Untimed: r.stepped}
+	if c.key.ah {
+		rc.Packet = p.buf[:p.n]
+	}
+	res := r.node.Receive(now, io.id, &rc)
 	if res.Counted {
 		io.stats.advertsReceived.Add(1)
 		io.stats.checksums[p.form].Add(1)

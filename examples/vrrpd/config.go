@@ -358,7 +358,9 @@ func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceCo
 			c.AuthPass = in.AuthPass
 		}
 	case kaconf.AuthAH:
-		return c, fmt.Errorf("vrrpd: %s: instance %s: auth_type AH is not supported", in.Pos, in.Name)
+		// kaconf kept it for VRRPv2 over IPv4 with a password only,
+		// and cleared an initial MASTER state, as keepalived.
+		c.AuthPass, c.AuthAH = in.AuthPass, true
 	}
 	seen := map[netip.Addr]bool{}
 	for _, v := range in.VIPs {

@@ -323,13 +323,17 @@ func TestConvertNoVIP(t *testing.T) {
 	}
 }
 
-func TestConvertErrors(t *testing.T) {
-	_, diags, err := convertText(t, "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n authentication {\n  auth_type AH\n  auth_pass x\n }\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n")
-	if err == nil {
-		t.Fatalf("AH accepted")
+func TestConvertAH(t *testing.T) {
+	cfg, diags, err := convertText(t, "vrrp_instance V {\n interface eth0\n state MASTER\n priority 150\n virtual_router_id 9\n authentication {\n  auth_type AH\n  auth_pass x\n }\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n")
+	if err != nil {
+		t.Fatalf("AH: %v (%s)", err, diags)
 	}
-	if diags.HasErrors() && err.Error() != diags.Err().Error() {
-		t.Errorf("error %q, want the diagnostics' %q", err, diags.Err())
+	c := cfg.Instances[0]
+	if !c.AuthAH || c.AuthPass != "x" || c.InitialMaster {
+		t.Errorf("AH instance %+v", c)
+	}
+	if !strings.Contains(diags.String(), "Initial state master is incompatible with AH authentication - clearing") {
+		t.Errorf("diagnostics %s", diags)
 	}
 }
 

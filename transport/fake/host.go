@@ -93,12 +93,18 @@ func (h *Host) Conns() []*Conn {
 // joined to ep.Group, or to vrrp.Group4 or vrrp.Group6 when it is zero.
 // The interface name is recorded as given; a host may open any number of
 // Conns, all on this segment. Open fails with an error wrapping
-// ErrEndpoint for a bad family or group, ErrNoAddress when the host has
+// ErrEndpoint for a bad family or group or an IP protocol other than VRRP
+// (AH Conns are not modelled), ErrNoAddress when the host has
 // no address of the family, ErrClosed after Segment.Close, or ctx.Err()
 // when ctx is done.
 func (h *Host) Open(ctx context.Context, ep vrrp.Endpoint) (vrrp.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("fake: open %s on %s: %w", ep.Interface, h.name, err)
+	}
+	if ep.Protocol != 0 && ep.Protocol != vrrp.IPProtocol {
+		// AH Conns carry whole datagrams, which the segment does not
+		// model yet.
+		return nil, fmt.Errorf("fake: open %s on %s: %w: IP protocol %d", ep.Interface, h.name, ErrEndpoint, ep.Protocol)
 	}
 	group := ep.Group.Unmap()
 	switch ep.Family {

@@ -18,6 +18,10 @@ import (
 // IPProtocol is the IP protocol number of VRRP.
 const IPProtocol = 112
 
+// IPProtocolAH is the IP protocol number of the IPsec Authentication
+// Header, which carries VRRPv2 adverts with keepalived's auth_type AH.
+const IPProtocolAH = 51
+
 // Family is an IP address family.
 type Family uint8
 
@@ -62,6 +66,16 @@ type Endpoint struct {
 	// needs no address of its own on Interface (a VMAC interface sends
 	// with the parent's address). Its ReadFrom may block until Close.
 	SendOnly bool
+	// Protocol is the IP protocol of the Conn: 0 (or 112) for VRRP, or
+	// IPProtocolAH (IPv4 only) for VRRPv2 adverts behind an IPsec
+	// Authentication Header. Since the AH's ICV covers the IP header, an
+	// AH Conn carries whole IPv4 datagrams: ReadFrom and ReadBatch return
+	// each datagram as received, header included (PacketInfo as for
+	// VRRP), and WriteTo and WriteBatch send b as the datagram, header
+	// included, to dst (its destination), from src (its source; an
+	// invalid src is not allowed), with the header checksum filled in by
+	// the kernel.
+	Protocol uint8
 }
 
 // Transport opens VRRP packet connections. The Router opens one Conn for

@@ -149,9 +149,6 @@ func completeAuth(dc *decoder, in *Instance, st *instanceState) {
 		dc.warnf(n, "(%s) Initial state master is incompatible with AH authentication - clearing", name)
 		in.State = StateBackup
 	}
-	if in.AuthType == AuthAH {
-		dc.diags.errorf(st.authTypePos, "(%s) auth_type AH is not supported: vrrpkit has no IPSEC-AH; use PASS or no authentication", name)
-	}
 }
 
 // completeMinimum is keepalived's chk_min_cfg, plus the source and

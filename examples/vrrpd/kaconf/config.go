@@ -349,7 +349,7 @@ const (
 	AuthNone AuthType = iota
 	// AuthPass is the simple password (auth_type PASS).
 	AuthPass
-	// AuthAH is IPSEC-AH (auth_type AH), which vrrpkit does not support.
+	// AuthAH is IPSEC-AH (auth_type AH): vrrp.InstanceConfig.AuthAH.
 	AuthAH
 )
 

@@ -20,7 +20,7 @@ type instanceState struct {
 	lowerPrioRepSet, lowerPrioDelaySet       bool
 	higherPrioSet                            bool
 	unicastTTL                               int
-	authTypePos, noAcceptPos, srcPos         Pos
+	noAcceptPos, srcPos                      Pos
 }
 
 // instance decodes a vrrp_instance.
@@ -375,7 +375,6 @@ var authKeywords = newTable[*instCtx]("authentication",
 			x.in.AuthType = AuthPass
 		case "AH":
 			x.in.AuthType = AuthAH
-			x.st.authTypePos = n.Pos
 		default:
 			dc.warnf(n, "(%s) unknown authentication type '%s'", x.in.Name, n.Words[1])
 		}

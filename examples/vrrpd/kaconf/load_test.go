@@ -568,7 +568,6 @@ vrrp_instance VI_1 {` + body + `  smtp_alert
 			{Error, 35, "Unexpected '{' - nopreempt takes no block"},
 			{Error, 37, "*** Configuration line starting `state` is missing a parameter after keyword `state` at word position 2"},
 			{Warning, 38, "Unknown keyword 'v3_checksum_as_v2' (not in keepalived 2.2.7)"},
-			{Error, 32, "(VI_1) auth_type AH is not supported"},
 			{Error, 23, "(VI_1) no_accept mode (the default in strict mode) is not supported"},
 		},
 		check: func(t *testing.T, c *Config) {
