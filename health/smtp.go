@@ -62,8 +62,8 @@ const (
 // keepalived's options map onto an SMTP and its Check as follows:
 // helo_name is HeloName; connect_ip and connect_port are Address; bindto
 // and bind_port are Dialer.LocalAddr; connect_timeout (5 s by default in
-// keepalived) is Check.Timeout; retry is Check.Fall - 1 (keepalived
-// retries once by default). Each of the deprecated host blocks of an
+// keepalived) is StepTimeout, with a Check.Timeout of SMTPSteps times as
+// much; retry is Check.Fall - 1 (keepalived retries once by default). Each of the deprecated host blocks of an
 // SMTP_CHECK is an SMTP check of its own.
 type SMTP struct {
 	// Address is the IP address and port of the server, such as
@@ -78,7 +78,18 @@ type SMTP struct {
 	// net.Dialer. The probe's context bounds the whole exchange, the
 	// connection attempt included, whatever Dialer.Timeout says.
 	Dialer *net.Dialer
+	// StepTimeout, if set, bounds each step of the exchange on its own:
+	// the connection attempt, and each read of a reply and write of a
+	// command, as keepalived's connect_timeout does (the whole exchange
+	// may then last up to six times as long). Zero means the probe's
+	// context alone bounds the exchange.
+	StepTimeout time.Duration
 }
+
+// SMTPSteps is the number of steps of an SMTP check that StepTimeout
+// bounds each: connecting, reading the greeting, sending HELO, reading its
+// reply, sending QUIT and reading its reply.
+const SMTPSteps = 6
 
 // Validate reports what is wrong with s's configuration, each problem an
 // error wrapping ErrCheck.
@@ -90,6 +101,9 @@ func (s SMTP) Validate() error {
 	}
 	if len(s.HeloName) > smtpMaxHelo {
 		errs = append(errs, fmt.Errorf("%w: SMTP HeloName is %d bytes, more than %d", ErrCheck, len(s.HeloName), smtpMaxHelo))
+	}
+	if s.StepTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%w: SMTP StepTimeout %v is negative", ErrCheck, s.StepTimeout))
 	}
 	if i := strings.IndexFunc(s.HeloName, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
 		errs = append(errs, fmt.Errorf("%w: SMTP HeloName %q holds a control character", ErrCheck, s.HeloName))
@@ -121,7 +135,13 @@ func (s SMTP) Check(ctx context.Context) error {
 	if d == nil {
 		d = &net.Dialer{KeepAlive: -1}
 	}
-	c, err := d.DialContext(ctx, "tcp", ap.String())
+	dctx := ctx
+	if s.StepTimeout > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, s.StepTimeout)
+		defer cancel()
+	}
+	c, err := d.DialContext(dctx, "tcp", ap.String())
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrSMTPConnect, ap, err)
 	}
@@ -131,7 +151,7 @@ func (s SMTP) Check(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	x := smtpConn{ctx: ctx, c: c, r: bufio.NewReaderSize(c, smtpMaxLine), addr: ap}
+	x := smtpConn{ctx: ctx, c: c, r: bufio.NewReaderSize(c, smtpMaxLine), addr: ap, step: s.StepTimeout}
 	code, line, err := x.reply("reading the greeting")
 	switch {
 	case errors.Is(err, errSMTPSyntax):
@@ -158,6 +178,7 @@ func (s SMTP) Check(ctx context.Context) error {
 		return err
 	}
 	// Any line answers QUIT, as in keepalived.
+	x.startStep()
 	if _, err := x.line("reading the reply to QUIT"); err != nil {
 		return err
 	}
@@ -174,6 +195,19 @@ type smtpConn struct {
 	c    net.Conn
 	r    *bufio.Reader
 	addr netip.AddrPort
+	// step, if not 0, bounds each read of a reply and each write.
+	step time.Duration
+}
+
+// startStep sets the deadline of the next read or write.
+func (x *smtpConn) startStep() {
+	if x.step <= 0 {
+		return
+	}
+	x.c.SetDeadline(time.Now().Add(x.step))
+	if x.ctx.Err() != nil {
+		x.c.SetDeadline(time.Unix(1, 0)) // the context ended meanwhile
+	}
 }
 
 // fail returns err wrapped in ErrSMTPExchange, with the context's error
@@ -187,6 +221,7 @@ func (x *smtpConn) fail(step string, err error) error {
 
 // send writes a command line.
 func (x *smtpConn) send(cmd string) error {
+	x.startStep()
 	if _, err := io.WriteString(x.c, cmd+"\r\n"); err != nil {
 		verb, _, _ := strings.Cut(cmd, " ")
 		return x.fail("sending "+verb, err)
@@ -215,6 +250,7 @@ func (x *smtpConn) line(step string) (string, error) {
 // (three digits, then a space, a hyphen for a line to follow, or
 // nothing), or ErrSMTPExchange.
 func (x *smtpConn) reply(step string) (int, string, error) {
+	x.startStep()
 	code := -1
 	for range smtpMaxLines {
 		l, err := x.line(step)

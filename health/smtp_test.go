@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,6 +114,7 @@ func TestSMTPValidate(t *testing.T) {
 		{Address: ""}, {Address: "localhost:25"}, {Address: "198.18.0.1"}, {Address: "198.18.0.1:0"},
 		{Address: "198.18.0.1:25", HeloName: "a\r\nMAIL FROM:<x>"},
 		{Address: "198.18.0.1:25", HeloName: strings.Repeat("a", 600)},
+		{Address: "198.18.0.1:25", StepTimeout: -time.Second},
 	} {
 		if err := s.Check(context.Background()); !errors.Is(err, ErrCheck) {
 			t.Errorf("%+v.Check = %v, want ErrCheck", s, err)
@@ -312,6 +314,27 @@ func testSMTPCheck(t *testing.T, n privnet.Net) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("Check did not return after its context was cancelled")
+		}
+	})
+
+	t.Run("step timeout", func(t *testing.T) {
+		slow := func(cmd string) string {
+			time.Sleep(300 * time.Millisecond)
+			return goodSMTP(cmd)
+		}
+		ap, _ := fakeSMTP(t, smtpScript{greeting: "220 x\r\n", replies: slow})
+		// Two slow replies: 600 ms in all, each within its 500 ms step.
+		if err := check(SMTP{Address: ap.String(), StepTimeout: 500 * time.Millisecond}); err != nil {
+			t.Fatalf("each step within StepTimeout: %v", err)
+		}
+		ap, _ = fakeSMTP(t, smtpScript{hang: true})
+		start := time.Now()
+		err := check(SMTP{Address: ap.String(), StepTimeout: 200 * time.Millisecond})
+		if !errors.Is(err, ErrSMTPExchange) || !errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Check of a silent server = %v, want ErrSMTPExchange wrapping the step's deadline", err)
+		}
+		if d := time.Since(start); d > probe/2 {
+			t.Fatalf("the step timeout took %v", d)
 		}
 	})
 
