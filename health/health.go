@@ -19,8 +19,8 @@
 //     against a quorum, with fork and terminate delays.
 //   - Interface (track_interface): link state from a netlink subscription.
 //   - File (vrrp_track_file): a priority change read from a file.
-//   - TCP (TCP_CHECK) and HTTP (HTTP_GET, SSL_GET, with TLS verification
-//     on by default).
+//   - TCP (TCP_CHECK), HTTP (HTTP_GET, SSL_GET, with TLS verification
+//     on by default) and SMTP (SMTP_CHECK: greeting, HELO, QUIT).
 //
 // Package health/pool runs these checkers on the real servers of
 // load-balanced pools (keepalived's virtual_server).

@@ -55,9 +55,7 @@ var refusedOnPurpose = map[string]string{
 // tracked. TestCorpusAgainstKeepalived fails for a disagreement not listed
 // here, and for a file listed here that now agrees ("remove from
 // knownGaps"): the list shrinks as the features land.
-var knownGaps = map[string]string{
-	"01-keepalived-sample-ipv6-lvs.conf": "LVS: SMTP_CHECK and persistence_timeout: issue 13 in progress",
-}
+var knownGaps = map[string]string{}
 
 // corpusFiles returns the corpus's configurations, sorted.
 func corpusFiles(t *testing.T) []string {

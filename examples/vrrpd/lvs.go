@@ -36,7 +36,7 @@ import (
 // check/check_data.c); delay_loop's 60 s is filled in by kaconf.
 const (
 	lvsDefaultConnectTimeout   = 5 * time.Second
-	lvsDefaultRetry            = 1 // TCP_CHECK, HTTP_GET, SSL_GET
+	lvsDefaultRetry            = 1 // TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK
 	lvsDefaultMiscRetry        = 0 // MISC_CHECK
 	lvsDefaultDelayBeforeRetry = time.Second
 )
@@ -95,13 +95,15 @@ type lvsService struct {
 // result is the checker's state.
 type lvsCheck struct {
 	// Type is the checker's keyword (TCP_CHECK, HTTP_GET, SSL_GET,
-	// MISC_CHECK) and Pos its line.
+	// SMTP_CHECK, MISC_CHECK) and Pos its line.
 	Type string
 	Pos  kaconf.Pos
-	// Attempts are run in order: one TCP or Script, or one HTTP per url.
+	// Attempts are run in order: one TCP, SMTP or Script, or one HTTP
+	// per url.
 	Attempts []health.Checker
 	// AttemptTimeout bounds each of Attempts (connect_timeout, or
-	// misc_timeout).
+	// misc_timeout; for SMTP_CHECK, whose connect_timeout bounds each
+	// step, health.SMTPSteps times connect_timeout).
 	AttemptTimeout time.Duration
 	// Retry and DelayBeforeRetry are retry and delay_before_retry.
 	Retry            int
@@ -200,8 +202,8 @@ func posMsg(pos kaconf.Pos, msg string) string {
 //
 // A setting that would change behaviour and that vrrpd cannot honour is an
 // error naming its FILE:LINE: fwmark 0, ha_suspend, real server weight 0, uthreshold / lthreshold,
-// misc_dynamic, and checkers other than TCP_CHECK, HTTP_GET, SSL_GET and
-// MISC_CHECK. The LVS keywords kaconf reads but does not type (regex,
+// misc_dynamic, and checkers other than TCP_CHECK, HTTP_GET, SSL_GET,
+// SMTP_CHECK and MISC_CHECK. The LVS keywords kaconf reads but does not type (regex,
 // sorry_server_inhibit, scheduler flags, tunnel options...) are errors of
 // kaconf's already (Refused in its keyword table). A configuration whose
 // diagnostics hold errors must be refused before (see convert).
@@ -413,10 +415,14 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 			c.errorf(rs.Pos, "real server %s: uthreshold and lthreshold are not supported (examples/lvs sets no connection thresholds)", b.Addr)
 		}
 		b.InhibitOnFailure = rs.InhibitOnFailure || vs.InhibitOnFailure
+		index := 0
 		for j := range rs.Checkers {
-			ck, ok := c.check(vs, rs, b.Addr, &rs.Checkers[j], j)
-			if ok {
-				b.Checks = append(b.Checks, ck)
+			for _, kc := range lvsCheckers(&rs.Checkers[j]) {
+				ck, ok := c.check(vs, rs, b.Addr, kc, index)
+				if ok {
+					b.Checks = append(b.Checks, ck)
+				}
+				index++
 			}
 		}
 		if sc := lvsScript(rs.NotifyUp, g); sc != nil {
@@ -587,6 +593,18 @@ func (c *lvsConv) check(vs *kaconf.VirtualServer, rs *kaconf.RealServer, addr ne
 				lc.Attempts = append(lc.Attempts, h)
 			}
 		}
+	case "SMTP_CHECK":
+		c.needPort(ck, target)
+		// connect_timeout bounds each step of the exchange, as in
+		// keepalived: the attempt, all of them.
+		sc := health.SMTP{Address: target.String(), HeloName: ck.HeloName, Dialer: c.dialer(ck, target.Addr()),
+			StepTimeout: timeout}
+		if err := sc.Validate(); err != nil {
+			c.errorf(ck.Pos, "SMTP_CHECK: %v", err)
+			break
+		}
+		lc.Attempts = []health.Checker{sc}
+		lc.AttemptTimeout = health.SMTPSteps * timeout
 	case "MISC_CHECK":
 		if ck.MiscDynamic {
 			c.errorf(ck.Pos, "MISC_CHECK: misc_dynamic is not supported (a pool.Pool backend has a fixed weight)")
@@ -600,7 +618,7 @@ func (c *lvsConv) check(vs *kaconf.VirtualServer, rs *kaconf.RealServer, addr ne
 		// keepalived's misc_timeout defaults to the delay loop.
 		lc.AttemptTimeout = firstDur(ck.MiscTimeout, interval)
 	default:
-		c.errorf(ck.Pos, "%s is not supported (vrrpd checks with TCP_CHECK, HTTP_GET, SSL_GET and MISC_CHECK)", ck.Type)
+		c.errorf(ck.Pos, "%s is not supported (vrrpd checks with TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK and MISC_CHECK)", ck.Type)
 	}
 	if len(c.errs) > nerr {
 		return health.Check{}, false
@@ -615,6 +633,36 @@ func (c *lvsConv) check(vs *kaconf.VirtualServer, rs *kaconf.RealServer, addr ne
 		// alpha: every checker starts failed.
 		InitFail: vs.Alpha,
 	}, true
+}
+
+// lvsCheckers returns the checkers keepalived 2.2.7 runs for ck: ck
+// itself, except for an SMTP_CHECK with host blocks, which runs one
+// checker per host, with the SMTP_CHECK's helo_name, retry and timers,
+// and one for its own target when it sets a connection option of its own
+// (connect_ip, connect_port, bindto, bind_port, bind_if, fwmark or
+// connect_timeout; measured with keepalived -t, whose link-local address
+// check runs on the checkers it keeps).
+func lvsCheckers(ck *kaconf.Checker) []*kaconf.Checker {
+	if ck.Type != "SMTP_CHECK" || len(ck.Hosts) == 0 {
+		return []*kaconf.Checker{ck}
+	}
+	var out []*kaconf.Checker
+	o := ck.CheckOptions
+	if o.ConnectIP.IsValid() || o.ConnectPort != 0 || o.BindTo.IsValid() || o.BindPort != 0 || o.BindIf != "" ||
+		o.FWMark != 0 || o.ConnectTimeout != 0 {
+		own := *ck
+		own.Hosts = nil
+		out = append(out, &own)
+	}
+	for _, h := range ck.Hosts {
+		hc := *ck
+		hc.Pos, hc.Hosts = h.Pos, nil
+		hc.ConnectIP, hc.ConnectPort = h.ConnectIP, h.ConnectPort
+		hc.BindTo, hc.BindPort, hc.BindIf = h.BindTo, h.BindPort, h.BindIf
+		hc.FWMark, hc.ConnectTimeout = h.FWMark, h.ConnectTimeout
+		out = append(out, &hc)
+	}
+	return out
 }
 
 func (c *lvsConv) needPort(ck *kaconf.Checker, target netip.AddrPort) {

@@ -678,6 +678,29 @@ type Checker struct {
 	MiscPath    *NotifyScript
 	MiscTimeout time.Duration
 	MiscDynamic bool
+	// HeloName is SMTP_CHECK's helo_name; "" when not given (keepalived
+	// then sends DefaultHeloName).
+	HeloName string
+	// Hosts are SMTP_CHECK's host blocks (deprecated in keepalived, which
+	// makes each a checker of its own, with the SMTP_CHECK's helo_name,
+	// retry and timers). Each starts with the connection options given
+	// in the SMTP_CHECK before it.
+	Hosts []SMTPHost
+}
+
+// DefaultHeloName is the name keepalived's SMTP_CHECK sends with HELO
+// when helo_name is not given.
+const DefaultHeloName = "smtpchecker.keepalived.org"
+
+// SMTPHost is a host block of an SMTP_CHECK: where to connect and how.
+type SMTPHost struct {
+	// Pos is where the block is.
+	Pos Pos
+	// CheckOptions are its connection options (connect_ip, connect_port,
+	// bindto, bind_port, bind_if, fwmark, connect_timeout). keepalived
+	// applies retry, delay_before_retry, warmup and delay_loop given in
+	// a host block to the whole SMTP_CHECK: kaconf sets them there.
+	CheckOptions
 }
 
 // URL is a url block of an HTTP check.

@@ -598,15 +598,18 @@ var realServerKeywords = newTable[*RealServer]("real_server",
 	key("SSL_GET", 0, "", rsChecker).withBlock(needBlock),
 	key("MISC_CHECK", 0, "", rsChecker).withBlock(needBlock),
 	key("SMTP_CHECK", 0, "", rsChecker).withBlock(needBlock),
-	key("DNS_CHECK", 0, "", rsChecker).withBlock(needBlock),
-	key("PING_CHECK", 0, "", rsChecker).withBlock(needBlock),
-	key("UDP_CHECK", 0, "", rsChecker).withBlock(needBlock),
-	key("BFD_CHECK", 0, "", rsChecker).withBlock(needBlock),
-	key("FILE_CHECK", 0, "", rsChecker).withBlock(needBlock),
+	refusedKey[*RealServer]("DNS_CHECK", checkerRefusedWhy).withBlock(needBlock),
+	refusedKey[*RealServer]("PING_CHECK", checkerRefusedWhy).withBlock(needBlock),
+	refusedKey[*RealServer]("UDP_CHECK", checkerRefusedWhy).withBlock(needBlock),
+	refusedKey[*RealServer]("BFD_CHECK", checkerRefusedWhy).withBlock(needBlock),
+	refusedKey[*RealServer]("FILE_CHECK", checkerRefusedWhy).withBlock(needBlock),
 	noEffectKey[*RealServer]("snmp_name", "no SNMP"),
 	refusedKey[*RealServer]("virtualhost", lvsRefusedWhy),
 	refusedKey[*RealServer]("alpha", lvsRefusedWhy),
 )
+
+// checkerRefusedWhy is the reason for the checkers vrrpd's pools lack.
+const checkerRefusedWhy = "vrrpd checks with TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK and MISC_CHECK"
 
 func rsForwarding(dc *decoder, rs *RealServer, c *Node) {
 	if f, ok := dc.forwarding(c, "real"); ok {
@@ -700,13 +703,65 @@ var checkerKeywords = newTable[*Checker]("checker",
 	}),
 	key("misc_dynamic", 0, "off", func(_ *decoder, ck *Checker, _ *Node) { ck.MiscDynamic = true }),
 	noEffectKey[*Checker]("log_all_failures", "logging only"),
+	key("helo_name", 0, DefaultHeloName+" (SMTP_CHECK)", func(dc *decoder, ck *Checker, c *Node) {
+		if ck.Type != "SMTP_CHECK" {
+			dc.unknown(c)
+			return
+		}
+		if len(c.Words) < 2 {
+			dc.warnf(c, "SMTP_CHECK helo name missing")
+			return
+		}
+		ck.HeloName = c.Words[1]
+	}),
+	key("host", 0, "", func(dc *decoder, ck *Checker, c *Node) {
+		if ck.Type != "SMTP_CHECK" {
+			dc.unknown(c)
+			return
+		}
+		dc.infof(c, "The SMTP_CHECK host block is deprecated. Please define additional checkers.")
+		h := &hostCtx{ck: ck, host: SMTPHost{Pos: c.Pos, CheckOptions: ck.CheckOptions}}
+		for _, k := range c.Block {
+			dispatch(dc, smtpHostKeywords, h, k)
+		}
+		ck.Hosts = append(ck.Hosts, h.host)
+	}).withBlock(needBlock).deprecated("one SMTP_CHECK per host (SMTP_CHECK only)", false),
 	checkerIgnored("alpha"), checkerIgnored("fast_recovery"),
 	checkerIgnored("regex"), checkerIgnored("regex_no_match"), checkerIgnored("regex_options"),
 	checkerIgnored("regex_min_offset"), checkerIgnored("regex_max_offset"), checkerIgnored("regex_stack"),
-	checkerIgnored("helo_name"), checkerIgnored("type"), checkerIgnored("name"), checkerIgnored("payload"),
+	checkerIgnored("type"), checkerIgnored("name"), checkerIgnored("payload"),
 	checkerIgnored("require_reply"), checkerIgnored("min_reply_length"), checkerIgnored("max_reply_length"),
 	checkerIgnored("track_file"), checkerIgnored("dynamic"), checkerIgnored("weight"), checkerIgnored("user"),
 )
+
+// hostCtx is what a keyword of an SMTP_CHECK host block writes into.
+type hostCtx struct {
+	ck   *Checker
+	host SMTPHost
+}
+
+// smtpHostKeywords are the keywords of an SMTP_CHECK's host block:
+// keepalived's checker keywords, the connection options applying to the
+// host and the others to the whole checker.
+var smtpHostKeywords = newTable[*hostCtx]("host",
+	key("connect_ip", 1, "the SMTP_CHECK's", hostOption),
+	key("connect_port", 1, "the SMTP_CHECK's", hostOption),
+	key("bindto", 1, "the SMTP_CHECK's", hostOption),
+	key("bind_port", 1, "the SMTP_CHECK's", hostOption),
+	key("bind_if", 1, "the SMTP_CHECK's", hostOption),
+	key("fwmark", 1, "the SMTP_CHECK's", hostOption),
+	key("connect_timeout", 1, "the SMTP_CHECK's", hostOption),
+	key("retry", 1, "the SMTP_CHECK's; sets the SMTP_CHECK's", hostCheckerOption),
+	key("delay_before_retry", 1, "the SMTP_CHECK's; sets the SMTP_CHECK's", hostCheckerOption),
+	key("warmup", 1, "the SMTP_CHECK's; sets the SMTP_CHECK's", hostCheckerOption),
+	key("delay_loop", 1, "the SMTP_CHECK's; sets the SMTP_CHECK's", hostCheckerOption),
+	noEffectKey[*hostCtx]("log_all_failures", "logging only"),
+	refusedKey[*hostCtx]("alpha", lvsRefusedWhy),
+)
+
+func hostOption(dc *decoder, h *hostCtx, c *Node) { dc.checkOption(c, &h.host.CheckOptions) }
+
+func hostCheckerOption(dc *decoder, h *hostCtx, c *Node) { dc.checkOption(c, &h.ck.CheckOptions) }
 
 func checkerIgnored(name string) kw[*Checker] { return refusedKey[*Checker](name, lvsRefusedWhy) }
 

@@ -209,6 +209,7 @@ func Keywords() []Keyword {
 	out = append(out, virtualServerKeywords.keywords()...)
 	out = append(out, realServerKeywords.keywords()...)
 	out = append(out, checkerKeywords.keywords()...)
+	out = append(out, smtpHostKeywords.keywords()...)
 	out = append(out, urlKeywords.keywords()...)
 	return out
 }

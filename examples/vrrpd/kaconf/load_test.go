@@ -665,7 +665,6 @@ virtual_server 10.1.0.1 80 {
 }
 `,
 		diags: []want{
-			{Error, 30, "helo_name is not supported: vrrpd's pools and IPVS programming (examples/lvs) do not implement it"},
 			{Warning, 17, "SECURITY VIOLATION - check scripts are being executed"},
 		},
 		check: func(t *testing.T, c *Config) {
@@ -688,6 +687,9 @@ virtual_server 10.1.0.1 80 {
 			}
 			if u := rs.Checkers[1].URLs; len(u) != 1 || u[0].Path != "/health" || !reflect.DeepEqual(u[0].StatusCodes, [][2]int{{200, 200}, {300, 399}}) {
 				t.Errorf("HTTP_GET urls %+v", u)
+			}
+			if sc := rs.Checkers[2]; sc.Type != "SMTP_CHECK" || sc.HeloName != "x" {
+				t.Errorf("SMTP_CHECK %+v", sc)
 			}
 		},
 	}} {
