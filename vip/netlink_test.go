@@ -161,6 +161,7 @@ func TestNetlink(t *testing.T) {
 	t.Run("BindErrors", func(t *testing.T) { t.Parallel(); testBindErrors(t, h1) })
 	t.Run("Lease", func(t *testing.T) { t.Parallel(); testLease(t, h1) })
 	t.Run("VMAC", func(t *testing.T) { t.Parallel(); testVMAC(t, h1, h2) })
+	t.Run("Filter", func(t *testing.T) { t.Parallel(); testFilter(t, h1, h2) })
 }
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }

@@ -84,6 +84,8 @@ type (
 	LeaseBinder = vrrpio.LeaseBinder
 	// VMACBinder is vrrpio.VMACBinder.
 	VMACBinder = vrrpio.VMACBinder
+	// FilterBinder is vrrpio.FilterBinder.
+	FilterBinder = vrrpio.FilterBinder
 	// LinkState is vrrpio.LinkState.
 	LinkState = vrrpio.LinkState
 	// LinkMonitor is vrrpio.LinkMonitor.
