@@ -124,6 +124,10 @@ type Effect struct {
 	Iface string
 	// VIPs are the addresses to bind or unbind.
 	VIPs []VIP
+	// Filter, on EffectBind, asks to filter VIPs before binding them,
+	// and on EffectUnbind to remove their filter once they are removed:
+	// the instance is in NoAccept mode and not the address owner.
+	Filter bool
 	// Addrs are the addresses to announce.
 	Addrs []netip.Addr
 }
@@ -435,8 +439,8 @@ func (n *Node) markDirty(inst *nodeInst) {
 
 // Add adds an instance, validated and with its defaults applied, whose
 // sockets the owner has set up; Start starts it. It asks to remove its
-// addresses: those a crashed predecessor left behind belong to nobody, and
-// a starting instance is not Master.
+// addresses, and their filter (NoAccept): those a crashed predecessor left
+// behind belong to nobody, and a starting instance is not Master.
 func (n *Node) Add(c InstanceConfig, a Addressing) int {
 	id := len(n.insts)
 	n.insts = append(n.insts, nil)
@@ -445,7 +449,7 @@ func (n *Node) Add(c InstanceConfig, a Addressing) int {
 	n.byName[c.Name] = inst
 	n.setAddressing(inst, a)
 	inst.m = *NewMachine(n.machineConfig(inst))
-	n.emit(Effect{Kind: EffectUnbind, ID: id, Iface: inst.vipIface, VIPs: inst.vips})
+	n.emit(Effect{Kind: EffectUnbind, ID: id, Iface: inst.vipIface, VIPs: inst.vips, Filter: c.filters()})
 	for name, ls := range n.links {
 		n.trackLink(inst, ls, name)
 	}
@@ -569,7 +573,7 @@ func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing
 			}
 		}
 		if len(gone) > 0 {
-			n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: gone})
+			n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: gone, Filter: inst.cfg.filters()})
 		}
 		var added []netip.Addr
 		for _, v := range inst.vips {
@@ -1028,13 +1032,13 @@ func (n *Node) bindVIPs(inst *nodeInst, now time.Time) {
 		n.bindConfirmed(inst, now)
 		return
 	}
-	n.emit(Effect{Kind: EffectBind, ID: inst.id, Seq: inst.bindSeq, Iface: inst.vipIface, VIPs: inst.vips})
+	n.emit(Effect{Kind: EffectBind, ID: inst.id, Seq: inst.bindSeq, Iface: inst.vipIface, VIPs: inst.vips, Filter: inst.cfg.filters()})
 }
 
 func (n *Node) unbind(inst *nodeInst, vips []VIP) {
 	n.seq++
 	inst.bindSeq = n.seq // a result of an earlier bind no longer matters
-	n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: vips})
+	n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: vips, Filter: inst.cfg.filters()})
 }
 
 func (n *Node) emit(e Effect) { n.effects = append(n.effects, e) }
