@@ -254,8 +254,10 @@ func TestStartupDelaySignals(t *testing.T) {
 // TestLogJSON: with --log-json every line is a JSON object from log/slog,
 // and the diagnostics keep keepalived's FILE:LINE: message.
 func TestLogJSON(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "strict.conf")
-	if err := os.WriteFile(f, []byte("global_defs {\n vrrp_strict\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n smtp_alert\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
+	// A configuration vrrpd refuses: it must never run in the test's
+	// own namespace.
+	f := filepath.Join(t.TempDir(), "refused.conf")
+	if err := os.WriteFile(f, []byte("global_defs {\n vrrp_garp_extra_if 10\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n smtp_alert\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
@@ -276,7 +278,7 @@ func TestLogJSON(t *testing.T) {
 		switch {
 		case level == "WARN" && strings.HasPrefix(msg, f+":7: keyword smtp_alert has no effect here"):
 			warn = true
-		case level == "ERROR" && strings.HasPrefix(msg, f+":4: (VI_1) vrrp_strict implies no_accept"):
+		case level == "ERROR" && strings.HasPrefix(msg, f+":2: vrrp_garp_extra_if is not supported"):
 			diagErr = true
 		case level == "ERROR" && msg == "vrrpd stopped":
 			e, _ := rec["err"].(string)
