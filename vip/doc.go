@@ -2,7 +2,8 @@
 // addresses through the vrrp.Binder interface.
 //
 // Netlink (Linux) works through rtnetlink in one network namespace. It
-// implements vrrp.Binder, vrrp.LeaseBinder and vrrp.VMACBinder:
+// implements vrrp.Binder, vrrp.LeaseBinder, vrrp.VMACBinder and
+// vrrp.FilterBinder:
 //
 //   - Bind adds each VIP idempotently (RTM_NEWADDR with NLM_F_REPLACE) with
 //     its prefix length, IPv4 label (which must start with the device
@@ -22,6 +23,15 @@
 //     rp_filter=0 and promote_secondaries=1; on its parent arp_ignore=1
 //     and arp_filter=1, restored when the last VMAC made on that parent
 //     by the same Netlink is removed.
+//   - Filter drops the packets addressed to VIPs, and sent from them, but
+//     IPv6 neighbour discovery: RFC 5798's Accept_Mode False for a Master
+//     that does not own them (vrrp.InstanceConfig.NoAccept), as keepalived
+//     does it with nftables. The rules live in a table of the Netlink's
+//     own (inet vrrpkit, Options.FilterTable), in chains "in" and "out" at
+//     priority filter - 1, and the addresses in the sets vips4 and vips6;
+//     Filter and Unfilter add and remove set elements. The first call
+//     replaces a table of that name, with what a killed process left in
+//     it; Close deletes it.
 //
 // Each call is one or a few netlink requests; nothing runs in the
 // background. The kernel remains the only record of what is bound.

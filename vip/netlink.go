@@ -21,6 +21,7 @@ import (
 
 	"github.com/vrrpkit/vrrpkit/internal/nsthread"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -56,13 +57,18 @@ type Options struct {
 	// address by itself when its lifetime runs out, and each Bind starts
 	// it again. Zero means permanent addresses.
 	Lease time.Duration
+	// FilterTable names the nftables table (family inet) of Filter and
+	// Unfilter; empty means DefaultFilterTable. Two Netlinks that filter
+	// in one network namespace need tables of their own.
+	FilterTable string
 	// Logger receives debug records of each change; nil discards them.
 	Logger *slog.Logger
 }
 
 // Netlink binds virtual addresses and manages VMAC interfaces with
 // rtnetlink, in one network namespace. It implements vrrpio.Binder,
-// vrrpio.LeaseBinder and vrrpio.VMACBinder.
+// vrrpio.LeaseBinder, vrrpio.VMACBinder and, with nftables,
+// vrrpio.FilterBinder.
 //
 // Bind replaces (NLM_F_REPLACE) and Unbind ignores a missing address, so
 // both are idempotent. The kernel identifies an address as follows, and so
@@ -86,6 +92,13 @@ type Netlink struct {
 	// this Netlink, the VMAC names and the ARP sysctls to restore when the
 	// last of them is removed.
 	parents map[string]*parentConf
+	// nft is the nftables connection of Filter and Unfilter, nil (with
+	// nftErr) if it could not be opened; filterBuilt reports that this
+	// Netlink made its table.
+	nft         *nftables.Conn
+	nftErr      error
+	filterTable string
+	filterBuilt bool
 }
 
 // parentConf is the saved ARP configuration of a VMAC parent.
@@ -97,9 +110,10 @@ type parentConf struct {
 }
 
 var (
-	_ vrrpio.Binder      = (*Netlink)(nil)
-	_ vrrpio.LeaseBinder = (*Netlink)(nil)
-	_ vrrpio.VMACBinder  = (*Netlink)(nil)
+	_ vrrpio.Binder       = (*Netlink)(nil)
+	_ vrrpio.LeaseBinder  = (*Netlink)(nil)
+	_ vrrpio.VMACBinder   = (*Netlink)(nil)
+	_ vrrpio.FilterBinder = (*Netlink)(nil)
 )
 
 // New opens a netlink handle in the namespace of opts and returns a
@@ -129,11 +143,20 @@ func New(opts Options) (*Netlink, error) {
 		return nil, fmt.Errorf("vip: netlink handle in namespace %q: %w", opts.Namespace, err)
 	}
 	n.h = h
+	// The filter's connection is opened now, in the same namespace; a
+	// kernel without nftables fails Filter, not New.
+	n.filterTable = cmp.Or(opts.FilterTable, DefaultFilterTable)
+	nftOpts := []nftables.ConnOption{nftables.AsLasting()}
+	if n.ns.IsOpen() {
+		nftOpts = append(nftOpts, nftables.WithNetNSFd(int(n.ns)))
+	}
+	n.nft, n.nftErr = nftables.New(nftOpts...)
 	return n, nil
 }
 
-// Close releases the netlink handle and the namespace. It leaves addresses
-// and VMAC interfaces as they are.
+// Close deletes the filter table if Filter or Unfilter made it, and
+// releases the netlink handles and the namespace. It leaves addresses and
+// VMAC interfaces as they are.
 func (n *Netlink) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -141,13 +164,14 @@ func (n *Netlink) Close() error {
 		return nil
 	}
 	n.closed = true
+	err := n.closeFilter()
 	n.h.Close()
 	if n.ns.IsOpen() {
-		if err := n.ns.Close(); err != nil {
-			return fmt.Errorf("vip: close network namespace: %w", err)
+		if cerr := n.ns.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("vip: close network namespace: %w", cerr))
 		}
 	}
-	return nil
+	return err
 }
 
 // Lease returns Options.Lease: the lifetime bound addresses get, zero

@@ -162,6 +162,7 @@ func TestNetlink(t *testing.T) {
 	t.Run("Lease", func(t *testing.T) { t.Parallel(); testLease(t, h1) })
 	t.Run("VMAC", func(t *testing.T) { t.Parallel(); testVMAC(t, h1, h2) })
 	t.Run("Routes", func(t *testing.T) { testRoutes(t, h2) })
+	t.Run("Filter", func(t *testing.T) { t.Parallel(); testFilter(t, h1, h2) })
 }
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -767,7 +768,7 @@ func checkAnswer(t *testing.T, from, to *netns.Host, addr, mac string) {
 func testRoutes(t *testing.T, h *netns.Host) {
 	n := newBinder(t, h, 0)
 	ctx := t.Context()
-	vip := pfx("198.18.0.150/24")
+	vip := pfx("198.18.0.151/24")
 	if err := n.Bind(ctx, "eth0", []vrrpio.VIP{{Prefix: vip}}); err != nil {
 		t.Fatal(err)
 	}
@@ -779,7 +780,7 @@ func testRoutes(t *testing.T, h *netns.Host) {
 		{Dst: pfx("fd00:30::/64"), Type: "unreachable"},
 	}
 	rules := []vrrpio.Rule{
-		{From: pfx("198.18.0.150/32"), Table: 100, Priority: 100},
+		{From: pfx("198.18.0.151/32"), Table: 100, Priority: 100},
 		{To: pfx("198.19.33.0/24"), Table: 200, Priority: 200},
 		{FWMark: 5, Table: 100, Priority: 300},
 		{IIf: "eth0", Table: 100, Priority: 400, IPv6: true},
@@ -787,13 +788,13 @@ func testRoutes(t *testing.T, h *netns.Host) {
 	}
 	wantRoutes := []string{
 		"198.19.30.0/24 via 198.18.0.254 dev eth0 proto keepalived",
-		"198.19.31.0/24 dev eth0 table 100 proto keepalived src 198.18.0.150 metric 5",
+		"198.19.31.0/24 dev eth0 table 100 proto keepalived src 198.18.0.151 metric 5",
 		"blackhole 198.19.32.0/24 proto keepalived",
 		"default via 198.18.0.253 dev eth0 table 200 proto keepalived",
 		"unreachable fd00:30::/64 dev lo proto keepalived metric 1024 pref medium",
 	}
 	wantRules := []string{
-		"100:\tfrom 198.18.0.150 lookup 100 proto keepalived",
+		"100:\tfrom 198.18.0.151 lookup 100 proto keepalived",
 		"200:\tfrom all to 198.19.33.0/24 lookup 200 proto keepalived",
 		"300:\tfrom all fwmark 0x5 lookup 100 proto keepalived",
 		"400:\tfrom all iif eth0 lookup 100 proto keepalived",
@@ -848,5 +849,8 @@ func testRoutes(t *testing.T, h *netns.Host) {
 		if strings.Contains(l, "proto keepalived") {
 			t.Errorf("left after UnbindRoutes: %q", l)
 		}
+	}
+	if err := n.Unbind(ctx, "eth0", []vrrpio.VIP{{Prefix: vip}}); err != nil {
+		t.Error(err)
 	}
 }

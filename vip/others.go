@@ -30,18 +30,25 @@ type Options struct {
 	Namespace string
 	// Lease is the kernel lifetime given to bound addresses.
 	Lease time.Duration
+	// FilterTable names the nftables table of Filter and Unfilter.
+	FilterTable string
 	// Logger receives debug records of each change.
 	Logger *slog.Logger
 }
+
+// DefaultFilterTable is the nftables table Filter works in unless
+// Options.FilterTable names another.
+const DefaultFilterTable = "vrrpkit"
 
 // Netlink is the rtnetlink binder; it needs Linux. On other systems New
 // returns an error wrapping errors.ErrUnsupported.
 type Netlink struct{}
 
 var (
-	_ vrrpio.Binder      = (*Netlink)(nil)
-	_ vrrpio.LeaseBinder = (*Netlink)(nil)
-	_ vrrpio.VMACBinder  = (*Netlink)(nil)
+	_ vrrpio.Binder       = (*Netlink)(nil)
+	_ vrrpio.LeaseBinder  = (*Netlink)(nil)
+	_ vrrpio.VMACBinder   = (*Netlink)(nil)
+	_ vrrpio.FilterBinder = (*Netlink)(nil)
 )
 
 var errUnsupported = fmt.Errorf("vip: netlink needs Linux: %w", errors.ErrUnsupported)
@@ -62,6 +69,16 @@ func (n *Netlink) Bind(ctx context.Context, iface string, vips []vrrpio.VIP) err
 
 // Unbind returns an error wrapping errors.ErrUnsupported.
 func (n *Netlink) Unbind(ctx context.Context, iface string, vips []vrrpio.VIP) error {
+	return errUnsupported
+}
+
+// Filter returns an error wrapping errors.ErrUnsupported.
+func (n *Netlink) Filter(ctx context.Context, iface string, vips []vrrpio.VIP) error {
+	return errUnsupported
+}
+
+// Unfilter returns an error wrapping errors.ErrUnsupported.
+func (n *Netlink) Unfilter(ctx context.Context, iface string, vips []vrrpio.VIP) error {
 	return errUnsupported
 }
 

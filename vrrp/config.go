@@ -132,9 +132,22 @@ type InstanceConfig struct {
 	// PreemptDelay holds back preemption after startup (keepalived's
 	// preempt_delay).
 	PreemptDelay time.Duration
-	// Accept is Accept_Mode: the Master accepts packets addressed to the
-	// virtual addresses although it does not own them.
+	// Accept is Accept_Mode as RFC 5798 (section 6.1) words it: the
+	// Master accepts packets addressed to the virtual addresses although
+	// it does not own them. A Router accepts them unless NoAccept is set,
+	// as keepalived does outside strict mode, so Accept changes nothing;
+	// it cannot be set with NoAccept.
 	Accept bool
+	// NoAccept keeps a Master that is not the address owner (Priority
+	// 255) from accepting packets addressed to the virtual addresses, and
+	// from sending packets from them: RFC 5798's Accept_Mode False,
+	// keepalived's no_accept (the default of its strict mode). The
+	// Binder filters the addresses, with firewall rules, before it binds
+	// them and until it has removed them, so it must be a FilterBinder;
+	// the real host's (vip.Netlink) drops the packets with nftables rules
+	// in a table of its own, inet vrrpkit. A reload that changes whether
+	// an instance filters replaces the instance.
+	NoAccept bool
 	// AuthPass is the VRRPv2 simple password (at most 8 bytes); empty means
 	// no authentication. With AuthAH it is the key of the ICV instead.
 	AuthPass string
@@ -402,6 +415,13 @@ func (c *Config) Validate() error {
 			add(fmt.Sprintf("Static.Rules[%d]", j), "%v", err)
 		}
 	}
+	if _, ok := c.Binder.(FilterBinder); !ok && !c.realHost() {
+		for i, inst := range c.Instances {
+			if inst.filters() {
+				add(fmt.Sprintf("Instances[%d] (%s).NoAccept", i, inst.Name), "the Binder does not filter addresses (it is not a FilterBinder)")
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -497,6 +517,9 @@ func validateInstances(insts []InstanceConfig) []error {
 		}
 		if c.PreemptDelay < 0 {
 			add("PreemptDelay", "must not be negative")
+		}
+		if c.Accept && c.NoAccept {
+			add("NoAccept", "cannot be set with Accept")
 		}
 		if len(c.VIPs) == 0 && c.Version == 3 {
 			add("VIPs", "at least one virtual address is required with VRRPv3 (RFC 5798 section 5.2.5); only VRRPv2 allows none")
@@ -659,8 +682,12 @@ func (c *InstanceConfig) machineConfig(local netip.Addr) MachineConfig {
 }
 
 // sameSlot reports whether a and b are the same virtual router on the wire,
-// so that a reload can change b into a in place.
+// and filter alike, so that a reload can change b into a in place.
 func sameSlot(a, b *InstanceConfig) bool {
 	return a.Interface == b.Interface && a.VRID == b.VRID && a.Version == b.Version &&
-		a.Family() == b.Family() && a.Group == b.Group && a.AuthAH == b.AuthAH
+		a.Family() == b.Family() && a.Group == b.Group && a.AuthAH == b.AuthAH && a.filters() == b.filters()
 }
+
+// filters reports whether the addresses of the instance are filtered
+// while it is Master: NoAccept, and not the address owner.
+func (c *InstanceConfig) filters() bool { return c.NoAccept && c.Priority != 255 }

@@ -18,7 +18,7 @@ func ExampleNewRouter() {
 	defer seg.Close()
 	binder := &vipfake.Binder{}
 	vip := netip.MustParsePrefix("198.18.0.100/24")
-	master := make(chan struct{})
+	master, printed := make(chan struct{}), make(chan struct{})
 	r, err := vrrp.NewRouter(vrrp.Config{
 		Transport: seg.NewHost("a", netip.MustParseAddr("198.18.0.1")),
 		Binder:    binder,
@@ -29,6 +29,9 @@ func ExampleNewRouter() {
 		}},
 		OnTransition: func(t vrrp.Transition) {
 			fmt.Printf("%s: %s -> %s (%s)\n", t.Instance, t.From, t.To, t.Reason)
+			if t.To == vrrp.Master {
+				close(printed)
+			}
 		},
 		OnMaster: func(ctx context.Context, instance string) {
 			// Called once the VIPs are bound.
@@ -44,6 +47,7 @@ func ExampleNewRouter() {
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()
 	<-master
+	<-printed // the callbacks run in goroutines of their own
 	fmt.Println("VIP bound:", binder.Has(vip))
 	cancel()
 	if err := <-done; err != nil {
@@ -211,4 +215,53 @@ func ExampleInstanceConfig_authAH() {
 	// <nil>
 	// true
 	// false
+}
+
+// NoAccept is RFC 5798's Accept_Mode False (keepalived's no_accept, the
+// default of its strict mode): a Master that does not own its addresses
+// (priority below 255) binds them, so that it answers ARP for them and
+// routes for them, but drops the packets addressed to them. The Binder
+// filters the addresses before it binds them and until it has removed
+// them: on a real host (a Config with no Transport, or vip.Netlink),
+// with nftables rules in a table of its own, inet vrrpkit, replaced at
+// the start and deleted on stop.
+func ExampleInstanceConfig_noAccept() {
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	defer seg.Close()
+	binder := &vipfake.Binder{} // a vrrp.FilterBinder, as vip.Netlink
+	vip := netip.MustParsePrefix("198.18.0.100/24")
+	master := make(chan struct{})
+	r, err := vrrp.NewRouter(vrrp.Config{
+		Transport: seg.NewHost("a", netip.MustParseAddr("198.18.0.1")),
+		Binder:    binder,
+		Instances: []vrrp.InstanceConfig{{
+			Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 200,
+			AdvertInterval: 10 * time.Millisecond,
+			VIPs:           []vrrp.VIP{{Prefix: vip}},
+			NoAccept:       true,
+		}},
+		// OnMaster runs once the addresses are bound (and filtered).
+		OnMaster: func(ctx context.Context, _ string) {
+			fmt.Println("Master; bound:", binder.Has(vip), "filtered:", binder.Filtered(vip.Addr()))
+			close(master)
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-master:
+	case <-time.After(5 * time.Second):
+		fmt.Println("no Master")
+	}
+	cancel()
+	<-done
+	fmt.Println("stopped; bound:", binder.Has(vip), "filtered:", binder.Filtered(vip.Addr()))
+	// Output:
+	// Master; bound: true filtered: true
+	// stopped; bound: false filtered: false
 }

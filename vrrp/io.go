@@ -90,6 +90,8 @@ type (
 	Rule = vrrpio.Rule
 	// RouteBinder is vrrpio.RouteBinder.
 	RouteBinder = vrrpio.RouteBinder
+	// FilterBinder is vrrpio.FilterBinder.
+	FilterBinder = vrrpio.FilterBinder
 	// LinkState is vrrpio.LinkState.
 	LinkState = vrrpio.LinkState
 	// LinkMonitor is vrrpio.LinkMonitor.

@@ -131,6 +131,10 @@ type Effect struct {
 	// Routes and Rules are bound after VIPs, and unbound before them.
 	Routes []Route
 	Rules  []Rule
+	// Filter, on EffectBind, asks to filter VIPs before binding them,
+	// and on EffectUnbind to remove their filter once they are removed:
+	// the instance is in NoAccept mode and not the address owner.
+	Filter bool
 	// Addrs are the addresses to announce.
 	Addrs []netip.Addr
 }
@@ -452,8 +456,8 @@ func (n *Node) markDirty(inst *nodeInst) {
 
 // Add adds an instance, validated and with its defaults applied, whose
 // sockets the owner has set up; Start starts it. It asks to remove its
-// addresses: those a crashed predecessor left behind belong to nobody, and
-// a starting instance is not Master.
+// addresses, and their filter (NoAccept): those a crashed predecessor left
+// behind belong to nobody, and a starting instance is not Master.
 func (n *Node) Add(c InstanceConfig, a Addressing) int {
 	id := len(n.insts)
 	n.insts = append(n.insts, nil)
@@ -462,7 +466,7 @@ func (n *Node) Add(c InstanceConfig, a Addressing) int {
 	n.byName[c.Name] = inst
 	n.setAddressing(inst, a)
 	inst.m = *NewMachine(n.machineConfig(inst))
-	n.emit(Effect{Kind: EffectUnbind, ID: id, Iface: inst.vipIface, VIPs: inst.vips, Routes: inst.routes, Rules: inst.rules})
+	n.emit(Effect{Kind: EffectUnbind, ID: id, Iface: inst.vipIface, VIPs: inst.vips, Routes: inst.routes, Rules: inst.rules, Filter: c.filters()})
 	for name, ls := range n.links {
 		n.trackLink(inst, ls, name)
 	}
@@ -594,7 +598,7 @@ func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing
 		gone, goneRoutes, goneRules := missing(oldVIPs, inst.vips), missing(oldRoutes, inst.routes), missing(oldRules, inst.rules)
 		if len(gone)+len(goneRoutes)+len(goneRules) > 0 {
 			// A pending bind still counts: no new bind sequence.
-			n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: gone, Routes: goneRoutes, Rules: goneRules})
+			n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: gone, Routes: goneRoutes, Rules: goneRules, Filter: inst.cfg.filters()})
 		}
 		var added []netip.Addr
 		for _, v := range missing(inst.vips, oldVIPs) {
@@ -1098,13 +1102,13 @@ func (n *Node) bindVIPs(inst *nodeInst, now time.Time) {
 		return
 	}
 	n.emit(Effect{Kind: EffectBind, ID: inst.id, Seq: inst.bindSeq, Iface: inst.vipIface, VIPs: inst.vips,
-		Routes: inst.routes, Rules: inst.rules})
+		Routes: inst.routes, Rules: inst.rules, Filter: inst.cfg.filters()})
 }
 
 func (n *Node) unbind(inst *nodeInst, vips []VIP, routes []Route, rules []Rule) {
 	n.seq++
 	inst.bindSeq = n.seq // a result of an earlier bind no longer matters
-	n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: vips, Routes: routes, Rules: rules})
+	n.emit(Effect{Kind: EffectUnbind, ID: inst.id, Iface: inst.vipIface, VIPs: vips, Routes: routes, Rules: rules, Filter: inst.cfg.filters()})
 }
 
 func (n *Node) emit(e Effect) { n.effects = append(n.effects, e) }

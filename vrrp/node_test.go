@@ -76,6 +76,14 @@ func (tn *testNode) collect() []string {
 		case vrrp.EffectBind:
 			tn.binds[e.ID] = e.Seq
 			s = name + "bind"
+			if e.Filter {
+				s += " filtered"
+			}
+		case vrrp.EffectUnbind:
+			s = name + "unbind"
+			if e.Filter {
+				s += " filtered"
+			}
 		case vrrp.EffectTransition:
 			tr := tn.n.Transition(e.Ref)
 			s = fmt.Sprintf("%s%v->%v", name, tr.From, tr.To)
@@ -456,6 +464,38 @@ func TestNodeReconfigureVIPs(t *testing.T) {
 	}
 	if tn.state("VI_1") != vrrp.Master {
 		t.Errorf("state %v after the reload", tn.state("VI_1"))
+	}
+}
+
+// NoAccept: a Master that is not the address owner filters its addresses
+// before it binds them and until it has removed them; its filter is
+// removed at its start (what a killed process left); an owner, or an
+// instance without NoAccept, filters nothing.
+func TestNodeNoAccept(t *testing.T) {
+	a, owner, plain := nodeInst("A", 1, 200), nodeInst("B", 2, 255), nodeInst("C", 3, 100)
+	a.NoAccept, owner.NoAccept = true, true
+	tn := newTestNode(t, vrrp.NodeOptions{}, a, owner, plain)
+	tn.collect()
+	tn.startAll()
+	if got := strings.Join(tn.log, ", "); !strings.Contains(got, "A unbind filtered") || strings.Contains(got, "B unbind filtered") ||
+		strings.Contains(got, "C unbind filtered") || !strings.Contains(got, "B bind") || strings.Contains(got, "B bind filtered") {
+		t.Errorf("effects at the start %q; want A's addresses and filter removed, and B (the owner) bound unfiltered", got)
+	}
+	got := tn.advance(4 * time.Second)
+	if !has(got, "A bind filtered") || !has(got, "C bind") {
+		t.Errorf("effects of the takeover %q; want A bound filtered and C bound", got)
+	}
+	tn.bindDone("A", nil)
+	c := a
+	c.VIPs = []vrrp.VIP{{Prefix: netip.MustParsePrefix("198.18.0.101/24")}}
+	tn.n.Reconfigure(tn.now, tn.id("A"), c, vrrp.Addressing{Source: local, Group: vrrp.Group4})
+	if got := tn.collect(); !slices.Equal(got, []string{"A unbind filtered", "A bind filtered"}) {
+		t.Errorf("effects of the reload %q", got)
+	}
+	tn.bindDone("A", nil)
+	tn.n.Remove(tn.now, tn.id("A"))
+	if got := tn.collect(); !has(got, "A unbind filtered") {
+		t.Errorf("effects of the removal %q; want the addresses unbound and unfiltered", got)
 	}
 }
 

@@ -7,6 +7,7 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -17,10 +18,18 @@ const opTimeout = 5 * time.Second
 // bind adds addresses beside the owner loop and reports the result to the
 // Node.
 func (r *Router) bind(io *instIO, e Effect) {
-	id, seq, iface, vips, name, stats := e.ID, e.Seq, e.Iface, e.VIPs, io.name, io.stats
+	id, seq, iface, vips, name, stats, filter := e.ID, e.Seq, e.Iface, e.VIPs, io.name, io.stats, e.Filter
 	routes, rules := e.Routes, e.Rules
 	r.ops.do(r, id, func(ctx context.Context) {
-		err := r.binder.Bind(ctx, iface, vips)
+		var err error
+		if filter {
+			// Filtered before they are bound: no packet reaches them
+			// unfiltered.
+			err = r.filter(ctx, iface, vips, true)
+		}
+		if err == nil {
+			err = r.binder.Bind(ctx, iface, vips)
+		}
 		if err != nil {
 			stats.bindErrors.Add(1)
 			r.log.Error("adding virtual addresses", "instance", name, "err", err)
@@ -41,7 +50,7 @@ func (r *Router) unbind(io *instIO, e Effect) {
 	if r.binder == nil {
 		return
 	}
-	iface, vips, name, stats := e.Iface, e.VIPs, io.name, io.stats
+	iface, vips, name, stats, filter := e.Iface, e.VIPs, io.name, io.stats, e.Filter
 	routes, rules := e.Routes, e.Rules
 	r.ops.do(r, e.ID, func(ctx context.Context) {
 		if len(routes)+len(rules) > 0 {
@@ -59,7 +68,28 @@ func (r *Router) unbind(io *instIO, e Effect) {
 			stats.bindErrors.Add(1)
 			r.log.Error("removing virtual addresses", "instance", name, "err", err)
 		}
+		if !filter {
+			return
+		}
+		if err := r.filter(ctx, iface, vips, false); err != nil {
+			stats.bindErrors.Add(1)
+			r.log.Error("removing the filter of virtual addresses", "instance", name, "err", err)
+		}
 	})
+}
+
+// filter filters vips (on) or removes their filter, through the Binder,
+// which Validate made sure is a FilterBinder.
+func (r *Router) filter(ctx context.Context, iface string, vips []VIP, on bool) error {
+	fb, ok := r.binder.(FilterBinder)
+	if !ok {
+		return errors.New("vrrp: the Binder does not filter addresses (NoAccept)")
+	}
+	if on {
+		r.log.Debug("filtering virtual addresses (no_accept)", "iface", iface, "vips", len(vips))
+		return fb.Filter(ctx, iface, vips)
+	}
+	return fb.Unfilter(ctx, iface, vips)
 }
 
 // announce sends gratuitous ARP / NA beside the owner loop.

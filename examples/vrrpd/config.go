@@ -37,6 +37,9 @@ type daemonConfig struct {
 	NetNamespace string
 	// LogUnknownVRIDs is global_defs log_unknown_vrids.
 	LogUnknownVRIDs bool
+	// FilterTable is the nftables table of the no_accept filter (global_defs
+	// nftables); empty means vip.DefaultFilterTable.
+	FilterTable string
 	// Instances and SyncGroups configure the vrrp.Router.
 	Instances  []vrrp.InstanceConfig
 	SyncGroups []vrrp.SyncGroup
@@ -100,6 +103,7 @@ func convert(cfg *kaconf.Config, diags kaconf.Diagnostics) (*daemonConfig, error
 		StartupDelay:    g.StartupDelay,
 		NetNamespace:    g.NetNamespace,
 		LogUnknownVRIDs: g.LogUnknownVRIDs,
+		FilterTable:     g.NftablesTable,
 		Tracks:          map[string][]health.Track{},
 		FileTracks:      map[string][]health.FileTrack{},
 		Notify:          map[string]NotifyScripts{},
@@ -319,6 +323,7 @@ func convertInstance(g *kaconf.GlobalDefs, in *kaconf.Instance) (vrrp.InstanceCo
 		NoPreempt:         in.NoPreempt,
 		PreemptDelay:      in.PreemptDelay,
 		Accept:            in.Accept,
+		NoAccept:          !in.Accept,
 		SourceAddr:        in.SourceAddr,
 		SkipAddressCheck:  in.SkipCheckAdvAddr,
 		NoLowerPrioAdvert: in.LowerPrioNoAdvert,

@@ -86,12 +86,12 @@ func TestConfigTestStatus(t *testing.T) {
 		lines:   []string{":1: warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled."},
 		summary: "SECURITY VIOLATION",
 	}, {
-		name: "security violation and an error", conf: "global_defs {\n vrrp_strict\n}\nvrrp_script chk {\n script /bin/true\n}\n" + instf(inst, " track_script {\n  chk\n }\n"), status: exitSecurity,
-		lines:   []string{": error: (V) vrrp_strict implies no_accept"},
+		name: "security violation and an error", conf: "global_defs {\n vrrp_garp_extra_if 10\n}\nvrrp_script chk {\n script /bin/true\n}\n" + instf(inst, " track_script {\n  chk\n }\n"), status: exitSecurity,
+		lines:   []string{":2: error: vrrp_garp_extra_if is not supported"},
 		summary: "vrrpd would refuse this configuration",
 	}, {
-		name: "unsupported", conf: "global_defs {\n vrrp_strict\n}\n" + instf(inst, ""), status: exitConfigTest,
-		lines:   []string{":4: error: (V) vrrp_strict implies no_accept"},
+		name: "unsupported", conf: "global_defs {\n vrrp_garp_extra_if 10\n}\n" + instf(inst, ""), status: exitConfigTest,
+		lines:   []string{":2: error: vrrp_garp_extra_if is not supported"},
 		summary: "1 error, 0 warnings: vrrpd would refuse this configuration",
 	}, {
 		name: "missing parameter", conf: instf(inst, " unicast_src_ip\n"), status: exitStopped,

@@ -38,23 +38,6 @@ vrrp_instance VI_AH {
 `, netns.Iface, prio, pass, e2eVIP)
 }
 
-// kill stops the peer with SIGKILL, as a crash would: it sends no
-// priority 0 advert and leaves its addresses behind.
-func (p *peer) kill() {
-	p.t.Helper()
-	if p.kind == "keepalived" {
-		if err := p.kd.Kill(); err != nil {
-			p.t.Fatal(err)
-		}
-		return
-	}
-	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		p.t.Fatal(err)
-	}
-	<-p.done
-	p.cmd = nil
-}
-
 // TestE2EAH pairs vrrpd and keepalived 2.2.7 with auth_type AH, each way
 // round: the higher priority is elected; a graceful stop (priority 0)
 // hands over; the restarted Master takes its place back, which needs its

@@ -525,11 +525,16 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 		defer os.Remove(o.pidFile)
 	}
-	binder, err := vip.New(vip.Options{Logger: log, Namespace: nsPath, Lease: o.vipLease})
+	binder, err := vip.New(vip.Options{Logger: log, Namespace: nsPath, Lease: o.vipLease, FilterTable: cfg.FilterTable})
 	if err != nil {
 		return fmt.Errorf("addresses: %w", err)
 	}
-	defer binder.Close()
+	defer func() {
+		// Deletes the no_accept filter's nftables table.
+		if err := binder.Close(); err != nil {
+			log.Warn("closing the address binder", "err", err)
+		}
+	}()
 	ann, err := announce.New(announce.Options{Logger: log, Namespace: nsPath})
 	if err != nil {
 		return fmt.Errorf("announcer: %w", err)

@@ -19,6 +19,7 @@ import (
 	vnetns "github.com/vishvananda/netns"
 
 	"github.com/vrrpkit/vrrpkit/internal/netns"
+	"github.com/vrrpkit/vrrpkit/internal/privnet"
 	"github.com/vrrpkit/vrrpkit/internal/testenv"
 	"github.com/vrrpkit/vrrpkit/transport/fake"
 	"github.com/vrrpkit/vrrpkit/vrrp"
@@ -109,7 +110,11 @@ func TestNetnsPath(t *testing.T) {
 
 // TestRunMissingNamespace: a net_namespace that does not exist stops
 // vrrpd before it does anything, as keepalived exits.
-func TestRunMissingNamespace(t *testing.T) {
+// TestRunMissingNamespace runs in a private network namespace: vrrpd must never touch
+// the test machine's own interfaces, even if it ran the configuration.
+func TestRunMissingNamespace(t *testing.T) { privnet.Run(t, testRunMissingNamespace) }
+
+func testRunMissingNamespace(t *testing.T, _ privnet.Net) {
 	f := filepath.Join(t.TempDir(), "ns.conf")
 	name := fmt.Sprintf("vrrpkit-%d-missing", os.Getpid())
 	if err := os.WriteFile(f, []byte("net_namespace "+name+"\nvrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
@@ -159,7 +164,11 @@ func TestWaitStartupDelay(t *testing.T) {
 // with (and does not restart the delay), SIGUSR1 dumps it, SIGTERM ends
 // vrrpd at once with status 0. The instance's interface does not exist,
 // so that nothing could happen if the delay ended early.
-func TestStartupDelaySignals(t *testing.T) {
+// TestStartupDelaySignals runs in a private network namespace: vrrpd must never touch
+// the test machine's own interfaces, even if it ran the configuration.
+func TestStartupDelaySignals(t *testing.T) { privnet.Run(t, testStartupDelaySignals) }
+
+func testStartupDelaySignals(t *testing.T, _ privnet.Net) {
 	if vrrpdErr != nil {
 		testenv.Skip(t, "%v", vrrpdErr)
 	}
@@ -253,9 +262,15 @@ func TestStartupDelaySignals(t *testing.T) {
 
 // TestLogJSON: with --log-json every line is a JSON object from log/slog,
 // and the diagnostics keep keepalived's FILE:LINE: message.
-func TestLogJSON(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "strict.conf")
-	if err := os.WriteFile(f, []byte("global_defs {\n vrrp_strict\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n smtp_alert\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
+// TestLogJSON runs in a private network namespace: vrrpd must never touch
+// the test machine's own interfaces, even if it ran the configuration.
+func TestLogJSON(t *testing.T) { privnet.Run(t, testLogJSON) }
+
+func testLogJSON(t *testing.T, _ privnet.Net) {
+	// A configuration vrrpd refuses: it must never run in the test's
+	// own namespace.
+	f := filepath.Join(t.TempDir(), "refused.conf")
+	if err := os.WriteFile(f, []byte("global_defs {\n vrrp_garp_extra_if 10\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n smtp_alert\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
@@ -276,7 +291,7 @@ func TestLogJSON(t *testing.T) {
 		switch {
 		case level == "WARN" && strings.HasPrefix(msg, f+":7: keyword smtp_alert has no effect here"):
 			warn = true
-		case level == "ERROR" && strings.HasPrefix(msg, f+":4: (VI_1) vrrp_strict implies no_accept"):
+		case level == "ERROR" && strings.HasPrefix(msg, f+":2: vrrp_garp_extra_if is not supported"):
 			diagErr = true
 		case level == "ERROR" && msg == "vrrpd stopped":
 			e, _ := rec["err"].(string)

@@ -18,22 +18,28 @@ type Op uint8
 const (
 	OpBind Op = iota + 1
 	OpUnbind
+	OpFilter
+	OpUnfilter
 )
 
-// String returns "bind" or "unbind".
+// String returns "bind", "unbind", "filter" or "unfilter".
 func (o Op) String() string {
 	switch o {
 	case OpBind:
 		return "bind"
 	case OpUnbind:
 		return "unbind"
+	case OpFilter:
+		return "filter"
+	case OpUnfilter:
+		return "unfilter"
 	}
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
 
-// Call is one recorded call to Bind or Unbind.
+// Call is one recorded call to Bind, Unbind, Filter or Unfilter.
 type Call struct {
-	// Op is OpBind or OpUnbind.
+	// Op is the call.
 	Op Op
 	// Iface is the interface argument.
 	Iface string
@@ -43,24 +49,31 @@ type Call struct {
 	Err error
 }
 
-// Binder is an in-memory vrrp.Binder. It records which VIPs are bound on
-// which interface, the interface being a VIP's Device when set and the
-// iface argument otherwise. A VIP is identified on its interface by its
-// Prefix: binding a bound prefix again replaces its Label and Scope, and
-// unbinding an unbound one does nothing, so both calls are idempotent.
+// Binder is an in-memory vrrp.Binder and vrrp.FilterBinder. It records
+// which VIPs are bound on which interface, the interface being a VIP's
+// Device when set and the iface argument otherwise. A VIP is identified on
+// its interface by its Prefix: binding a bound prefix again replaces its
+// Label and Scope, and unbinding an unbound one does nothing, so both
+// calls are idempotent. Filter and Unfilter record which addresses are
+// filtered (on every interface, as vip.Netlink filters them).
 //
 // The zero value is ready to use. A Binder is safe for concurrent use and
 // must not be copied after first use.
 type Binder struct {
-	mu     sync.Mutex
-	bound  map[string]map[netip.Prefix]vrrp.VIP
-	routes map[vrrp.Route]bool
-	rules  map[vrrp.Rule]bool
-	calls  []Call
-	err    error
+	mu       sync.Mutex
+	bound    map[string]map[netip.Prefix]vrrp.VIP
+	filtered map[netip.Addr]bool
+	routes   map[vrrp.Route]bool
+	rules    map[vrrp.Rule]bool
+	calls    []Call
+	err      error
 }
 
-var _ vrrp.RouteBinder = (*Binder)(nil)
+var (
+	_ vrrp.Binder       = (*Binder)(nil)
+	_ vrrp.FilterBinder = (*Binder)(nil)
+	_ vrrp.RouteBinder  = (*Binder)(nil)
+)
 
 // BindRoutes records routes and rules as held. It fails as Bind does.
 func (b *Binder) BindRoutes(ctx context.Context, routes []vrrp.Route, rules []vrrp.Rule) error {
@@ -130,6 +143,24 @@ func (b *Binder) Unbind(ctx context.Context, iface string, vips []vrrp.VIP) erro
 	return b.do(ctx, OpUnbind, iface, vips)
 }
 
+// Filter marks the addresses of vips filtered. It fails as Bind does.
+func (b *Binder) Filter(ctx context.Context, iface string, vips []vrrp.VIP) error {
+	return b.do(ctx, OpFilter, iface, vips)
+}
+
+// Unfilter marks the addresses of vips not filtered. It fails as Bind
+// does.
+func (b *Binder) Unfilter(ctx context.Context, iface string, vips []vrrp.VIP) error {
+	return b.do(ctx, OpUnfilter, iface, vips)
+}
+
+// Filtered reports whether addr is filtered.
+func (b *Binder) Filtered(addr netip.Addr) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.filtered[addr]
+}
+
 func (b *Binder) do(ctx context.Context, op Op, iface string, vips []vrrp.VIP) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -142,6 +173,17 @@ func (b *Binder) do(ctx context.Context, op Op, iface string, vips []vrrp.VIP) e
 	} else {
 		for _, v := range vips {
 			dev := cmp.Or(v.Device, iface)
+			switch op {
+			case OpFilter:
+				if b.filtered == nil {
+					b.filtered = make(map[netip.Addr]bool)
+				}
+				b.filtered[v.Prefix.Addr()] = true
+				continue
+			case OpUnfilter:
+				delete(b.filtered, v.Prefix.Addr())
+				continue
+			}
 			if op == OpUnbind {
 				delete(b.bound[dev], v.Prefix)
 				if len(b.bound[dev]) == 0 {
@@ -162,7 +204,7 @@ func (b *Binder) do(ctx context.Context, op Op, iface string, vips []vrrp.VIP) e
 	return err
 }
 
-// SetError makes every later Bind and Unbind fail with an error wrapping
+// SetError makes every later call fail with an error wrapping
 // err, without changing the bound VIPs, until SetError(nil).
 func (b *Binder) SetError(err error) {
 	b.mu.Lock()
@@ -228,7 +270,7 @@ func (b *Binder) HasAddr(addr netip.Addr) bool {
 	return false
 }
 
-// Calls returns the history of Bind and Unbind calls, oldest first.
+// Calls returns the history of calls, oldest first.
 func (b *Binder) Calls() []Call {
 	b.mu.Lock()
 	defer b.mu.Unlock()

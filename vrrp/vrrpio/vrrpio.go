@@ -245,6 +245,23 @@ type VMACBinder interface {
 	RemoveVMAC(ctx context.Context, name string) error
 }
 
+// FilterBinder is a Binder that can also keep this host from accepting
+// packets addressed to virtual addresses it does not own: RFC 5798's
+// Accept_Mode False, keepalived's no_accept. A Router calls Filter before
+// it binds the addresses of a Master in that mode, and Unfilter after it
+// removes them (and once when the instance starts, to drop what a killed
+// process left). Both calls are idempotent.
+type FilterBinder interface {
+	Binder
+	// Filter drops the packets this host receives addressed to vips and
+	// those it sends from them, but for IPv6 neighbour discovery, which
+	// the Master must answer.
+	Filter(ctx context.Context, iface string, vips []VIP) error
+	// Unfilter removes the filter of vips; a VIP that is not filtered is
+	// no error.
+	Unfilter(ctx context.Context, iface string, vips []VIP) error
+}
+
 // LinkState is the state of one network interface, as a LinkMonitor
 // reports it.
 type LinkState struct {

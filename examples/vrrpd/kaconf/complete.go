@@ -169,9 +169,9 @@ func completeMinimum(dc *decoder, in *Instance, st *instanceState) {
 	if a := in.SourceAddr; a.IsValid() && (a.IsMulticast() || a.IsUnspecified()) {
 		dc.diags.errorf(st.srcPos, "(%s) source address %v is not a unicast address: vrrpkit sends adverts from a unicast address (keepalived would try to send from it)", name, a)
 	}
-	if in.Strict && len(in.UnicastPeers) > 0 {
-		dc.errorf(n, "(%s) Unicast peers are not supported in strict mode", name)
-	}
+	// keepalived refuses unicast peers in strict mode on an interface
+	// with IFF_MULTICAST, but 2.2.7 has not read the interfaces' flags
+	// when it checks: it runs them (measured, -t and running).
 	if in.IPv6 && len(in.UnicastPeers) == 0 && len(in.VIPs) > 0 && !in.VIPs[0].Prefix.Addr().IsLinkLocalUnicast() {
 		if in.Strict {
 			dc.errorf(n, "(%s) the first IPv6 VIP address must be link local", name)
@@ -227,37 +227,19 @@ func completePreempt(dc *decoder, in *Instance, st *instanceState) {
 	}
 }
 
-// completeAccept settles accept mode.
+// completeAccept settles accept mode: off by default in strict mode, and
+// reset for VRRP version 2 there. An instance without it is filtered while
+// Master (unless it is the address owner), as keepalived filters it with
+// nftables.
 func completeAccept(dc *decoder, in *Instance, st *instanceState) {
 	n := st.node
 	name := in.Name
 	if !st.acceptSet {
 		in.Accept = !in.Strict
 	}
-	acceptReset := false
 	if in.Accept && in.Priority != ownerPriority && in.Strict && in.Version == 2 {
 		dc.warnf(n, "(%s) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting", name)
 		in.Accept = false
-		acceptReset = true
-	}
-	if !in.Accept && in.Priority != ownerPriority {
-		// keepalived filters the traffic to the VIPs of a no_accept
-		// instance with firewall rules (nftables); vrrpkit manages none,
-		// so the VIPs would answer what keepalived drops.
-		strictKw := "vrrp_strict"
-		if st.strictSet {
-			strictKw = "strict_mode"
-		}
-		switch {
-		case st.noAcceptPos.IsValid():
-			dc.diags.errorf(st.noAcceptPos, "(%s) no_accept mode (the default in strict mode) is not supported: vrrpkit does not filter packets to the VIPs, as keepalived does with nftables", name)
-		case acceptReset:
-			dc.errorf(n, "(%s) %s with VRRP version 2 implies no_accept (accept does not comply with RFC3768), which needs firewall rules vrrpd does not manage; use VRRP version 3 with `accept`, or drop %s", name, strictKw, strictKw)
-		case in.Strict && in.Version == 2:
-			dc.errorf(n, "(%s) %s implies no_accept, which needs firewall rules vrrpd does not manage; add `accept` (with VRRP version 3: strict mode resets accept for version 2)", name, strictKw)
-		default:
-			dc.errorf(n, "(%s) %s implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`", name, strictKw)
-		}
 	}
 }
 

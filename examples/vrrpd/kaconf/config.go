@@ -132,6 +132,11 @@ type GlobalDefs struct {
 	GARPInterval, GNAInterval time.Duration
 	// Strict enforces strict RFC compliance (vrrp_strict).
 	Strict bool
+	// NftablesTable is the nftables table of the no_accept filter
+	// (nftables [NAME]: "keepalived" without a name); empty when not
+	// given. keepalived's tables are ip NAME and ip6 NAME, vrrpd's one
+	// inet NAME.
+	NftablesTable string
 	// CheckUnicastSrc accepts unicast adverts only from the configured
 	// peers (vrrp_check_unicast_src).
 	CheckUnicastSrc bool
@@ -434,7 +439,9 @@ type Instance struct {
 	// PreemptDelay is preempt_delay.
 	PreemptDelay time.Duration
 	// Accept is the effective accept mode: accept / no_accept, by default
-	// on unless strict mode is.
+	// on unless strict mode is. Without it, a Master that is not the
+	// address owner drops the packets addressed to its VIPs, with
+	// nftables rules as keepalived's.
 	Accept bool
 	// Strict is the effective strict_mode (default: global vrrp_strict).
 	Strict bool

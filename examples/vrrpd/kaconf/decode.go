@@ -385,8 +385,11 @@ var globalKeywords = newTable[*GlobalDefs]("global_defs",
 	key("vrrp_notify_fifo", 0, "none", notifyFIFO),
 	key("vrrp_notify_fifo_script", 0, "none", notifyFIFOScript),
 	noEffectKey[*GlobalDefs]("notification_email", mailWhy).withBlock(optBlock),
-	noEffectKey[*GlobalDefs]("vrrp_iptables", "no firewall rules are managed; no_accept mode is refused").when(globalCheck(iptables)),
-	noEffectKey[*GlobalDefs]("vrrp_ipsets", "no firewall rules are managed; no_accept mode is refused").when(globalCheck(iptables)),
+	key("vrrp_iptables", 0, "nftables", func(dc *decoder, g *GlobalDefs, n *Node) {
+		// keepalived 2.2.7 as Debian builds it has no iptables: it
+		// says so and uses nftables (measured).
+		dc.warnf(n, "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option")
+	}),
 	noEffectKey[*GlobalDefs]("lvs_sync_daemon", ipvsWhy),
 	noEffectKey[*GlobalDefs]("lvs_timeouts", ipvsWhy),
 	noEffectKey[*GlobalDefs]("random_seed", "${_RANDOM} is seeded by the reader's options"),
@@ -463,15 +466,20 @@ var globalKeywords = newTable[*GlobalDefs]("global_defs",
 	noEffectKey[*GlobalDefs]("data_use_instance", ""),
 	noEffectKey[*GlobalDefs]("fifo_write_vrrp_states_on_reload", ""),
 	noEffectKey[*GlobalDefs]("linkbeat_use_polling", "link state comes from netlink"),
-	noEffectKey[*GlobalDefs]("namespace_with_ipsets", firewallWhy),
-	noEffectKey[*GlobalDefs]("nftables", firewallWhy),
-	noEffectKey[*GlobalDefs]("nftables_priority", firewallWhy),
-	noEffectKey[*GlobalDefs]("nftables_ifindex", firewallWhy),
-	noEffectKey[*GlobalDefs]("nftables_counters", firewallWhy),
-	noEffectKey[*GlobalDefs]("nftables_ipvs", firewallWhy),
-	noEffectKey[*GlobalDefs]("nftables_ipvs_priority", firewallWhy),
-	noEffectKey[*GlobalDefs]("nftables_ipvs_start_fwmark", firewallWhy),
-	noEffectKey[*GlobalDefs]("disable_local_igmp", firewallWhy),
+	noEffectKey[*GlobalDefs]("namespace_with_ipsets", "no ipsets (keepalived 2.2.7 as Debian builds it has none either)"),
+	key("nftables", 0, "keepalived; table inet vrrpkit without it", func(dc *decoder, g *GlobalDefs, n *Node) {
+		g.NftablesTable = "keepalived"
+		if len(n.Words) > 1 {
+			g.NftablesTable = n.Words[1]
+		}
+	}),
+	noEffectKey[*GlobalDefs]("nftables_priority", "the no_accept filter's chains have keepalived's default priority, filter - 1"),
+	noEffectKey[*GlobalDefs]("nftables_ifindex", "the no_accept filter matches the VIPs on every interface"),
+	noEffectKey[*GlobalDefs]("nftables_counters", "the no_accept filter's rules have no counters"),
+	noEffectKey[*GlobalDefs]("nftables_ipvs", ipvsWhy),
+	noEffectKey[*GlobalDefs]("nftables_ipvs_priority", ipvsWhy),
+	noEffectKey[*GlobalDefs]("nftables_ipvs_start_fwmark", ipvsWhy),
+	noEffectKey[*GlobalDefs]("disable_local_igmp", "no firewall rules for the IGMP of VMACs"),
 	noEffectKey[*GlobalDefs]("vrrp_notify_priority_changes", priorityChangesWhy).when(globalCheck(priorityChanges("", "global "))),
 	noEffectKey[*GlobalDefs]("net_namespace_ipvs", ipvsWhy),
 	noEffectKey[*GlobalDefs]("lvs_flush", ipvsWhy),
@@ -491,7 +499,6 @@ const (
 	schedWhy      = "process scheduling is the Go runtime's"
 	snmpWhy       = "no SNMP or D-Bus"
 	bufsWhy       = "socket buffers are sized by vrrpkit"
-	firewallWhy   = "no firewall rules are managed"
 	ipvsWhy       = "IPVS settings are not managed"
 	downTimerWhy  = "the Master_Down_Interval is 3 advert intervals (RFC 5798); only 3 is accepted"
 	// priorityChangesWhy: the Router reports state changes, not changes of
@@ -620,13 +627,6 @@ func downTimer(invalid string) func(*decoder, *Node) bool {
 		}
 		return v != 3
 	}
-}
-
-// iptables gives keepalived 2.2.7's warning for vrrp_iptables and
-// vrrp_ipsets before the keyword's own.
-func iptables(dc *decoder, n *Node) bool {
-	dc.warnf(n, "%s: iptables not supported", n.Keyword())
-	return true
 }
 
 // seconds reads a whole number of seconds, as keepalived's garp delays.

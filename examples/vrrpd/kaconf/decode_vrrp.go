@@ -20,7 +20,7 @@ type instanceState struct {
 	lowerPrioRepSet, lowerPrioDelaySet       bool
 	higherPrioSet                            bool
 	unicastTTL                               int
-	noAcceptPos, srcPos                      Pos
+	srcPos                                   Pos
 }
 
 // instance decodes a vrrp_instance.
@@ -172,7 +172,6 @@ var instanceKeywords = newTable[*instCtx]("vrrp_instance",
 	}),
 	key("no_accept", 0, "", func(_ *decoder, x *instCtx, n *Node) {
 		x.in.Accept, x.st.acceptSet = false, true
-		x.st.noAcceptPos = n.Pos
 	}),
 	key("strict_mode", 0, "vrrp_strict; alone: on", func(dc *decoder, x *instCtx, n *Node) {
 		if v, ok := dc.optBool(n, "("+x.in.Name+") invalid strict_mode %s specified"); ok {

@@ -49,7 +49,7 @@
 //     syntax error, a condition keepalived treats as fatal (a duplicate
 //     VRID, an instance without a virtual_router_id), or a keyword that
 //     would change behaviour and that vrrpkit does not support (auth_type
-//     AH, virtual_routes, no_accept mode, BFD, ...). Nothing that changes
+//     AH, virtual_routes, BFD, ...). Nothing that changes
 //     behaviour is ignored silently.
 //   - Warning: keepalived runs it, and so do we, but not as written:
 //     keepalived's own warnings, unknown keywords, and keywords that have

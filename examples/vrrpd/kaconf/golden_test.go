@@ -212,9 +212,8 @@ func lineDiff(want, got string) string {
 //   - "(I) Initial state master is incompatible with AH authentication -
 //     clearing" (12): the same warning, and an error as vrrpkit has no AH.
 //   - "iptables not supported, using nftables instead. ..." (14, line 8):
-//     keepalived was built without iptables; we say "iptables not
-//     supported" too, and that the keyword has no effect here (no
-//     firewall rules are managed, and no_accept mode is refused).
+//     keepalived was built without iptables; the same warning, and the
+//     no_accept filter is vrrpd's nftables one either way.
 //   - "Warning - cannot track route X with no interface specified, not
 //     tracking" (06, line 35): the same warning at the route line, besides
 //     the error that virtual_routes are not supported.

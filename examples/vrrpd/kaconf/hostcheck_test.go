@@ -79,12 +79,11 @@ vrrp_instance V {
 	}
 	for msg, want := range map[string]bool{
 		"keyword smtp_server has no effect here (no e-mail is sent)":                                                                     true,
-		"vrrp_iptables: iptables not supported":                                                                                          false,
-		"keyword vrrp_iptables has no effect here (no firewall rules are managed; no_accept mode is refused)":                            true,
+		"iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option":  false,
 		"script: the words after the command (extra words) are ignored, as keepalived ignores them; quote the command and its arguments": true,
-		"Warning - script unused is not used":                                                                                            true,
-		"Truncating auth_pass to 8 characters":                                                                                           false,
-		"(V) the first IPv6 VIP address should be link local":                                                                            true,
+		"Warning - script unused is not used":                 true,
+		"Truncating auth_pass to 8 characters":                false,
+		"(V) the first IPv6 VIP address should be link local": true,
 	} {
 		got, ok := remark[msg]
 		if !ok {
@@ -102,7 +101,7 @@ vrrp_instance V {
 	if !sec.SecurityViolation() || sec.Remark() {
 		t.Errorf("%v: SecurityViolation %v, Remark %v", sec, sec.SecurityViolation(), sec.Remark())
 	}
-	if e, w, r, i := ds.Count(); e != 0 || r != 5 || w+r+i != len(ds) {
+	if e, w, r, i := ds.Count(); e != 0 || r != 4 || w+r+i != len(ds) {
 		t.Errorf("Count %d %d %d %d of\n%s", e, w, r, i, ds)
 	}
 }

@@ -557,8 +557,7 @@ vrrp_instance VI_1 {` + body + `  smtp_alert
 			{Warning, 2, "keyword notification_email has no effect here"},
 			{Warning, 5, "keyword smtp_server has no effect here"},
 			{Warning, 6, "Unknown keyword 'lvs_id' (keepalived 1.x's name for router_id"},
-			{Warning, 7, "vrrp_iptables: iptables not supported"},
-			{Warning, 7, "keyword vrrp_iptables has no effect here"},
+			{Warning, 7, "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option"},
 			{Error, 8, "vrrp_garp_extra_if is not supported"},
 			{Warning, 9, "Unknown keyword 'bogus_block'"},
 			{Error, 9, "Unexpected '{' after unknown keyword bogus_block"},
@@ -568,7 +567,6 @@ vrrp_instance VI_1 {` + body + `  smtp_alert
 			{Error, 35, "Unexpected '{' - nopreempt takes no block"},
 			{Error, 37, "*** Configuration line starting `state` is missing a parameter after keyword `state` at word position 2"},
 			{Warning, 38, "Unknown keyword 'v3_checksum_as_v2' (not in keepalived 2.2.7)"},
-			{Error, 23, "(VI_1) no_accept mode (the default in strict mode) is not supported"},
 		},
 		check: func(t *testing.T, c *Config) {
 			if v := c.Instances[0].ExcludedVIPs[0]; v.Broadcast != netip.MustParseAddr("10.0.0.255") || v.Device != "eth1" {
@@ -618,13 +616,15 @@ vrrp_instance VI_4 {` + body + `  strict_mode
 }
 `,
 		diags: []want{
-			{Error, 5, "(VI_1) vrrp_strict implies no_accept, which needs firewall rules vrrpd does not manage; add `accept`"},
 			{Warning, 21, "(VI_3) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"},
-			{Error, 21, "(VI_3) vrrp_strict with VRRP version 2 implies no_accept (accept does not comply with RFC3768), which needs firewall rules vrrpd does not manage; use VRRP version 3 with `accept`, or drop vrrp_strict"},
-			{Error, 31, "(VI_4) strict_mode implies no_accept, which needs firewall rules vrrpd does not manage; add `accept` (with VRRP version 3: strict mode resets accept for version 2)"},
 		},
 		check: func(t *testing.T, c *Config) {
-			if in := c.Instances[1]; !in.Strict || !in.Accept || in.Version != 3 {
+			for i, accept := range []bool{false, true, false, false} {
+				if in := c.Instances[i]; !in.Strict || in.Accept != accept {
+					t.Errorf("%s: strict %v, accept %v; want strict, accept %v", in.Name, in.Strict, in.Accept, accept)
+				}
+			}
+			if in := c.Instances[1]; in.Version != 3 {
 				t.Errorf("VI_2 %+v", in)
 			}
 		},
