@@ -331,7 +331,7 @@ func (c *lvsConv) virtualServer(vs *kaconf.VirtualServer, groups map[string]*kac
 				continue
 			}
 			if e.Port == 0 && vs.PersistenceTimeout == 0 {
-				c.errorf(e.Pos, "virtual_server_group %s: an entry without a port makes keepalived's service persistent, and persistence is not supported", group.Name)
+				c.errorf(e.Pos, "virtual_server_group %s: an entry without a port is valid for a persistent virtual server only; set persistence_timeout on it (how keepalived makes the entry persistent is not reproduced)", group.Name)
 				continue
 			}
 			for a := e.First; ; a = a.Next() {

@@ -485,7 +485,7 @@ func TestConvertLVSErrors(t *testing.T) {
 		{"fwmark 0 group entry", "virtual_server_group G {\n  192.0.2.1 80\n  fwmark 0\n}\nvirtual_server group G {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n",
 			"fwmark 0", "virtual_server_group G: fwmark 0 marks nothing"},
 		{"group entry without port", "virtual_server_group G {\n  192.0.2.1\n}\nvirtual_server group G {\n  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n",
-			"  192.0.2.1", "an entry without a port makes keepalived's service persistent"},
+			"  192.0.2.1", "an entry without a port is valid for a persistent virtual server only"},
 		{"ha_suspend", vs("  ha_suspend\n  real_server 192.0.2.2 80 {\n  }\n"), "virtual_server", "ha_suspend is not supported"},
 		{"weight 0", rs("    weight 0\n"), "real_server", "real server 192.0.2.2:80: weight 0 is not supported"},
 		{"uthreshold", rs("    uthreshold 100\n"), "real_server", "uthreshold and lthreshold are not supported"},
