@@ -380,22 +380,10 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, validateInstances(c.Instances)...)
 	errs = append(errs, validateGroups(c.SyncGroups, c.Instances)...)
-	if _, ok := c.Binder.(VMACBinder); !ok && !c.realHost() {
-		for i, inst := range c.Instances {
-			if inst.UseVMAC {
-				add(fmt.Sprintf("Instances[%d] (%s).UseVMAC", i, inst.Name), "the Binder does not manage VMAC interfaces")
-			}
-		}
-	}
-	if _, ok := c.Binder.(RouteBinder); !ok && !c.realHost() {
-		for i, inst := range c.Instances {
-			if len(inst.VirtualRoutes)+len(inst.VirtualRules) > 0 {
-				add(fmt.Sprintf("Instances[%d] (%s).VirtualRoutes", i, inst.Name), "the Binder does not manage routes and rules (a RouteBinder)")
-			}
-		}
-		if len(c.Static.Routes)+len(c.Static.Rules) > 0 {
-			add("Static", "the Binder does not manage routes and rules (a RouteBinder)")
-		}
+	hostBinder := c.Binder == nil && c.realHost()
+	errs = append(errs, validateBinder(c.Binder, hostBinder, c.Instances)...)
+	if _, ok := c.Binder.(RouteBinder); !ok && !hostBinder && len(c.Static.Routes)+len(c.Static.Rules) > 0 {
+		add("Static", "the Binder does not manage routes and rules (a RouteBinder)")
 	}
 	if len(c.Static.Addresses) > 0 && c.Binder == nil && !c.realHost() {
 		add("Static.Addresses", "no Binder")
@@ -415,14 +403,33 @@ func (c *Config) Validate() error {
 			add(fmt.Sprintf("Static.Rules[%d]", j), "%v", err)
 		}
 	}
-	if _, ok := c.Binder.(FilterBinder); !ok && !c.realHost() {
-		for i, inst := range c.Instances {
-			if inst.filters() {
-				add(fmt.Sprintf("Instances[%d] (%s).NoAccept", i, inst.Name), "the Binder does not filter addresses (it is not a FilterBinder)")
-			}
+	return errors.Join(errs...)
+}
+
+// validateBinder checks that binder does what insts ask of it: VMACs,
+// routes and rules, filtering. hostBinder says that the Router makes its
+// own (vip.Netlink, which does all of them).
+func validateBinder(binder Binder, hostBinder bool, insts []InstanceConfig) []error {
+	if hostBinder {
+		return nil
+	}
+	var errs []error
+	_, vmac := binder.(VMACBinder)
+	_, route := binder.(RouteBinder)
+	_, filter := binder.(FilterBinder)
+	for i, inst := range insts {
+		field := fmt.Sprintf("Instances[%d] (%s)", i, inst.Name)
+		if inst.UseVMAC && !vmac {
+			errs = append(errs, fmt.Errorf("%w: %s.UseVMAC: the Binder does not manage VMAC interfaces", ErrConfig, field))
+		}
+		if len(inst.VirtualRoutes)+len(inst.VirtualRules) > 0 && !route {
+			errs = append(errs, fmt.Errorf("%w: %s.VirtualRoutes: the Binder does not manage routes and rules (a RouteBinder)", ErrConfig, field))
+		}
+		if inst.filters() && !filter {
+			errs = append(errs, fmt.Errorf("%w: %s.NoAccept: the Binder does not filter addresses (it is not a FilterBinder)", ErrConfig, field))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // routeTypes are the Route types the kernel knows by these names.

@@ -610,6 +610,22 @@ func (n *Node) Reconfigure(now time.Time, id int, c InstanceConfig, a Addressing
 			n.bindNew(inst, now)
 		}
 	}
+	// The links are tracked anew: an interface or route no longer tracked
+	// leaves no fault or delta behind.
+	for src := range inst.faults {
+		if src == faultInterface || strings.HasPrefix(src, trackPrefix) || strings.HasPrefix(src, routePrefix) {
+			delete(inst.faults, src)
+		}
+	}
+	for src := range inst.deltas {
+		if strings.HasPrefix(src, trackPrefix) {
+			delete(inst.deltas, src)
+		}
+	}
+	for name, ls := range n.links {
+		n.trackLink(inst, ls, name)
+	}
+	n.faultsChanged(inst, now)
 	n.reconfigureMachine(inst, now)
 	n.markDirty(inst)
 }

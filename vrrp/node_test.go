@@ -640,4 +640,23 @@ func TestNodeVirtualRouteTracked(t *testing.T) {
 	if got := tn.state("VI_1"); got != vrrp.Backup {
 		t.Errorf("eth2 up again: %v, want BACKUP", got)
 	}
+	// A reload that drops the route, or makes it no_track, while its
+	// device is down leaves no fault behind.
+	for _, change := range []func(*vrrp.InstanceConfig){
+		func(c *vrrp.InstanceConfig) { c.VirtualRoutes = c.VirtualRoutes[1:] },
+		func(c *vrrp.InstanceConfig) { c.VirtualRoutes[0].NoTrack = true },
+	} {
+		tn.n.LinkChanged(tn.now, vrrp.LinkState{Interface: "eth2", Exists: true})
+		if got := tn.state("VI_1"); got != vrrp.Fault {
+			t.Fatalf("eth2 down: %v, want FAULT", got)
+		}
+		r := c
+		r.VirtualRoutes = slices.Clone(c.VirtualRoutes)
+		change(&r)
+		tn.n.Reconfigure(tn.now, tn.id("VI_1"), r, vrrp.Addressing{Source: local, Group: vrrp.Group4})
+		if s := tn.n.Status(tn.id("VI_1")); s.State != vrrp.Backup || len(s.Faults) != 0 {
+			t.Errorf("after the reload: %v %v, want BACKUP without faults", s.State, s.Faults)
+		}
+		tn.n.Reconfigure(tn.now, tn.id("VI_1"), c, vrrp.Addressing{Source: local, Group: vrrp.Group4})
+	}
 }

@@ -402,6 +402,7 @@ func (r *Router) Reload(ctx context.Context, instances []InstanceConfig) error {
 func (r *Router) ReloadGroups(ctx context.Context, instances []InstanceConfig, groups []SyncGroup) error {
 	errs := validateInstances(instances)
 	errs = append(errs, validateGroups(groups, instances)...)
+	errs = append(errs, validateBinder(r.cfg.Binder, r.cfg.Binder == nil && r.cfg.realHost(), instances)...)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}

@@ -34,9 +34,14 @@ func (r *Router) bind(io *instIO, e Effect) {
 			stats.bindErrors.Add(1)
 			r.log.Error("adding virtual addresses", "instance", name, "err", err)
 		} else if len(routes)+len(rules) > 0 {
-			// Validate made sure the Binder is a RouteBinder. The routes
-			// may use the addresses (src): they come after them.
-			if err = r.binder.(RouteBinder).BindRoutes(ctx, routes, rules); err != nil {
+			// The routes may use the addresses (src): they come after
+			// them. Validate made sure the Binder is a RouteBinder.
+			if rb, ok := r.binder.(RouteBinder); !ok {
+				err = errors.New("vrrp: the Binder does not manage routes and rules")
+			} else {
+				err = rb.BindRoutes(ctx, routes, rules)
+			}
+			if err != nil {
 				stats.bindErrors.Add(1)
 				r.log.Error("adding virtual routes and rules", "instance", name, "err", err)
 			}

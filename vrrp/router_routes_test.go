@@ -2,12 +2,15 @@ package vrrp_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/vrrpkit/vrrpkit/transport/fake"
+	vipfake "github.com/vrrpkit/vrrpkit/vip/fake"
 	"github.com/vrrpkit/vrrpkit/vrrp"
 )
 
@@ -90,4 +93,39 @@ func TestRouterOnLowerPriority(t *testing.T) {
 			t.Errorf("OnLowerPriority calls %+v, want one for VI_1 from %v priority 100", got, addr4(9))
 		}
 	})
+}
+
+// plainBinder binds addresses only: it hides the fake's RouteBinder and
+// FilterBinder.
+type plainBinder struct{ vrrp.Binder }
+
+// A Binder that cannot hold routes, filter or make VMACs is refused for
+// instances that need it, whether the Router runs on the real host (no
+// Transport) or not, at start and at reload; never a panic later.
+func TestBinderCapabilities(t *testing.T) {
+	inst := v3inst(100)
+	inst.VirtualRoutes = []vrrp.Route{{Dst: netip.MustParsePrefix("198.19.30.0/24"), Dev: "eth0"}}
+	for _, tc := range []struct {
+		name string
+		cfg  vrrp.Config
+	}{
+		{"real host, own binder", vrrp.Config{Binder: plainBinder{&vipfake.Binder{}}, Instances: []vrrp.InstanceConfig{inst}}},
+		{"fake transport", vrrp.Config{Transport: fake.NewSegment(fake.SegmentConfig{}).NewHost("a", addr4(1)),
+			Binder: plainBinder{&vipfake.Binder{}}, Instances: []vrrp.InstanceConfig{inst}}},
+	} {
+		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), "VirtualRoutes: the Binder does not manage routes") {
+			t.Errorf("%s: Validate = %v, want the VirtualRoutes refused", tc.name, err)
+		}
+	}
+	seg := fake.NewSegment(fake.SegmentConfig{})
+	defer seg.Close()
+	r, err := vrrp.NewRouter(vrrp.Config{Transport: seg.NewHost("a", addr4(1)), Binder: plainBinder{&vipfake.Binder{}},
+		Instances: []vrrp.InstanceConfig{v3inst(100)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.ReloadGroups(t.Context(), []vrrp.InstanceConfig{inst}, nil)
+	if !errors.Is(err, vrrp.ErrConfig) || !strings.Contains(err.Error(), "VirtualRoutes") {
+		t.Errorf("reload adding routes with a plain Binder: %v, want ErrConfig", err)
+	}
 }
