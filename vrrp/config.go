@@ -471,8 +471,12 @@ func validateRule(r Rule) error {
 		return fmt.Errorf("from %v and to %v are of different families", r.From, r.To)
 	case (f == 4 || t == 4) && r.IPv6:
 		return errors.New("IPv6 with an IPv4 address")
-	case r.Table < 0 || r.Priority < 0 || r.Protocol < 0 || r.Protocol > 255:
-		return errors.New("negative table or priority, or protocol outside 0-255")
+	case r.Table < 0 || r.Protocol < 0 || r.Protocol > 255:
+		return errors.New("negative table, or protocol outside 0-255")
+	case r.Priority <= 0:
+		// The kernel numbers a rule without one anew at each add: binding
+		// it twice would make two, and removing it would remove one.
+		return errors.New("a priority is required (1 and up)")
 	case r.L3MDev && r.Table != 0:
 		return errors.New("an l3mdev rule takes the table of the VRF device, not Table")
 	case r.Table == 0 && !r.L3MDev:

@@ -65,6 +65,8 @@ type Router struct {
 	free    sync.Pool
 	quit    chan struct{}
 	readers sync.WaitGroup
+	// statics is the goroutine that renews the lease of Static.Addresses.
+	statics sync.WaitGroup
 	ops     opRunner
 	masters sync.WaitGroup
 	// onMaster are the OnMaster calls of the current event, started by
@@ -484,6 +486,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.startLinks(ctx)
 
 	r.static(true)
+	r.renewStatic(lease)
 	startErr := r.addInstances(insts, true)
 	r.publish()
 	if startErr == nil {
@@ -491,6 +494,35 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.shutdown()
 	return startErr
+}
+
+// renewStatic binds Config.Static.Addresses again every third of the
+// Binder's lease until the Router stops, as a Master renews its VIPs: they
+// are held whatever the state, so nobody else renews them.
+func (r *Router) renewStatic(lease time.Duration) {
+	addrs := r.cfg.Static.Addresses
+	if lease <= 0 || len(addrs) == 0 {
+		return
+	}
+	r.statics.Add(1)
+	go func() {
+		defer r.statics.Done()
+		t, c := r.clock.NewTimer(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.quit:
+				return
+			case <-c:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			if err := r.binder.Bind(ctx, "", addrs); err != nil {
+				r.log.Error("renewing static addresses", "err", err)
+			}
+			cancel()
+			t.Reset(lease / 3)
+		}
+	}()
 }
 
 // static adds Config.Static before the instances start, or removes it
@@ -627,6 +659,7 @@ func (r *Router) shutdown() {
 	r.stopLinks()
 	close(r.quit)
 	r.readers.Wait()
+	r.statics.Wait()
 	r.ops.wait()
 	r.static(false)
 	r.release()

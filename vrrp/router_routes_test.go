@@ -128,4 +128,51 @@ func TestBinderCapabilities(t *testing.T) {
 	if !errors.Is(err, vrrp.ErrConfig) || !strings.Contains(err.Error(), "VirtualRoutes") {
 		t.Errorf("reload adding routes with a plain Binder: %v, want ErrConfig", err)
 	}
+	// A rule needs a priority: the kernel would number each add anew.
+	inst = v3inst(100)
+	inst.VirtualRules = []vrrp.Rule{{Table: 100}}
+	cfg := vrrp.Config{Transport: seg.NewHost("b", addr4(2)), Binder: &vipfake.Binder{}, Instances: []vrrp.InstanceConfig{inst}}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "VirtualRules[0]: a priority is required") {
+		t.Errorf("a rule without priority: %v", err)
+	}
+}
+
+// leasingFake is the fake with a lease: its addresses must be renewed.
+type leasingFake struct{ *vipfake.Binder }
+
+func (leasingFake) Lease() time.Duration { return 3 * time.Second }
+
+// Static addresses are held whatever the state: with a leasing Binder the
+// Router renews them every third of the lease until it stops.
+func TestRouterRenewsStaticAddresses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seg := fake.NewSegment(fake.SegmentConfig{Seed: 1})
+		defer seg.Close()
+		b := leasingFake{&vipfake.Binder{}}
+		static := vrrp.VIP{Prefix: netip.MustParsePrefix("198.18.7.1/24"), Device: "eth0"}
+		r, err := vrrp.NewRouter(vrrp.Config{Transport: seg.NewHost("r1", addr4(1)), Binder: b,
+			Instances: []vrrp.InstanceConfig{v3inst(100)}, Static: vrrp.Static{Addresses: []vrrp.VIP{static}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		binds := 0
+		for _, c := range b.Calls() {
+			if c.Op == vipfake.OpBind && len(c.VIPs) == 1 && c.VIPs[0] == static {
+				binds++
+			}
+		}
+		if binds < 10 {
+			t.Errorf("static address bound %d times in 10 s with a 3 s lease, want the first bind and a renewal every second", binds)
+		}
+		cancel()
+		<-done
+		if b.Has(static.Prefix) {
+			t.Error("static address left after Run returned")
+		}
+	})
 }

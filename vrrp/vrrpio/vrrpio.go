@@ -207,9 +207,9 @@ type Rule struct {
 	IPv6 bool
 	// Table is the table to look up.
 	Table int
-	// Priority orders the rules (ip rule ... priority / preference).
-	// Rules without one get 0, which the kernel replaces by one below the
-	// lowest existing; keepalived numbers them from 16384 down instead.
+	// Priority orders the rules (ip rule ... priority / preference); it
+	// is required, as a rule without one is numbered anew by each add
+	// (keepalived numbers those it is given without one from 16384 down).
 	Priority int
 	// IIf and OIf match the input and output interfaces.
 	IIf, OIf string
