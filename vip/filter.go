@@ -249,21 +249,23 @@ func (n *Netlink) filterOnce(vips []vrrpio.VIP, add bool) error {
 	return c.Flush()
 }
 
-// closeFilter deletes the filter table if this Netlink built it, and
-// closes the nftables connection.
+// closeFilter deletes the filter table, whether this Netlink built it or
+// a killed process left it (a restart whose instances no longer filter
+// would keep its drops until then), and closes the nftables connection.
 func (n *Netlink) closeFilter() error {
 	if n.nft == nil {
 		return nil
 	}
-	var err error
-	if n.filterBuilt {
-		n.nft.DelTable(filterTable(n.filterTable))
-		if err = n.nft.Flush(); errors.Is(err, unix.ENOENT) {
-			err = nil
-		}
-		if err != nil {
-			err = fmt.Errorf("vip: delete nftables table inet %s: %w", n.filterTable, err)
-		}
+	// Added then deleted in one transaction: gone, whether it was there
+	// or not.
+	t := filterTable(n.filterTable)
+	n.nft.AddTable(t)
+	n.nft.DelTable(t)
+	err := n.nft.Flush()
+	if err != nil && n.filterBuilt {
+		err = fmt.Errorf("vip: delete nftables table inet %s: %w", n.filterTable, err)
+	} else {
+		err = nil // nothing of ours to delete (or no nftables here)
 	}
 	return errors.Join(err, n.nft.CloseLasting())
 }

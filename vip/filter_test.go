@@ -212,4 +212,26 @@ func testFilter(t *testing.T, h1, h2 *netns.Host) {
 	if err := n2.Filter(ctx, "eth0", vips); err == nil {
 		t.Error("Filter after Close succeeded")
 	}
+
+	// A killed process's table, and a restart that no longer filters:
+	// its Close removes the table all the same.
+	n3, err := New(Options{Namespace: h1.Path(), FilterTable: table, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = n3.Close() })
+	if err := n3.Filter(ctx, "eth0", vips); err != nil {
+		t.Fatalf("Filter: %v", err)
+	}
+	n3.nft.CloseLasting()
+	n3.nft, n3.filterBuilt = nil, false
+	n4, err := New(Options{Namespace: h1.Path(), FilterTable: table, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	state(filtered)
+	if err := n4.Close(); err != nil {
+		t.Fatalf("Close of a Netlink that never filtered: %v", err)
+	}
+	state("")
 }

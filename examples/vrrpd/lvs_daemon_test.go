@@ -19,7 +19,7 @@ func TestConfigTestLVS(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("exit 0 with ha_suspend:\n%s", stderr)
 	}
-	if want := bad + ":8:"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "ha_suspend") {
+	if want := bad + ":10: error: ha_suspend"; !strings.Contains(stderr, want) {
 		t.Errorf("no %q naming ha_suspend in:\n%s", want, stderr)
 	}
 	// Persistence and firewall-mark services pass.

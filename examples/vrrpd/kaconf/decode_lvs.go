@@ -281,7 +281,7 @@ var virtualServerKeywords = newTable[*vsCtx]("virtual_server",
 			x.vs.Family = f
 		}
 	}),
-	key("ha_suspend", 0, "off", func(_ *decoder, x *vsCtx, _ *Node) { x.vs.HASuspend = true }),
+	refusedKey[*vsCtx]("ha_suspend", "the checks run whatever the VRRP state"),
 	key("alpha", 0, "off", func(_ *decoder, x *vsCtx, _ *Node) { x.vs.Alpha = true }),
 	key("omega", 0, "off", func(_ *decoder, x *vsCtx, _ *Node) { x.vs.Omega = true }),
 	key("virtualhost", 0, "", func(dc *decoder, x *vsCtx, c *Node) {
@@ -581,8 +581,8 @@ var realServerKeywords = newTable[*RealServer]("real_server",
 	}),
 	key("notify_up", 1, "", func(dc *decoder, rs *RealServer, c *Node) { rs.NotifyUp = dc.scriptLine(c, true) }),
 	key("notify_down", 1, "", func(dc *decoder, rs *RealServer, c *Node) { rs.NotifyDown = dc.scriptLine(c, true) }),
-	key("uthreshold", 1, "0 (none)", rsThreshold),
-	key("lthreshold", 1, "0 (none)", rsThreshold),
+	refusedKey[*RealServer]("uthreshold", thresholdWhy).when(rsThreshold),
+	refusedKey[*RealServer]("lthreshold", thresholdWhy).when(rsThreshold),
 	key("delay_loop", 0, "the virtual server's", func(dc *decoder, rs *RealServer, c *Node) {
 		if d, ok := dc.timer(c, "real server delay_loop '%s' invalid - ignoring"); ok {
 			rs.DelayLoop = d
@@ -617,18 +617,21 @@ func rsForwarding(dc *decoder, rs *RealServer, c *Node) {
 	}
 }
 
-func rsThreshold(dc *decoder, rs *RealServer, c *Node) {
-	kw := c.Keyword()
+// thresholdWhy is why connection thresholds are refused.
+const thresholdWhy = "connection thresholds (a pool.Backend has no connection counts)"
+
+// rsThreshold checks an uthreshold / lthreshold value: 0 (none) changes
+// nothing.
+func rsThreshold(dc *decoder, _ *RealServer, c *Node) bool {
+	if !dc.need(c, 1) {
+		return false
+	}
 	v, msg := parseUnsigned(c.Words[1], 0, 1<<32-1)
 	if msg != "" {
-		dc.warnf(c, "Invalid real_server %s '%s' - ignoring", kw, c.Words[1])
-		return
+		dc.warnf(c, "Invalid real_server %s '%s' - ignoring", c.Keyword(), c.Words[1])
+		return false
 	}
-	if kw == "uthreshold" {
-		rs.UThreshold = int(v)
-	} else {
-		rs.LThreshold = int(v)
-	}
+	return v != 0
 }
 
 func rsCheckDefault(dc *decoder, rs *RealServer, c *Node) { dc.checkOption(c, &rs.CheckDefaults) }
@@ -701,7 +704,7 @@ var checkerKeywords = newTable[*Checker]("checker",
 		}
 		ck.MiscTimeout = time.Duration(v) * time.Second
 	}),
-	key("misc_dynamic", 0, "off", func(_ *decoder, ck *Checker, _ *Node) { ck.MiscDynamic = true }),
+	refusedKey[*Checker]("misc_dynamic", "a pool.Pool backend has a fixed weight"),
 	noEffectKey[*Checker]("log_all_failures", "logging only"),
 	key("helo_name", 0, DefaultHeloName+" (SMTP_CHECK)", func(dc *decoder, ck *Checker, c *Node) {
 		if ck.Type != "SMTP_CHECK" {
