@@ -2,8 +2,8 @@
 // addresses through the vrrp.Binder interface.
 //
 // Netlink (Linux) works through rtnetlink in one network namespace. It
-// implements vrrp.Binder, vrrp.LeaseBinder, vrrp.VMACBinder and
-// vrrp.FilterBinder:
+// implements vrrp.Binder, vrrp.LeaseBinder, vrrp.VMACBinder,
+// vrrp.RouteBinder and vrrp.FilterBinder:
 //
 //   - Bind adds each VIP idempotently (RTM_NEWADDR with NLM_F_REPLACE) with
 //     its prefix length, IPv4 label (which must start with the device
@@ -31,10 +31,19 @@
 //     priority filter - 1, and the addresses in the sets vips4 and vips6;
 //     Filter and Unfilter add and remove set elements. The first call
 //     replaces a table of that name, with what a killed process left in
-//     it; Close deletes it.
+//     it; Close deletes it, whoever made it.
+//   - BindRoutes adds routes (RTM_NEWROUTE, replacing one of the same
+//     destination, table and metric) and policy routing rules (an
+//     identical one is kept), with protocol 18, "keepalived" in iproute2's
+//     rt_protos, unless they name one, as keepalived marks them; l3mdev
+//     rules are built by hand, since the netlink library has no
+//     FRA_L3MDEV. UnbindRoutes removes rules, then routes; a missing one
+//     is no error. A route the same as one another owner added is taken
+//     over, and removed with it.
 //
 // Each call is one or a few netlink requests; nothing runs in the
 // background. The kernel remains the only record of what is bound.
 //
-// Subpackage fake records Bind and Unbind calls in memory for tests.
+// Subpackage fake records Bind and Unbind calls, routes, rules and
+// filtered addresses in memory for tests.
 package vip

@@ -35,6 +35,28 @@
 // 0, so that a Backup takes over at once, and contends again after a
 // backoff. A node that cannot hold its addresses never stays Master.
 //
+// What a Master holds besides its addresses, and how it answers other
+// routers, follows keepalived 2.2.7, checked against it on the wire and in
+// the kernel:
+//
+//   - VirtualRoutes and VirtualRules are bound with the addresses and
+//     released with them (a RouteBinder); a virtual route's device is
+//     tracked like the instance's interface unless NoTrack. Config.Static
+//     holds addresses, routes and rules while Run runs.
+//   - NoAccept (RFC 5798's Accept_Mode False, keepalived's no_accept)
+//     makes a Master that does not own its addresses drop the packets
+//     addressed to them (a FilterBinder: nftables on a real host).
+//   - AuthAH runs keepalived's IPsec Authentication Header (HMAC-MD5-96
+//     keyed with AuthPass, with sequence numbers and a replay check).
+//   - A Master that hears a lower priority answers with an advert (unless
+//     NoLowerPrioAdvert) and GARPLowerPrioRepeat rounds of announcements,
+//     again after GARPLowerPrioDelay, and calls OnLowerPriority; with
+//     HigherPrioSendAdvert, one that hears a higher priority sends a last
+//     advert before it steps down.
+//   - A VRRPv2 instance may have no addresses at all (RFC 3768 sets no
+//     minimum): its Master binds nothing, for services that move an
+//     address themselves from OnMaster.
+//
 // A Backup needs an advert at once only when its priority is 0 (it takes
 // over after Skew_Time); any other advert only moves its deadline, to the
 // advert's arrival plus Master_Down_Interval. So while every virtual

@@ -695,6 +695,9 @@ func (d *daemon) reload(ctx context.Context, tracker *health.Tracker) {
 	if err == nil && fifosKey(cfg.FIFOs) != fifosKey(old0.FIFOs) {
 		d.log.Warn("the notify FIFOs and their scripts change at the next start of vrrpd, not at a reload")
 	}
+	if err == nil && cfg.FilterTable != old0.FilterTable {
+		d.log.Warn("the nftables table of the no_accept filter changes at the next start of vrrpd, not at a reload")
+	}
 	if err == nil && !reflect.DeepEqual(cfg.Static, old0.Static) {
 		d.log.Warn("static_ipaddress, static_routes and static_rules change at the next start of vrrpd, not at a reload")
 	}

@@ -729,12 +729,12 @@ var checkerKeywords = newTable[*Checker]("checker",
 		}
 		ck.Hosts = append(ck.Hosts, h.host)
 	}).withBlock(needBlock).deprecated("one SMTP_CHECK per host (SMTP_CHECK only)", false),
-	checkerIgnored("alpha"), checkerIgnored("fast_recovery"),
-	checkerIgnored("regex"), checkerIgnored("regex_no_match"), checkerIgnored("regex_options"),
-	checkerIgnored("regex_min_offset"), checkerIgnored("regex_max_offset"), checkerIgnored("regex_stack"),
-	checkerIgnored("type"), checkerIgnored("name"), checkerIgnored("payload"),
-	checkerIgnored("require_reply"), checkerIgnored("min_reply_length"), checkerIgnored("max_reply_length"),
-	checkerIgnored("track_file"), checkerIgnored("dynamic"), checkerIgnored("weight"), checkerIgnored("user"),
+	checkerRefused("alpha"), checkerRefused("fast_recovery"),
+	checkerRefused("regex"), checkerRefused("regex_no_match"), checkerRefused("regex_options"),
+	checkerRefused("regex_min_offset"), checkerRefused("regex_max_offset"), checkerRefused("regex_stack"),
+	checkerRefused("type"), checkerRefused("name"), checkerRefused("payload"),
+	checkerRefused("require_reply"), checkerRefused("min_reply_length"), checkerRefused("max_reply_length"),
+	checkerRefused("track_file"), checkerRefused("dynamic"), checkerRefused("weight"), checkerRefused("user"),
 )
 
 // hostCtx is what a keyword of an SMTP_CHECK host block writes into.
@@ -766,7 +766,7 @@ func hostOption(dc *decoder, h *hostCtx, c *Node) { dc.checkOption(c, &h.host.Ch
 
 func hostCheckerOption(dc *decoder, h *hostCtx, c *Node) { dc.checkOption(c, &h.ck.CheckOptions) }
 
-func checkerIgnored(name string) kw[*Checker] { return refusedKey[*Checker](name, lvsRefusedWhy) }
+func checkerRefused(name string) kw[*Checker] { return refusedKey[*Checker](name, lvsRefusedWhy) }
 
 func checkerOption(dc *decoder, ck *Checker, c *Node) { dc.checkOption(c, &ck.CheckOptions) }
 
