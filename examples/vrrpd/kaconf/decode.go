@@ -473,7 +473,17 @@ var globalKeywords = newTable[*GlobalDefs]("global_defs",
 			g.NftablesTable = n.Words[1]
 		}
 	}),
-	noEffectKey[*GlobalDefs]("nftables_priority", "the no_accept filter's chains have keepalived's default priority, filter - 1"),
+	refusedKey[*GlobalDefs]("nftables_priority", "the no_accept filter's chains have keepalived's default priority, filter - 1; only -1 is accepted").when(func(dc *decoder, _ *GlobalDefs, n *Node) bool {
+		if !dc.need(n, 1) {
+			return false
+		}
+		v, msg := parseInt(n.Words[1], -1<<31, 1<<31-1)
+		if msg != "" {
+			dc.warnf(n, "%s", joinMsg("Invalid nftables_priority "+n.Words[1], msg))
+			return false
+		}
+		return v != -1
+	}),
 	noEffectKey[*GlobalDefs]("nftables_ifindex", "the no_accept filter matches the VIPs on every interface"),
 	noEffectKey[*GlobalDefs]("nftables_counters", "the no_accept filter's rules have no counters"),
 	noEffectKey[*GlobalDefs]("nftables_ipvs", ipvsWhy),

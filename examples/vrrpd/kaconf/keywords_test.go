@@ -123,3 +123,17 @@ func TestLowerHigherPrioDefaults(t *testing.T) {
 		})
 	}
 }
+
+// nftables_priority changes where the no_accept filter stands among the
+// host's chains: vrrpd takes keepalived's default (-1) only.
+func TestNftablesPriority(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		err   bool
+	}{{"-1", false}, {"-5", true}, {"x", false}} {
+		_, ds := LoadBytes("k.conf", []byte("global_defs {\n nftables_priority "+tc.value+"\n}\n"), LoadOptions{})
+		if got := strings.Contains(ds.String(), "nftables_priority is not supported"); got != tc.err {
+			t.Errorf("nftables_priority %s: refused %v, want %v:\n%s", tc.value, got, tc.err, ds)
+		}
+	}
+}
