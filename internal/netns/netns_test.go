@@ -234,14 +234,22 @@ func netnsList(t *testing.T) []string {
 	return names
 }
 
-// waitInNS waits until process pid runs in the namespace at path.
-func waitInNS(t *testing.T, pid int, path string) {
+// waitInNS waits until process pid runs in the namespace at path, and
+// fails at once, with what it wrote, if it exits first. The bound is
+// generous: on a loaded machine (CI runs every package's namespace tests
+// at once) entering took more than 5 s.
+func waitInNS(t *testing.T, pid int, path string, exited <-chan struct{}, stderr *bytes.Buffer) {
 	t.Helper()
 	var want unix.Stat_t
 	if err := unix.Stat(path, &want); err != nil {
 		t.Fatal(err)
 	}
-	WaitFor(t, 5*time.Second, fmt.Sprintf("process %d to enter %s", pid, path), func() bool {
+	WaitFor(t, 30*time.Second, fmt.Sprintf("process %d to enter %s", pid, path), func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("process %d exited before it entered %s: %s", pid, path, stderr)
+		default:
+		}
 		var st unix.Stat_t
 		err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st)
 		return err == nil && st.Dev == want.Dev && st.Ino == want.Ino
@@ -270,6 +278,8 @@ func TestCleanupDeletesEverything(t *testing.T) {
 	}
 	// A process the test forgets: the lab's cleanup kills it.
 	cmd := lab.Host(1).Command(context.Background(), "sleep", "30")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +288,7 @@ func TestCleanupDeletesEverything(t *testing.T) {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	waitInNS(t, cmd.Process.Pid, lab.Host(1).Path())
+	waitInNS(t, cmd.Process.Pid, lab.Host(1).Path(), exited, &stderr)
 
 	// The cleanup of a failed test.
 	for i := len(tb.cleanups) - 1; i >= 0; i-- {
@@ -344,6 +354,8 @@ func TestRemoveLeftovers(t *testing.T) {
 		testenv.Skip(t, "nsenter (util-linux) is needed: %v", err)
 	}
 	cmd := exec.Command(nsenter, "--net="+filepath.Join(RunDir, deadNames[1]), "sleep", "30")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +372,7 @@ func TestRemoveLeftovers(t *testing.T) {
 			<-exited
 		}
 	})
-	waitInNS(t, cmd.Process.Pid, filepath.Join(RunDir, deadNames[1]))
+	waitInNS(t, cmd.Process.Pid, filepath.Join(RunDir, deadNames[1]), exited, &stderr)
 
 	New(t, 1)
 
