@@ -46,64 +46,23 @@ var routeRefused = map[string]string{
 // route decodes a route line, or reports why it cannot.
 func (dc *decoder) route(n *Node) (Route, bool) {
 	r := Route{Pos: n.Pos}
-	w := n.Words
-	ok := true
-	for i := 0; i < len(w); i++ {
-		opt := w[i]
-		param := func() (string, bool) {
-			if i+1 >= len(w) {
-				dc.warnf(n, "No %s parameter specified for route", opt)
-				ok = false
-				return "", false
-			}
-			i++
-			return w[i], true
-		}
-		switch {
+	l := &lineWords{dc: dc, n: n, what: "route", ok: true}
+	for ; l.i < len(n.Words); l.i++ {
+		switch opt := n.Words[l.i]; {
 		case routeTypeWords[opt] && !r.Dst.IsValid():
 			r.Type = opt
 		case opt == "src":
-			if p, good := param(); good {
-				if a, good := parseAddr(p); good {
-					r.Src = a
-				} else {
-					dc.warnf(n, "Invalid route src address %s", p)
-					ok = false
-				}
-			}
+			l.addr(&r.Src, "src")
 		case opt == "via" || opt == "gw":
-			if p, good := param(); good {
-				if a, good := parseAddr(p); good {
-					r.Via = a
-				} else {
-					dc.warnf(n, "Invalid route via address %s", p)
-					ok = false
-				}
-			}
+			l.addr(&r.Via, "via")
 		case opt == "dev" || opt == "oif":
-			if p, good := param(); good {
-				r.Dev = p
-			}
+			l.word(&r.Dev)
 		case opt == "table":
-			if p, good := param(); good {
-				if t, good := dc.table(n, p); good {
-					r.Table = t
-				} else {
-					ok = false
-				}
-			}
+			l.table(&r.Table)
 		case opt == "metric" || opt == "priority" || opt == "preference":
-			if p, good := param(); good {
-				v, msg := parseUnsigned(p, 0, 1<<32-1)
-				if msg != "" {
-					dc.warnf(n, "%s", joinMsg("Invalid metric "+p, msg))
-					ok = false
-				} else {
-					r.Metric = int(v)
-				}
-			}
+			l.number(&r.Metric, "Invalid metric")
 		case opt == "scope":
-			if p, good := param(); good {
+			if p, good := l.param(); good {
 				switch p {
 				case "global", "universe", "site", "link", "host", "nowhere":
 					r.Scope = p
@@ -111,19 +70,11 @@ func (dc *decoder) route(n *Node) (Route, bool) {
 						r.Scope = "global"
 					}
 				default:
-					dc.warnf(n, "Invalid route scope %s", p)
-					ok = false
+					l.invalid("Invalid route scope %s", p)
 				}
 			}
 		case opt == "proto" || opt == "protocol":
-			if p, good := param(); good {
-				if v, good := routeProtocol(p); good {
-					r.Protocol = v
-				} else {
-					dc.warnf(n, "Invalid route protocol %s", p)
-					ok = false
-				}
-			}
+			l.protocol(&r.Protocol)
 		case opt == "onlink":
 			r.OnLink = true
 		case opt == "no_track":
@@ -131,9 +82,9 @@ func (dc *decoder) route(n *Node) (Route, bool) {
 		case opt == "to" && !r.Dst.IsValid():
 			// "to" before the destination is optional.
 		case routeRefused[opt] != "":
-			param()
+			l.param()
 			dc.errorf(n, "route option %s is not supported: %s", opt, routeRefused[opt])
-			ok = false
+			l.ok = false
 		case !r.Dst.IsValid():
 			d, good := routeDst(opt)
 			if !good {
@@ -142,8 +93,7 @@ func (dc *decoder) route(n *Node) (Route, bool) {
 			}
 			r.Dst = d
 		default:
-			dc.warnf(n, "Unknown route option %s", opt)
-			ok = false
+			l.invalid("Unknown route option %s", opt)
 		}
 	}
 	if !r.Dst.IsValid() {
@@ -159,7 +109,7 @@ func (dc *decoder) route(n *Node) (Route, bool) {
 		dc.warnf(n, "%s route %s cannot have a gateway or device - ignoring", r.Type, r.Dst)
 		return r, false
 	}
-	return r, ok
+	return r, l.ok
 }
 
 // routeDst reads a destination: a prefix, an address (a host route), or
@@ -234,26 +184,12 @@ var ruleRefused = map[string]string{
 // rule decodes a rule line, or reports why it cannot.
 func (dc *decoder) rule(n *Node) (Rule, bool) {
 	r := Rule{Pos: n.Pos}
-	w := n.Words
-	ok := true
-	for i := 0; i < len(w); i++ {
-		opt := w[i]
-		param := func() (string, bool) {
-			if i+1 >= len(w) {
-				dc.warnf(n, "No %s parameter specified for rule", opt)
-				ok = false
-				return "", false
-			}
-			i++
-			return w[i], true
-		}
-		switch opt {
+	l := &lineWords{dc: dc, n: n, what: "rule", ok: true}
+	for ; l.i < len(n.Words); l.i++ {
+		switch opt := n.Words[l.i]; opt {
 		case "from", "to":
-			p, good := param()
-			if !good {
-				continue
-			}
-			if p == "all" {
+			p, good := l.param()
+			if !good || p == "all" {
 				continue
 			}
 			pr, good := routeDst(p)
@@ -268,33 +204,15 @@ func (dc *decoder) rule(n *Node) (Rule, bool) {
 				r.To = pr
 			}
 		case "table", "lookup":
-			if p, good := param(); good {
-				if t, good := dc.table(n, p); good {
-					r.Table = t
-				} else {
-					ok = false
-				}
-			}
+			l.table(&r.Table)
 		case "priority", "preference", "pref", "prio":
-			if p, good := param(); good {
-				v, msg := parseUnsigned(p, 0, 1<<32-1)
-				if msg != "" {
-					dc.warnf(n, "%s", joinMsg("Invalid rule preference "+p, msg))
-					ok = false
-				} else {
-					r.Priority = int(v)
-				}
-			}
+			l.number(&r.Priority, "Invalid rule preference")
 		case "iif", "dev":
-			if p, good := param(); good {
-				r.IIf = p
-			}
+			l.word(&r.IIf)
 		case "oif":
-			if p, good := param(); good {
-				r.OIf = p
-			}
+			l.word(&r.OIf)
 		case "fwmark":
-			if p, good := param(); good {
+			if p, good := l.param(); good {
 				m, mask, hasMask := strings.Cut(p, "/")
 				v, err := strconv.ParseUint(m, 0, 32)
 				var mv uint64
@@ -302,21 +220,13 @@ func (dc *decoder) rule(n *Node) (Rule, bool) {
 					mv, err = strconv.ParseUint(mask, 0, 32)
 				}
 				if err != nil {
-					dc.warnf(n, "Invalid rule fwmark %s", p)
-					ok = false
+					l.invalid("Invalid rule fwmark %s", p)
 					continue
 				}
 				r.FWMark, r.FWMask = uint32(v), uint32(mv)
 			}
 		case "protocol", "proto":
-			if p, good := param(); good {
-				if v, good := routeProtocol(p); good {
-					r.Protocol = v
-				} else {
-					dc.warnf(n, "Invalid rule protocol %s", p)
-					ok = false
-				}
-			}
+			l.protocol(&r.Protocol)
 		case "l3mdev":
 			r.L3MDev = true
 		case "inet6":
@@ -329,8 +239,7 @@ func (dc *decoder) rule(n *Node) (Rule, bool) {
 				dc.errorf(n, "rule option %s is not supported: %s", opt, why)
 				return r, false
 			}
-			dc.warnf(n, "Unknown rule option %s", opt)
-			ok = false
+			l.invalid("Unknown rule option %s", opt)
 		}
 	}
 	if r.From.IsValid() && r.To.IsValid() && r.From.Addr().Is4() != r.To.Addr().Is4() {
@@ -341,10 +250,92 @@ func (dc *decoder) rule(n *Node) (Rule, bool) {
 		dc.errorf(n, "rule without table is not supported: vrrpkit's rules look a table up (or l3mdev)")
 		return r, false
 	}
-	if ok && r.Priority == 0 {
+	if l.ok && r.Priority == 0 {
 		dc.warnf(n, "Rule has no preference specified - setting to %d. This is probably not what you want.", dc.rulePref)
 		r.Priority = dc.rulePref
 		dc.rulePref--
 	}
-	return r, ok
+	return r, l.ok
+}
+
+// lineWords walks the words of a route or rule line (what is "route" or
+// "rule", for the messages): the option at i, and the words it takes. ok
+// turns false at the first problem it reports.
+type lineWords struct {
+	dc   *decoder
+	n    *Node
+	what string
+	i    int
+	ok   bool
+}
+
+// invalid reports a problem of the line.
+func (l *lineWords) invalid(format string, args ...any) {
+	l.dc.warnf(l.n, format, args...)
+	l.ok = false
+}
+
+// param returns the word after the option at i, and moves past it.
+func (l *lineWords) param() (string, bool) {
+	w := l.n.Words
+	if l.i+1 >= len(w) {
+		l.invalid("No %s parameter specified for %s", w[l.i], l.what)
+		return "", false
+	}
+	l.i++
+	return w[l.i], true
+}
+
+// word reads the option's word into s.
+func (l *lineWords) word(s *string) {
+	if p, ok := l.param(); ok {
+		*s = p
+	}
+}
+
+// addr reads the option's address into a; name names it in the message
+// of a bad one.
+func (l *lineWords) addr(a *netip.Addr, name string) {
+	if p, ok := l.param(); ok {
+		if v, ok := parseAddr(p); ok {
+			*a = v
+		} else {
+			l.invalid("Invalid %s %s address %s", l.what, name, p)
+		}
+	}
+}
+
+// table reads the option's routing table into t.
+func (l *lineWords) table(t *int) {
+	if p, ok := l.param(); ok {
+		if v, ok := l.dc.table(l.n, p); ok {
+			*t = v
+		} else {
+			l.ok = false
+		}
+	}
+}
+
+// number reads the option's unsigned 32-bit number into v; invalid begins
+// the message of a bad one.
+func (l *lineWords) number(v *int, invalid string) {
+	if p, ok := l.param(); ok {
+		x, msg := parseUnsigned(p, 0, 1<<32-1)
+		if msg != "" {
+			l.invalid("%s", joinMsg(invalid+" "+p, msg))
+		} else {
+			*v = int(x)
+		}
+	}
+}
+
+// protocol reads the option's protocol, a number or an iproute2 name.
+func (l *lineWords) protocol(v *int) {
+	if p, ok := l.param(); ok {
+		if x, ok := routeProtocol(p); ok {
+			*v = x
+		} else {
+			l.invalid("Invalid %s protocol %s", l.what, p)
+		}
+	}
 }
